@@ -23,6 +23,10 @@ class CheckpointError(RuntimeError):
     """The file is not a usable checkpoint; the message names the file."""
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0][:200]
+
+
 def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None) -> None:
     """Write atomically: a temporary file in the same folder, then rename."""
     path = Path(path)
@@ -50,7 +54,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file?): "
-                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+                              f"{type(exc).__name__}: {_first_line(exc)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a VAE Latent Explorer checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -68,6 +72,13 @@ def load_checkpoint(path, map_location="cpu") -> tuple[VAE, dict]:
         model.load_state_dict(payload["model_state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit the model it describes: "
-                              f"{str(exc).splitlines()[0][:200]}") from None
+                              f"{_first_line(exc)}") from None
     model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
     return model.eval(), meta
+
+
+def export_checkpoint(src, dst) -> dict:
+    """Copy a run checkpoint without its optimizer state: the small file to ship or share."""
+    model, meta = load_checkpoint(src)
+    save_checkpoint(dst, model, meta)
+    return meta

@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, ModelConfig)
     _add_dataclass_flags(p, TrainConfig)
 
+    p = sub.add_parser("export", help="copy a run's checkpoint without optimizer state (small, for sharing)")
+    p.add_argument("source", type=Path)
+    p.add_argument("destination", type=Path)
+
     p = sub.add_parser("evaluate", help="test-set -ELBO (and more) of a checkpoint; last stdout line is JSON")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N test images (default: all)")
@@ -55,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate}[args.command](args)
+        return {"data": cmd_data, "train": cmd_train, "export": cmd_export, "evaluate": cmd_evaluate}[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (ValueError, RuntimeError, OSError) as exc:
@@ -188,6 +192,14 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_star
     writer.update_status(state=state, step=trainer.step, epoch=trainer.epochs_done, eta_seconds=0.0
                          if state == "finished" else None, train_seconds=trainer.seconds)
     return state
+
+
+def cmd_export(args) -> int:
+    from .checkpoint import export_checkpoint
+
+    export_checkpoint(args.source, args.destination)
+    print(f"{args.destination}: {args.destination.stat().st_size / 1e6:.1f} MB")
+    return 0
 
 
 def cmd_evaluate(args) -> int:

@@ -1,0 +1,30 @@
+# make run   : set up .venv, fetch MNIST, serve the dashboard
+# make test  : the same setup plus test tools, then the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test data screenshots bench clean
+
+# (Re)install when a requirements file is newer than the last install.
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+data: $(VENV)/.installed
+	$(BIN)/python -m vae data
+
+run: $(VENV)/.installed data
+	$(BIN)/streamlit run streamlit_app.py
+
+test: $(VENV)/.installed-test data
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

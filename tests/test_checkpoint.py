@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from vae import VAE, CheckpointError, ModelConfig, load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(latent_dim=3, hidden=64)).eval()
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, {"epoch": 4, "dataset": "mnist"})
+    return model, path
+
+
+def test_round_trip_gives_identical_outputs(saved, generator):
+    model, path = saved
+    loaded, meta = load_checkpoint(path)
+    assert not loaded.training
+    assert meta["latent_dim"] == 3 and meta["epoch"] == 4 and meta["model_config"]["hidden"] == 64
+    x, z = torch.rand(6, 784, generator=generator), torch.randn(6, 3, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(x)[0], model.encode(x)[0])
+        assert torch.equal(loaded.decode(z), model.decode(z))
+    assert not list(path.parent.glob("*.part"))
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, I am not a checkpoint", None], ids=["empty", "text", "truncated"])
+def test_bad_files_give_a_clear_error_naming_the_file(saved, tmp_path, content):
+    _, good = saved
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(good.read_bytes()[:2000] if content is None else content)
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_checkpoint(bad)
+
+
+def test_foreign_and_future_files_are_refused(tmp_path):
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a VAE Latent Explorer checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"format": "vae-latent-explorer/checkpoint", "format_version": 99}, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_checkpoint(tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="no such"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("import pathlib; pathlib.Path('%s').write_text('owned')" % (tmp_path / "owned"),))
+
+    torch.save({"format": "vae-latent-explorer/checkpoint", "payload": Boom()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "owned").exists()
+
+
+def test_shipped_default_checkpoint_loads():
+    model, meta = load_checkpoint("checkpoints/mnist-2d.pt")
+    assert meta["latent_dim"] == 2 and meta["dataset"] == "mnist"
+    assert meta["test_metrics"]["neg_elbo"] < 150
+    assert "python -m vae train" in meta["command"]

@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from vae import VAE, ModelConfig, TrainConfig, Trainer
+from vae.train import resolve_device
+
+
+def small_trainer(mnist_train, mnist_test, **overrides):
+    torch.manual_seed(0)
+    cfg = TrainConfig(**{"epochs": 2, "limit": 2000, "log_every": 5, **overrides})
+    return Trainer(VAE(ModelConfig()), cfg, mnist_train[0][: cfg.limit], mnist_test[0][:500])
+
+
+def test_seeded_short_run_lowers_the_loss(mnist_train, mnist_test):
+    trainer = small_trainer(mnist_train, mnist_test)
+    losses, tests = [], []
+    trainer.on_step.append(lambda t, e: losses.append(e.loss))
+    trainer.on_epoch.append(lambda t, m: tests.append(m["neg_elbo"]))
+    assert trainer.run() == "finished"
+    assert trainer.step == trainer.total_steps == 2 * 16
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5       # ~540 nats at start, ~200 after 32 steps
+    assert len(tests) == 2 and tests[1] < tests[0]
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_same_seed_same_run(mnist_train, mnist_test):
+    runs = []
+    for _ in range(2):
+        trainer = small_trainer(mnist_train, mnist_test, epochs=1)
+        trainer.run()
+        runs.append(trainer.last_test["neg_elbo"])
+    assert runs[0] == runs[1]
+
+
+def test_stop_and_resume_reaches_the_same_step_count(mnist_train, mnist_test):
+    trainer = small_trainer(mnist_train, mnist_test)
+    assert trainer.run(should_stop=lambda: trainer.step == 20) == "stopped"
+    state, weights = trainer.state_dict(), trainer.model.state_dict()
+
+    resumed = small_trainer(mnist_train, mnist_test)
+    resumed.model.load_state_dict(weights)
+    resumed.load_state_dict(state)
+    seen = []
+    resumed.on_step.append(lambda t, e: seen.append(e.step))
+    assert resumed.run() == "finished"
+    assert seen[0] == 21 and seen[-1] == resumed.total_steps
+
+
+def test_kl_warmup_ramps_the_weight(mnist_train, mnist_test):
+    trainer = small_trainer(mnist_train, mnist_test, kl_warmup_epochs=1.0, beta=1.0)
+    betas = []
+    trainer.on_step.append(lambda t, e: betas.append(e.beta))
+    trainer.run()
+    assert betas[0] == pytest.approx(1 / 16) and betas[15] == 1.0 and betas == sorted(betas)
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_schedules_change_the_learning_rate(mnist_train, mnist_test, schedule):
+    trainer = small_trainer(mnist_train, mnist_test, epochs=1, lr_schedule=schedule, grad_clip=1.0)
+    lrs = []
+    trainer.on_step.append(lambda t, e: lrs.append(e.lr))
+    trainer.run()
+    assert max(lrs) <= 1e-3 + 1e-12 and lrs[-1] < 0.5 * max(lrs)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig(device="tpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")

@@ -1,0 +1,131 @@
+"""Turn an uploaded or drawn picture of a digit into a 28×28 MNIST-style input.
+
+MNIST digits are white ink on black, cropped to the ink, scaled to fit a 20×20
+box keeping their aspect ratio, and placed in a 28×28 field so that their
+centre of mass is at the centre. `mnist_digit` does the same to any picture;
+`read_upload` first decodes the uploaded bytes and turns every way a file can
+be unusable into an `ImageError` whose message a person can act on.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 50_000_000      # larger images are refused (a decompression bomb is tiny on disk)
+WORKING_SIDE = 1024          # big photos are shrunk to this before cleaning; the digit ends up 20 px anyway
+BOX, FIELD = 20, 28          # MNIST: the digit fits a 20×20 box inside the 28×28 field
+NOISE_FLOOR = 0.5            # fraction of the Otsu threshold below which a pixel is background
+
+
+class ImageError(ValueError):
+    """The upload cannot be used; the message says why in plain words."""
+
+
+@dataclass
+class Upload:
+    image: Image.Image       # the picture as uploaded (first frame), upright, RGB or RGBA
+    animated: bool           # the file held several frames and only the first is used
+
+
+def read_upload(data: bytes) -> Upload:
+    """Decode an uploaded file (PNG, JPEG, GIF, BMP, WebP, ...) into a picture, or raise ImageError."""
+    if not data:
+        raise ImageError("The file is empty.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageError(f"The image is {width}×{height} pixels, too large to open safely "
+                                 f"(the limit is {MAX_PIXELS // 1_000_000} megapixels).")
+            animated = getattr(image, "n_frames", 1) > 1
+            image.seek(0)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("The image declares a huge size (a possible decompression bomb) and was not "
+                         "opened.") from None
+    except UnidentifiedImageError:
+        raise ImageError("This file is not an image that can be read. Upload a PNG, JPEG, GIF, BMP "
+                         "or WebP picture.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, ImageError):
+            raise
+        raise ImageError("The image file is damaged or cut off (truncated) and cannot be read.") from None
+    image = ImageOps.exif_transpose(image)          # phone photos store their rotation in EXIF
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return Upload(image.convert("RGBA" if has_alpha else "RGB"), animated)
+
+
+def ink_intensity(image: Image.Image) -> np.ndarray:
+    """A picture -> float ink map in [0, 1] (H, W): white-on-black, background at 0.
+
+    Transparent pixels count as paper. Light ink on dark paper and dark ink on
+    light paper both come out as light ink on black, judged by the border."""
+    image = image.copy()
+    image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
+    if image.mode == "RGBA":
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+        grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        seen = alpha > 0.5
+        ink_is_dark = not seen.any() or grey[seen].mean() < 0.5
+        paper = 1.0 if ink_is_dark else 0.0                          # contrast with what is drawn
+        grey = alpha * grey + (1 - alpha) * paper
+    else:
+        grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    paper = np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+    if paper > 0.5:                                                  # light paper: make the ink light
+        grey, paper = 1.0 - grey, 1.0 - paper
+    ink = np.clip(grey - paper, 0.0, None)
+    if ink.max() <= 0.05:
+        raise ImageError("No digit found: the image looks blank. Draw or photograph a dark digit on "
+                         "light paper (or a light one on dark).")
+    threshold = otsu_threshold(ink)
+    ink[ink < NOISE_FLOOR * threshold] = 0.0                          # paper texture, shadows, JPEG noise
+    strong = ink[ink >= threshold]
+    return np.clip(ink / np.percentile(strong, 90), 0.0, 1.0)
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
+    """The level that best splits `values` into two classes (Otsu 1979)."""
+    hist, edges = np.histogram(values, bins=bins, range=(0.0, float(values.max())))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight0 = np.cumsum(hist)[:-1]
+    weight1 = hist.sum() - weight0
+    sum0 = np.cumsum(hist * centres)[:-1]
+    mean0 = sum0 / np.maximum(weight0, 1)
+    mean1 = (np.sum(hist * centres) - sum0) / np.maximum(weight1, 1)
+    between = weight0 * weight1 * (mean0 - mean1) ** 2
+    return float(edges[1:][np.argmax(between)])
+
+
+def fit_to_field(ink: np.ndarray) -> np.ndarray:
+    """An ink map (H, W) in [0, 1] -> uint8 (28, 28): cropped to the ink, scaled into 20×20 keeping
+    the aspect ratio, centred by centre of mass, as MNIST was made."""
+    rows, cols = np.nonzero(ink)
+    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    height, width = crop.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(np.uint8(np.round(crop * 255))).resize(size, Image.Resampling.LANCZOS)
+    small = np.asarray(small, dtype=np.float32)                       # (h, w) with h, w <= 20
+    total = small.sum()
+    if total == 0:
+        raise ImageError("No digit found: the ink is too faint or too thin to see at 28×28 pixels.")
+    ys, xs = np.indices(small.shape)
+    com_y, com_x = (ys * small).sum() / total, (xs * small).sum() / total
+    centre = FIELD / 2                           # MNIST's own digits have their mean centre of mass at (14, 14)
+    top = int(np.clip(np.floor(centre - com_y + 0.5), 0, FIELD - small.shape[0]))
+    left = int(np.clip(np.floor(centre - com_x + 0.5), 0, FIELD - small.shape[1]))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    field[top: top + small.shape[0], left: left + small.shape[1]] = small
+    return np.uint8(np.clip(np.round(field), 0, 255))
+
+
+def mnist_digit(image: Image.Image) -> np.ndarray:
+    """Any picture of one digit -> uint8 (28, 28), white on black, like an MNIST test image."""
+    return fit_to_field(ink_intensity(image))
