@@ -38,6 +38,7 @@ def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None) 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o644)       # mkstemp makes it owner-only; a checkpoint is meant to be shared
         torch.save(payload, tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from . import __version__
 
+DEFAULT_CLASSIFIER = "checkpoints/mnist-classifier.pt"
+
 
 def _add_dataclass_flags(parser, cls, skip=()):
     for f in fields(cls):
@@ -52,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iwae-k", type=int, default=0, help="also the importance-weighted bound with K samples")
+    p.add_argument("--knn-k", type=int, default=5, help="neighbours of the latent kNN classifier (0 skips it)")
+    p.add_argument("--classifier", type=Path, default=Path(DEFAULT_CLASSIFIER),
+                   help="digit classifier that judges reconstructions (skipped if the file is absent)")
+    p.add_argument("--data-root", default=None)
+
+    p = sub.add_parser("train-classifier", help="train the small CNN that judges reconstructions")
+    p.add_argument("--out", type=Path, default=Path(DEFAULT_CLASSIFIER))
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)
     return parser
 
@@ -59,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"data": cmd_data, "train": cmd_train, "export": cmd_export, "evaluate": cmd_evaluate}[args.command](args)
+        return {"data": cmd_data, "train": cmd_train, "export": cmd_export, "evaluate": cmd_evaluate,
+                "train-classifier": cmd_train_classifier}[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (ValueError, RuntimeError, OSError) as exc:
@@ -138,8 +150,6 @@ def cmd_train(args) -> int:
 
 
 def _checkpoint_meta(trainer, process_start) -> dict:
-    from . import __version__
-
     return {"train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
             "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
@@ -205,17 +215,48 @@ def cmd_export(args) -> int:
 def cmd_evaluate(args) -> int:
     from .checkpoint import load_checkpoint
     from .data import load_mnist
-    from .evaluate import evaluate_elbo, evaluate_iwae
+    from .classifier import load_classifier, predict
+    from .evaluate import class_agreement, evaluate_elbo, evaluate_iwae, knn_accuracy
+    from .inference import encode_dataset
     from .train import resolve_device
 
     model, meta = load_checkpoint(args.checkpoint, map_location=resolve_device(args.device))
-    images, _ = load_mnist("test", args.data_root)
-    if args.limit:
-        images = images[: args.limit]
+    images, labels = load_mnist("test", args.data_root)
+    images, labels = images[: args.limit or None], labels[: args.limit or None]
     result = evaluate_elbo(model, images, seed=args.seed)
     if args.iwae_k:
         result["nll_iwae"] = evaluate_iwae(model, images, k=args.iwae_k, seed=args.seed)
         result["iwae_k"] = args.iwae_k
+    if args.knn_k:
+        train_images, train_labels = load_mnist("train", args.data_root)
+        result["knn_accuracy"] = knn_accuracy(encode_dataset(model, train_images), train_labels,
+                                              encode_dataset(model, images), labels, k=args.knn_k)
+        result["knn_k"] = args.knn_k
+    if args.classifier.is_file():
+        classifier, _ = load_classifier(args.classifier, map_location=model.device)
+        result["classifier_accuracy"] = (predict(classifier, images).cpu() == labels).float().mean().item()
+        result["class_agreement"] = class_agreement(lambda x: classifier(x).argmax(1), model, images, labels)
     result["images"] = len(images)
     print(json.dumps(result))
+    return 0
+
+
+def cmd_train_classifier(args) -> int:
+    from .classifier import predict, save_classifier, train_classifier
+    from .data import load_mnist
+
+    started = time.time()
+    images, labels = load_mnist("train", args.data_root)
+    test_images, test_labels = load_mnist("test", args.data_root)
+
+    def report(epoch, model):
+        acc = (predict(model, test_images) == test_labels).float().mean().item()
+        print(f"epoch {epoch}: test accuracy {acc:.4f}", file=sys.stderr)
+        report.accuracy = acc
+
+    model = train_classifier(images, labels, epochs=args.epochs, seed=args.seed, on_epoch=report)
+    meta = {"test_accuracy": report.accuracy, "epochs": args.epochs, "seed": args.seed, "version": __version__,
+            "command": "python -m vae " + " ".join(sys.argv[1:]), "train_seconds": time.time() - started}
+    save_classifier(args.out, model, meta)
+    print(json.dumps(meta))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn import functional as F
 
 from .data import to_float
 from .model import VAE, kl_divergence, log_normal, reconstruction_nll
@@ -57,3 +58,29 @@ def evaluate_iwae(model: VAE, images: torch.Tensor, *, k: int, seed: int = 0, ma
         log_w = iwae_log_weights(model, to_float(chunk.to(device)), k, gen)
         total += -(torch.logsumexp(log_w, dim=1) - math.log(k)).sum().item()
     return total / len(images)
+
+
+def knn_accuracy(ref_z, ref_labels, query_z, query_labels, *, k: int = 5, chunk: int = 1000) -> float:
+    """Accuracy of a k-nearest-neighbour vote (Euclidean) of `query_z` against `ref_z`: how well the
+    latent plane separates the digits. Ties go to the smaller label."""
+    ref_z, query_z = torch.as_tensor(ref_z).float(), torch.as_tensor(query_z).float()
+    ref_labels, query_labels = torch.as_tensor(ref_labels), torch.as_tensor(query_labels)
+    n_classes = int(max(ref_labels.max(), query_labels.max())) + 1
+    correct = 0
+    for q, y in zip(query_z.split(chunk), query_labels.split(chunk)):
+        nearest = torch.cdist(q, ref_z).topk(k, largest=False).indices          # (chunk, k)
+        votes = F.one_hot(ref_labels[nearest], n_classes).sum(dim=1)            # (chunk, classes)
+        correct += (votes.argmax(dim=1) == y).sum().item()
+    return correct / len(query_z)
+
+
+@torch.inference_mode()
+def class_agreement(classify, model: VAE, images: torch.Tensor, labels: torch.Tensor, *,
+                    batch_size: int = 2000) -> float:
+    """Fraction of images whose reconstruction (decoded latent mean) `classify` reads as the true label.
+    `classify` maps float images (B, 1, 28, 28) to predicted classes (B,)."""
+    hits = 0
+    for chunk, y in zip(images.split(batch_size), labels.split(batch_size)):
+        mean, _ = model.encode(to_float(chunk.to(model.device)))
+        hits += (classify(model.decode(mean)).cpu() == y).sum().item()
+    return hits / len(images)

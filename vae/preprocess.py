@@ -47,8 +47,8 @@ def read_upload(data: bytes) -> Upload:
             image.seek(0)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image declares a huge size (a possible decompression bomb) and was not "
-                         "opened.") from None
+        raise ImageError("The image declares a huge size, too large to open safely (a possible "
+                         "decompression bomb).") from None
     except UnidentifiedImageError:
         raise ImageError("This file is not an image that can be read. Upload a PNG, JPEG, GIF, BMP "
                          "or WebP picture.") from None

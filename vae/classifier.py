@@ -1,0 +1,76 @@
+"""A small CNN digit classifier, trained by the project itself, used to judge reconstructions:
+a decoded image that this classifier reads as the original digit kept the digit's identity."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data import epoch_batches, to_float
+
+FORMAT = "vae-latent-explorer/classifier"
+
+
+class DigitClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (B, 64, 7, 7)
+            nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: float (B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
+        return self.net(x.reshape(-1, 1, 28, 28))
+
+
+def train_classifier(images, labels, *, epochs: int = 3, batch_size: int = 128, lr: float = 1e-3,
+                     seed: int = 0, on_epoch=None) -> DigitClassifier:
+    torch.manual_seed(seed)
+    model = DigitClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr * 3, total_steps=epochs * -(-len(images) // batch_size))
+    for epoch in range(epochs):
+        model.train()
+        for idx in epoch_batches(len(images), batch_size, torch.Generator().manual_seed(seed + epoch)):
+            loss = F.cross_entropy(model(to_float(images[idx])), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if on_epoch:
+            on_epoch(epoch + 1, model.eval())
+    return model.eval()
+
+
+@torch.inference_mode()
+def predict(model: DigitClassifier, images: torch.Tensor, *, batch_size: int = 2000) -> torch.Tensor:
+    """Class of each image: uint8 (N, 28, 28) or float in [0, 1] (N, 1, 28, 28) -> int64 (N,)."""
+    device = next(model.parameters()).device
+    out = []
+    for chunk in images.split(batch_size):
+        x = to_float(chunk) if chunk.dtype == torch.uint8 else chunk.float()
+        out.append(model(x.to(device)).argmax(dim=1).cpu())
+    return torch.cat(out)
+
+
+def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    os.chmod(tmp, 0o644)
+    torch.save({"format": FORMAT, "state": model.state_dict(), "meta": meta}, tmp)
+    os.replace(tmp, path)
+
+
+def load_classifier(path, map_location="cpu") -> tuple[DigitClassifier, dict]:
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a digit-classifier file")
+    model = DigitClassifier()
+    model.load_state_dict(payload["state"])
+    return model.to(map_location).eval(), payload["meta"]
