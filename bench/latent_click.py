@@ -1,0 +1,56 @@
+"""Server-side cost of one click on the latent plane: decode the point, rebuild the figure, serialize it
+the way st.plotly_chart does (figure check, JSON spec, element id hash). Also times the one-off encoding
+of the test set that st.cache_data keeps per checkpoint.
+
+    .venv/bin/python bench/latent_click.py [checkpoint] [--clicks 200]
+"""
+import argparse
+import hashlib
+import statistics
+import time
+
+import numpy as np
+import plotly.io
+import plotly.tools
+
+from vae import catalog, inference, load_checkpoint, plots
+from vae.data import load_mnist
+
+
+def one_click(model, points, labels, extent, xy) -> int:
+    image = inference.decode_points(model, inference.embed_2d(model, [xy]))[0]
+    shown = plots.enlarge(image, 10)
+    figure = plots.latent_plane(points, labels, extent, chosen=xy)
+    checked = plotly.tools.return_figure_from_figure_or_data(figure, validate_figure=True)
+    spec = plotly.io.to_json(checked, validate=False)
+    hashlib.md5(spec.encode()).hexdigest()          # Streamlit hashes the spec into the element id
+    return len(spec) + shown.size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", nargs="?", default=str(catalog.default_checkpoint()))
+    parser.add_argument("--clicks", type=int, default=200)
+    args = parser.parse_args()
+    model, _ = load_checkpoint(args.checkpoint)
+    images, labels = load_mnist("test")
+    started = time.perf_counter()
+    points = inference.encode_dataset(model, images)[:, :2]
+    encode_ms = 1e3 * (time.perf_counter() - started)
+    labels = labels.numpy()
+    extent = plots.plane_extent(points)
+    rng = np.random.default_rng(0)
+    clicks = rng.uniform([extent[0], extent[2]], [extent[1], extent[3]], size=(args.clicks, 2))
+    one_click(model, points, labels, extent, tuple(clicks[0]))                  # warm up
+    times = []
+    for xy in clicks:
+        started = time.perf_counter()
+        one_click(model, points, labels, extent, tuple(xy))
+        times.append(1e3 * (time.perf_counter() - started))
+    print(f"encode the 10,000 test digits (once per checkpoint, cached): {encode_ms:.0f} ms")
+    print(f"per click, decode + figure + serialize, {len(times)} clicks: median {statistics.median(times):.1f} ms, "
+          f"p90 {np.percentile(times, 90):.1f} ms, max {max(times):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Time to a test -ELBO of 150 nats, from process start: the project's default `python -m vae train`
+against the tutorial's pipeline (bench/tutorial_pipeline.py), side by side in one run.
+
+    .venv/bin/python bench/time_to_quality.py [--target 150] [--timeout 400]
+
+Each pipeline runs as its own process, one after the other (never both at once on a 2-core CPU);
+the clock starts just before the process is launched and stops when its first test evaluation
+at or below the target is written. Prints both times and their ratio.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_to_target(cmd, read_losses, target, timeout):
+    """Seconds from launch until read_losses() yields a loss <= target; the process is then stopped."""
+    start = time.time()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        while time.time() - start < timeout:
+            for epoch, loss, stamp in read_losses(proc):
+                print(f"  epoch {epoch}: {loss:.2f} nats at {stamp - start:.1f} s", flush=True)
+                if loss <= target:
+                    return stamp - start, epoch
+            if proc.poll() is not None:
+                return float("nan"), None
+            time.sleep(0.05)
+        return float("nan"), None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def ours(target, timeout):
+    run_dir = Path(tempfile.mkdtemp(prefix="ttq-")) / "run"
+    metrics, seen = run_dir / "metrics.jsonl", set()
+
+    def read(proc):
+        rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+        for row in rows:
+            if row["split"] == "test" and row["epoch"] not in seen:
+                seen.add(row["epoch"])
+                yield row["epoch"], row["loss"], metrics.stat().st_mtime
+    return time_to_target([sys.executable, "-m", "vae", "train", "--run-dir", str(run_dir), "--device", "cpu"],
+                          read, target, timeout)
+
+
+def tutorial(target, timeout):
+    import os
+
+    def read(proc):
+        os.set_blocking(proc.stdout.fileno(), False)
+        for line in proc.stdout:
+            row = json.loads(line)
+            yield row["epoch"], row["test_loss"], row["time"]
+    return time_to_target([sys.executable, str(ROOT / "bench" / "tutorial_pipeline.py")], read, target, timeout)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--target", type=float, default=150.0)
+    parser.add_argument("--timeout", type=float, default=400.0)
+    args = parser.parse_args()
+    print("tutorial pipeline (sigmoid MLP, DataLoader + ToTensor, batch 128, Adam 1e-3, loss repaired):")
+    t_ref, e_ref = tutorial(args.target, args.timeout)
+    print("python -m vae train (defaults):")
+    t_ours, e_ours = ours(args.target, args.timeout)
+    print(f"tutorial: {t_ref:.1f} s (epoch {e_ref})  ours: {t_ours:.1f} s (epoch {e_ours})  "
+          f"ratio ours/tutorial: {t_ours / t_ref:.3f}")
+
+
+if __name__ == "__main__":
+    main()
