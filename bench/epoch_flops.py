@@ -1,0 +1,72 @@
+"""How much of the CPU's arithmetic an epoch of the default training uses.
+
+    .venv/bin/python bench/epoch_flops.py [--epochs 1] [--device cpu]
+
+FLOPs per training step are counted by torch's FlopCounterMode (matmuls and convolutions,
+forward and backward); the epoch is timed on the real training set with the real Trainer.
+The ceiling is a large float32 matrix multiply on the same threads, which is what the
+BLAS reaches on this machine (the theoretical peak is cores x clock x FLOPs per cycle).
+"""
+import argparse
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from vae import VAE, ModelConfig, TrainConfig, Trainer
+from vae.data import load_mnist, to_float
+from vae.model import negative_elbo
+from vae.train import resolve_device
+
+
+def flops_per_step(model, batch_size, device):
+    x = torch.rand(batch_size, 1, 28, 28, device=device)
+    with FlopCounterMode(display=False) as counter:
+        logits, mean, logvar = model(x)
+        negative_elbo(logits, x, mean, logvar)[0].backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def gemm_gflops(device, n=2048, repeats=10):
+    a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
+    a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    cfg = TrainConfig(epochs=args.epochs, device=args.device)
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(hidden=args.hidden)).to(device)
+    train, _ = load_mnist("train")
+    test, _ = load_mnist("test")
+    per_step = flops_per_step(model, cfg.batch_size, device)
+    trainer = Trainer(model, cfg, train, test)
+    epoch_times = []
+    trainer.on_epoch.append(lambda t, m: epoch_times.append(t.seconds))
+    trainer.run()
+    seconds = epoch_times[-1] / len(epoch_times)
+    flops = per_step * trainer.steps_per_epoch
+    ceiling = gemm_gflops(device)
+    print(f"device {device}, threads {torch.get_num_threads()}, hidden {args.hidden}, batch {cfg.batch_size}")
+    print(f"FLOPs per epoch: {flops / 1e9:.1f} GFLOP; epoch (training steps) {seconds:.2f} s; "
+          f"{60000 / seconds:.0f} images/s")
+    print(f"achieved {flops / seconds / 1e9:.1f} GFLOP/s; float32 GEMM on this machine {ceiling:.1f} GFLOP/s; "
+          f"fraction {flops / seconds / 1e9 / ceiling:.2f}")
+
+
+if __name__ == "__main__":
+    main()
