@@ -1,0 +1,24 @@
+"""The landing page: what this is and where to start."""
+import streamlit as st
+
+st.title("VAE Latent Explorer")
+st.markdown(
+    "A **variational autoencoder** (VAE) squeezes each 28×28 MNIST digit into a tiny code *z* (here usually "
+    "just two numbers) and learns to draw the digit back from that code. Because the code is two-dimensional, "
+    "you can *see* the whole space the model has learned and walk around in it.\n\n"
+    "The model in the sidebar is used by every page. It starts with a pretrained one; the runs you train "
+    "here join the list when they finish.")
+
+train, latent, reconstruct = st.columns(3)
+with train:
+    st.page_link("app_pages/train.py", label="**Train** a VAE", icon=":material/model_training:")
+    st.caption("Choose epochs, latent size and learning rate, then watch the loss, its reconstruction "
+               "and KL terms, and the reconstructions improve live.")
+with latent:
+    st.page_link("app_pages/latent.py", label="**Explore** the latent plane", icon=":material/scatter_plot:")
+    st.caption("All 10,000 test digits as dots, coloured by label. Click anywhere to decode that point; "
+               "see the whole learned manifold as a grid of digits.")
+with reconstruct:
+    st.page_link("app_pages/reconstruct.py", label="**Reconstruct** your own digit", icon=":material/draw:")
+    st.caption("Upload a photo of a handwritten digit or draw one with the mouse, and see where it lands "
+               "in the latent space and how the model redraws it.")

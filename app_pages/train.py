@@ -1,0 +1,136 @@
+"""/train: start a training process, watch it live, stop it. All state comes from the run folder."""
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app_pages.common import load_model, test_set
+from vae import ModelConfig, TrainConfig, catalog, inference, plots, runs
+from vae.launch import available_devices, configs_from_form
+from vae.model import ARCHITECTURES
+
+EXPLANATION = """
+**What the curves mean.** The loss is the negative ELBO, in nats per image (lower is better):
+
+- **Reconstruction**: how surprised the decoder is by the real pixels, given the code z.
+  It falls as z carries more detail about each digit.
+- **KL**: how far the encoder's distribution q(z|x) strays from the prior N(0, I).
+  It measures how much information z carries, and is the price of carrying it.
+
+They pull against each other: packing more detail into z lowers the reconstruction term but raises the KL;
+keeping every q(z|x) close to the prior lowers the KL but blurs the reconstructions. Their sum balances the two,
+and keeps the latent plane smooth enough to decode any point of it.
+"""
+
+
+@st.cache_resource
+def start_lock() -> threading.Lock:
+    """One lock per server, so two sessions pressing Start at once cannot both start a run."""
+    return threading.Lock()
+
+
+def training_form(root: Path) -> None:
+    model_defaults, train_defaults = ModelConfig(), TrainConfig()
+    with st.form("train_form"):
+        left, middle, right = st.columns(3)
+        epochs = left.number_input("Epochs", min_value=1, max_value=500, value=train_defaults.epochs)
+        latent_dim = left.number_input("Latent size (z dimensions)", min_value=1, max_value=64,
+                                       value=model_defaults.latent_dim, help="2 can be drawn as it is.")
+        arch = left.selectbox("Architecture", ARCHITECTURES, index=ARCHITECTURES.index(model_defaults.arch))
+        batch_size = middle.number_input("Batch size", min_value=1, max_value=4096, value=train_defaults.batch_size)
+        lr = middle.number_input("Learning rate", min_value=0.0, max_value=1.0, value=train_defaults.lr,
+                                 step=1e-4, format="%.5f")
+        seed = middle.number_input("Seed", min_value=0, max_value=2**31 - 1, value=train_defaults.seed)
+        device = right.selectbox("Device", available_devices(), help="auto picks a GPU when there is one.")
+        limit = right.number_input("Training subset (images, 0 = all 60,000)", min_value=0, max_value=60_000,
+                                   value=train_defaults.limit, step=1000,
+                                   help="A few thousand images and 1–2 epochs make a run of seconds.")
+        submitted = st.form_submit_button("Start training", type="primary")
+    if not submitted:
+        return
+    try:
+        model_cfg, train_cfg = configs_from_form(epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
+                                                 lr=lr, seed=seed, device=device, limit=limit, arch=arch)
+        with start_lock():
+            runs.start_run(root, model_cfg, train_cfg)
+    except (ValueError, RuntimeError, OSError) as exc:
+        st.error(f"Training was not started. {exc}")
+        return
+    st.rerun()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def strip_reconstructions(checkpoint: str, modified: float) -> np.ndarray:
+    """One test digit of each class over its reconstruction by this checkpoint, as one image."""
+    images, labels = test_set()
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in range(10)]
+    model, _ = load_model(checkpoint, modified)
+    recons, _ = inference.reconstruct(model, images[picks])
+    return plots.digit_rows(images[picks].numpy() / 255.0, recons)
+
+
+def progress(status: dict) -> None:
+    step, total = status.get("step") or 0, status.get("total_steps") or 0
+    text = f"epoch {status.get('epoch', 0)}/{status.get('epochs', '?')} · step {step}/{total or '?'}"
+    if status.get("images_per_sec"):
+        text += f" · {status['images_per_sec']:,.0f} images/s"
+    if status.get("state") == "running" and status.get("eta_seconds") is not None:
+        text += f" · about {status['eta_seconds']:.0f} s left"
+    st.progress(min(step / total, 1.0) if total else 0.0, text=text)
+
+
+def outcome(run_dir: Path, status: dict) -> None:
+    state = status.get("state")
+    if state == "finished":
+        st.success("Finished. The model is now in the sidebar's model menu.")
+    elif state == "stopped":
+        st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
+    elif state == "failed":
+        st.error(f"The run failed: {status.get('error') or 'no reason was recorded'}")
+        log = run_dir / runs.LOG
+        if log.is_file():
+            with st.expander("The end of its log"):
+                st.code("\n".join(log.read_text(errors="replace").splitlines()[-30:]) or "(empty)")
+
+
+def run_view(run_dir: Path, was_running: bool) -> None:
+    """Everything about one run, re-read from its folder on every (timed) rerun."""
+    status = runs.read_status(run_dir) or {}
+    if was_running and status.get("state") != "running":
+        st.rerun()                                   # the run ended: redraw the page without polling
+    head, stop = st.columns([4, 1])
+    head.subheader(f"Run {run_dir.name}: {status.get('state', 'starting')}")
+    if status.get("state") == "running" and stop.button("Stop", key="stop", help="Ends after the current step "
+                                                         "and keeps the checkpoint."):
+        runs.stop_run(run_dir)
+        st.toast("Stopping after the current step…")
+    progress(status)
+    outcome(run_dir, status)
+    chart, words = st.columns([3, 2], gap="large")
+    rows = runs.read_metrics(run_dir)
+    if rows:
+        chart.plotly_chart(plots.loss_chart(rows), key="loss_chart", config={"displayModeBar": False})
+    else:
+        chart.info("Waiting for the first losses…")
+    words.markdown(EXPLANATION)
+    checkpoint = run_dir / runs.CHECKPOINT
+    if checkpoint.is_file():
+        st.image(plots.enlarge(strip_reconstructions(str(checkpoint), checkpoint.stat().st_mtime), 3),
+                 caption="Top: test digits. Bottom: their reconstructions by the latest checkpoint "
+                         f"(epoch {status.get('epoch')}).")
+
+
+st.title("Train a VAE")
+root = catalog.runs_root()
+current = runs.active_run(root)
+if current is not None:
+    st.info("A run is going (below). Only one run trains at a time; stop it to start another.")
+training_form(root)
+shown = current or next((run_dir for run_dir, _ in runs.list_runs(root)), None)
+if shown is None:
+    st.caption("No runs yet. Runs are saved under "
+               f"`{root}/` and keep going if you close this page.")
+else:
+    is_running = current is not None
+    st.fragment(run_every=1.0 if is_running else None)(run_view)(shown, is_running)

@@ -1,0 +1,132 @@
+"""Every page through AppTest with the shipped checkpoint: renders, decodes, uploads, validates."""
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vae.inference
+from vae import runs
+from vae.data import load_mnist
+
+PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py"]
+
+
+def messages(app) -> dict:
+    return {"exception": [e.value for e in app.exception], "error": [e.value for e in app.error]}
+
+
+def widget(widgets, label: str):
+    return next(w for w in widgets if w.label.startswith(label))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.split("/")[-1][:-3])
+def test_page_renders_without_errors(open_page, page):
+    app = open_page(page)
+    assert messages(app) == {"exception": [], "error": []}
+    assert app.title and app.title[0].value
+
+
+def test_sidebar_offers_the_shipped_model_first(open_page):
+    app = open_page()
+    picker = app.sidebar.selectbox[0]
+    assert picker.value.endswith("mnist-2d.pt")
+    assert "z=2" in picker.format_func(picker.value)
+
+
+def test_latent_page_decodes_the_point_in_session_state(open_page):
+    app = open_page("app_pages/latent.py")
+    app.session_state["z"] = (1.25, -0.5)
+    app.run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("**1.250**" in m.value and "**-0.500**" in m.value for m in app.markdown)
+    first = app.image[0].value                      # media URLs are content hashes
+    app.session_state["z"] = (-2.0, 2.0)
+    app.run()
+    assert app.image[0].value != first
+
+
+def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
+    calls = []
+    encode = vae.inference.encode_dataset
+    monkeypatch.setattr(vae.inference, "encode_dataset", lambda *a, **k: calls.append(1) or encode(*a, **k))
+    app = open_page("app_pages/latent.py")
+    app.slider[0].set_value(12).run()
+    app.session_state["z"] = (0.5, 0.5)
+    app.run()
+    app.switch_page("app_pages/reconstruct.py").run()
+    assert messages(app)["exception"] == []
+    assert len(calls) == 1
+
+
+def png_photo_of_test_digit(index: int = 0, fmt: str = "PNG") -> bytes:
+    digit = load_mnist("test")[0][index].numpy()
+    ink = np.kron(digit / 255.0, np.ones((10, 10)))
+    page = np.full((400, 360), 235.0)
+    page[30:310, 60:340] -= ink * 200
+    buffer = io.BytesIO()
+    Image.fromarray(np.uint8(page)).convert("RGB").save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, fmt, mime", [("digit.png", "PNG", "image/png"), ("digit.jpg", "JPEG", "image/jpeg")])
+def test_reconstruct_page_reconstructs_an_uploaded_photo(open_page, name, fmt, mime):
+    app = open_page("app_pages/reconstruct.py")
+    app.file_uploader[0].set_value((name, png_photo_of_test_digit(0, fmt), mime)).run()
+    assert messages(app) == {"exception": [], "error": []}
+    captions = [caption for image in app.image for caption in image.captions]
+    assert captions == ["your picture", "28×28 model input (MNIST style)", "reconstruction"]
+    assert app.get("plotly_chart")
+
+
+@pytest.mark.parametrize("content, words", [
+    pytest.param(b"this is not a picture\n" * 10, "not an image", id="text-named-png"),
+    pytest.param(b"", "empty", id="empty"),
+    pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "damaged", id="truncated"),
+])
+def test_reconstruct_page_explains_a_broken_upload(open_page, content, words):
+    app = open_page("app_pages/reconstruct.py")
+    app.file_uploader[0].set_value(("digit.png", content, "image/png")).run()
+    assert messages(app)["exception"] == []
+    assert len(app.error) == 1 and words in app.error[0].value
+    app.radio[0].set_value("A test digit").run()                  # the page keeps working
+    assert messages(app) == {"exception": [], "error": []}
+
+
+def test_reconstruct_page_shows_a_test_digit(open_page):
+    app = open_page("app_pages/reconstruct.py")
+    app.radio[0].set_value("A test digit").run()
+    widget(app.number_input, "Test digit index").set_value(3).run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("labelled **0**" in c.value for c in app.caption)   # test digit 3 is a 0
+
+
+def submit_training(app, **values):
+    for label, value in values.items():
+        widget(app.number_input, label).set_value(value)
+    app.button[0].click().run()
+    return app
+
+
+def test_train_page_refuses_an_invalid_form(open_page, runs_dir):
+    app = submit_training(open_page("app_pages/train.py"), **{"Learning rate": 0.0})
+    assert messages(app)["exception"] == []
+    assert "learning rate" in app.error[0].value.lower()
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_train_page_starts_one_run_and_refuses_a_second(open_page, runs_dir):
+    app = submit_training(open_page("app_pages/train.py"), **{"Epochs": 1, "Training subset": 512})
+    assert messages(app) == {"exception": [], "error": []}
+    [(run_dir, status)] = runs.list_runs(runs_dir)
+    assert status["state"] == "running"
+    app = submit_training(app)
+    assert "already going" in app.error[0].value
+    deadline = time.time() + 120
+    while runs.read_status(run_dir)["state"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
+    app = open_page()
+    options = app.sidebar.selectbox[0].options
+    assert any(run_dir.name in option and "finished" in option for option in options), options
