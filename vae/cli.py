@@ -125,8 +125,9 @@ def cmd_train(args) -> int:
     writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started", process_start),
                          epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
                          device=str(device), model_config=model_cfg.to_dict(), train_config=train_cfg.to_dict())
-    stop_requested = []
-    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
+    stop_requested = []          # SIGTERM (the dashboard's Stop) and Ctrl-C end the step, save, exit "stopped"
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop_requested.append(True))
     try:
         train_images, _ = load_mnist("train", args.data_root)
         test_images, _ = load_mnist("test", args.data_root)
@@ -149,7 +150,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _checkpoint_meta(trainer, process_start) -> dict:
+def _checkpoint_meta(trainer) -> dict:
     return {"train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
             "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
@@ -169,7 +170,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_star
     writer.update_status(total_steps=trainer.total_steps, step=trainer.step, epoch=trainer.epochs_done)
 
     def save():
-        save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer, process_start),
+        save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer),
                         extra={"trainer": trainer.state_dict()})
 
     def on_step(t, e):
