@@ -22,6 +22,7 @@ class ModelConfig:
     latent_dim: int = 2         # size of z; 2 makes the latent plane drawable as it is
     arch: str = "mlp"           # "mlp": 784-h-h-2·latent (the tutorial's shape); "conv": strided convolutions
     hidden: int = 400           # width of the MLP's hidden layers / of the conv net's dense layer
+    depth: int = 2              # mlp only: hidden layers in the encoder and in the decoder
     activation: str = "relu"    # one of ACTIVATIONS; the tutorial's sigmoids train far slower
     channels: int = 32          # conv only: channels of the first conv layer (doubled in the second)
 
@@ -32,31 +33,29 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
-        if self.hidden < 1 or self.channels < 1:
-            raise ValueError("hidden and channels must be positive")
+        if self.hidden < 1 or self.channels < 1 or self.depth < 1:
+            raise ValueError("hidden, depth and channels must be positive")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def _mlp(sizes: list[int], act) -> list[nn.Module]:
+    """Linear layers between consecutive sizes, with `act` after every one but the last."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers += [nn.Linear(n_in, n_out)] + ([act()] if i < len(sizes) - 2 else [])
+    return layers
+
+
 def _mlp_encoder(cfg: ModelConfig) -> nn.Module:
-    act = ACTIVATIONS[cfg.activation]
-    return nn.Sequential(
-        nn.Flatten(),                                   # (B, 784)
-        nn.Linear(IMAGE_PIXELS, cfg.hidden), act(),
-        nn.Linear(cfg.hidden, cfg.hidden), act(),
-        nn.Linear(cfg.hidden, 2 * cfg.latent_dim),      # (B, 2·latent): mean and log-variance
-    )
+    sizes = [IMAGE_PIXELS] + [cfg.hidden] * cfg.depth + [2 * cfg.latent_dim]    # -> mean and log-variance
+    return nn.Sequential(nn.Flatten(), *_mlp(sizes, ACTIVATIONS[cfg.activation]))
 
 
 def _mlp_decoder(cfg: ModelConfig) -> nn.Module:
-    act = ACTIVATIONS[cfg.activation]
-    return nn.Sequential(
-        nn.Linear(cfg.latent_dim, cfg.hidden), act(),
-        nn.Linear(cfg.hidden, cfg.hidden), act(),
-        nn.Linear(cfg.hidden, IMAGE_PIXELS),            # (B, 784) logits
-        nn.Unflatten(1, (1, 28, 28)),
-    )
+    sizes = [cfg.latent_dim] + [cfg.hidden] * cfg.depth + [IMAGE_PIXELS]        # -> (B, 784) logits
+    return nn.Sequential(*_mlp(sizes, ACTIVATIONS[cfg.activation]), nn.Unflatten(1, (1, 28, 28)))
 
 
 def _conv_encoder(cfg: ModelConfig) -> nn.Module:
