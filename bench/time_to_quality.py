@@ -9,9 +9,11 @@ at or below the target is written. Prints both times and their ratio.
 """
 import argparse
 import json
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,12 +54,14 @@ def ours(target, timeout):
 
 
 def tutorial(target, timeout):
-    import os
+    lines = queue.Queue()
 
     def read(proc):
-        os.set_blocking(proc.stdout.fileno(), False)
-        for line in proc.stdout:
-            row = json.loads(line)
+        if not hasattr(read, "thread"):          # a thread reads the pipe so polling never blocks
+            read.thread = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
+            read.thread.start()
+        while not lines.empty():
+            row = json.loads(lines.get())
             yield row["epoch"], row["test_loss"], row["time"]
     return time_to_target([sys.executable, str(ROOT / "bench" / "tutorial_pipeline.py")], read, target, timeout)
 

@@ -77,3 +77,15 @@ def test_reparameterize_is_differentiable_and_seeded():
     assert torch.equal(z1, z2)
     z1.sum().backward()
     assert mean.grad is not None and torch.all(mean.grad == 1)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_output_bias_starts_at_the_mean_image(arch, generator):
+    model = VAE(ModelConfig(arch=arch, hidden=32, channels=4))
+    mean_image = torch.rand(28, 28, generator=generator) * 0.8 + 0.1
+    model.init_output_bias(mean_image)
+    last = model.decoder[-2] if arch == "mlp" else model.decoder[-1]
+    torch.nn.init.zeros_(last.weight)                   # decoding then shows the bias alone
+    decoded = model.decode(torch.randn(3, 2, generator=generator))[:, 0]
+    expected = mean_image if arch == "mlp" else mean_image.mean().expand(28, 28)
+    torch.testing.assert_close(decoded, expected.expand(3, 28, 28), atol=1e-5, rtol=1e-4)

@@ -92,6 +92,7 @@ class Trainer:
         self.model, self.config = model, config
         self.device = model.device
         self.train_images = train_images.to(self.device)   # uint8, (N, 28, 28): stays resident on the device
+        model.init_output_bias(self.train_images.float().mean(dim=0) / 255)   # a resume overwrites it
         self.test_images = test_images
         self.steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
         self.total_steps = config.epochs * self.steps_per_epoch
