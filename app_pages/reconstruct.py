@@ -14,19 +14,20 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image | np.ndarray | None) -> None:
     """Original | 28×28 input | reconstruction | where its code sits among the test digits."""
     recon, mean = inference.reconstruct(loaded.model, torch.from_numpy(digit)[None])
-    columns = st.columns([1, 1, 1, 2])
+    columns = st.columns([1, 1, 1, 1.7])
     if original is not None:
-        columns[0].image(original, caption="your picture", width=180)
-    columns[1].image(plots.enlarge(digit, 7), caption="28×28 model input (MNIST style)", width=196)
-    columns[2].image(plots.enlarge(recon[0], 7), caption="reconstruction", width=196)
+        columns[0].image(original, caption="your picture", width=160)
+    columns[1].image(plots.enlarge(digit, 6), caption="28×28 model input (MNIST style)", width=160)
+    columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
     z = mean[0]
     points = encoded_test_set(loaded.model, loaded.key)[:, :2]
     figure = plots.latent_plane(points, test_set()[1], plots.plane_extent(points), marked=(z[0], z[1]),
-                                clickable=False, height=300, marker_size=3)
-    figure.update_layout(showlegend=False, title=dict(text=f"its code: z = ({z[0]:.2f}, {z[1]:.2f})", x=0.02))
+                                clickable=False, height=280, marker_size=3)
+    figure.update_layout(showlegend=False)
     columns[3].plotly_chart(figure, config={"displayModeBar": False})
-    if loaded.model.latent_dim > 2:
-        columns[3].caption(f"Shown on z0 and z1 of {loaded.model.latent_dim} latent dimensions.")
+    where = f"Its code z = ({z[0]:.2f}, {z[1]:.2f}), the cross, among the test digits"
+    dims = loaded.model.latent_dim
+    columns[3].caption(where + (f" (z0 and z1 of {dims} dimensions)." if dims > 2 else "."))
 
 
 def from_upload() -> tuple[np.ndarray, Image.Image] | None:

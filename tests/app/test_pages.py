@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import vae
 import vae.inference
-from vae import runs
+from vae import catalog, runs
 from vae.data import load_mnist
 
 PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py"]
@@ -130,3 +131,36 @@ def test_train_page_starts_one_run_and_refuses_a_second(open_page, runs_dir):
     app = open_page()
     options = app.sidebar.selectbox[0].options
     assert any(run_dir.name in option and "finished" in option for option in options), options
+
+
+def test_a_model_with_more_latent_dimensions_lets_the_user_pick_two(open_page, tmp_path, monkeypatch):
+    path = tmp_path / "z4.pt"
+    vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)).eval(), {"epoch": 0, "test_metrics": None})
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    app = open_page("app_pages/latent.py")
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("held at 0" in info.value for info in app.info)
+    widget(app.selectbox, "Vertical axis").set_value(3).run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("z3" in m.value for m in app.markdown)
+    widget(app.selectbox, "Vertical axis").set_value(0).run()      # the same dimension twice
+    assert "two different dimensions" in app.error[0].value
+
+
+def test_without_any_model_the_pages_say_so(open_page, tmp_path, monkeypatch):
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(tmp_path / "missing.pt"))
+    for page in ("app_pages/latent.py", "app_pages/reconstruct.py"):
+        app = open_page(page)
+        assert messages(app) == {"exception": [], "error": []}
+        assert "No model" in app.warning[0].value
+
+
+def test_a_failed_run_shows_its_error(open_page, runs_dir):
+    run_dir = runs_dir / "20260101-000000-mlp-z2-e1-b128"
+    run_dir.mkdir(parents=True)
+    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "failed", "error": "ValueError: lr must be positive",
+                                                   "started": 1.0, "epoch": 0, "epochs": 1})
+    (run_dir / runs.LOG).write_text("error: lr must be positive\n")
+    app = open_page("app_pages/train.py")
+    assert messages(app)["exception"] == []
+    assert "The run failed: ValueError: lr must be positive" in app.error[0].value

@@ -1,0 +1,211 @@
+"""The machinery shared by the browser tests, the screenshots and the latency benchmark: a headless
+Streamlit server on a free port with its own runs folder, Debian's Chromium through Playwright, and
+the few moves a user makes on the dashboard (click the plane, upload, draw)."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1400, "height": 1000}
+DECODED_IMAGE = '[data-testid="stImage"] img'
+EXCEPTION = '[data-testid="stException"]'
+ERROR = '[data-testid="stAlertContentError"]'
+
+
+def chromium_path() -> str | None:
+    """$CHROMIUM, else Debian's chromium on the PATH or in /usr/bin."""
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return found if Path(found).is_file() else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`streamlit run streamlit_app.py` headless on 127.0.0.1:<free port>, runs under `runs_dir`.
+    Stopping it also stops any training process it started."""
+
+    def __init__(self, runs_dir: Path, log_path: Path):
+        self.runs_dir, self.log_path = Path(runs_dir), Path(log_path)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> "AppServer":
+        env = {**os.environ, "VAE_RUNS_DIR": str(self.runs_dir), "PYTHONPATH": str(ROOT)}
+        command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+                   "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        stop_training(self.runs_dir)
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def __enter__(self) -> "AppServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def stop_training(runs_dir: Path, grace: float = 15) -> None:
+    """SIGTERM every training process still running under runs_dir; SIGKILL it after `grace` seconds."""
+    from vae import runs
+
+    pids = []
+    for run_dir, status in runs.list_runs(runs_dir):
+        if status.get("state") == "running" and runs.stop_run(run_dir):
+            pids.append(status["pid"])
+    deadline = time.time() + grace
+    while any(runs.pid_alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if runs.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+
+
+def open_app(page, url: str, ready: str, timeout: float = 60_000) -> None:
+    """Go to url and wait until the selector `ready` is on the page and the script run has ended."""
+    page.goto(url)
+    page.locator(ready).first.wait_for(state="attached", timeout=timeout)
+    wait_until_idle(page, timeout)
+
+
+def wait_until_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit says no script run is going (it marks its root element)."""
+    page.locator('[data-test-script-state="notRunning"]').first.wait_for(state="attached", timeout=timeout)
+
+
+# The latent plane -------------------------------------------------------------------------------
+
+def plane_box(page) -> dict:
+    """The plot area of the latent plane in page pixels (Plotly's drag layer covers exactly it)."""
+    layer = page.locator(".js-plotly-plot .nsewdrag").first
+    layer.wait_for(timeout=60_000)
+    return layer.bounding_box()
+
+
+def click_plane(page, fx: float, fy: float, timeout: float = 20_000) -> tuple[float, tuple[float, float]]:
+    """Click at fractions (fx, fy) of the plot area (fy from the top) and wait until the decoded image
+    has changed and loaded: (seconds from the click to the new image, the page point clicked)."""
+    box = plane_box(page)
+    x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+    before = page.locator(DECODED_IMAGE).first.get_attribute("src")
+    page.mouse.move(x, y, steps=5)                    # a user's pointer arrives before it clicks
+    page.wait_for_timeout(150)
+    started = time.perf_counter()
+    page.mouse.click(x, y)
+    page.wait_for_function("""(before) => { const img = document.querySelector('[data-testid="stImage"] img');
+        return img && img.src !== before && img.complete && img.naturalWidth > 0; }""", arg=before, timeout=timeout)
+    return time.perf_counter() - started, (x, y)
+
+
+def decoded_image(page) -> np.ndarray:
+    """The decoded digit as shown: the pixels of the image the browser loaded, grey (H, W) uint8."""
+    src = page.locator(DECODED_IMAGE).first.get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("L"))
+
+
+def darkest_near(page, x: float, y: float, radius: int = 5) -> int:
+    """The darkest grey level in a small square of the screen around (x, y): the click mark is black."""
+    shot = page.screenshot(clip={"x": x - radius, "y": y - radius, "width": 2 * radius, "height": 2 * radius})
+    return int(np.asarray(Image.open(io.BytesIO(shot)).convert("L")).min())
+
+
+# Uploads and drawing ----------------------------------------------------------------------------
+
+def photo_of_digit(digit: np.ndarray, fmt: str, *, seed: int = 0) -> bytes:
+    """A photo-like picture of an MNIST digit: dark ink on light, unevenly lit, grainy paper,
+    off-centre on a 420×360 page, in colour."""
+    rng = np.random.default_rng(seed)
+    ink = np.kron(digit.astype(np.float32) / 255, np.ones((9, 9), np.float32))      # 252×252
+    page = np.linspace(215, 245, 420, dtype=np.float32)[None, :].repeat(360, 0)
+    page += rng.normal(0, 3, page.shape)
+    page[70:322, 150:402] -= ink * 180
+    rgb = np.stack([page, page * 0.97, page * 0.9], -1)
+    buffer = io.BytesIO()
+    Image.fromarray(np.uint8(np.clip(rgb, 0, 255))).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def upload(page, name: str, data: bytes, mime: str) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def draw_stroke(page, canvas, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse through `points` (fractions of the canvas) with the button down."""
+    box = canvas.bounding_box()
+    to_page = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*to_page[0])
+    page.mouse.down()
+    for point in to_page[1:]:
+        page.mouse.move(*point, steps=4)
+    page.mouse.up()
+
+
+# The train page ---------------------------------------------------------------------------------
+
+def start_training(page, **numbers) -> None:
+    """Fill the training form's number fields by label start (e.g. Epochs=2) and press Start."""
+    for label, value in numbers.items():
+        page.get_by_role("spinbutton", name=label).fill(str(value))
+    page.get_by_role("button", name="Start training").click()
+
+
+def loss_points(page) -> int:
+    """How many training-loss points the live chart currently draws (0 before it exists)."""
+    return page.evaluate("""() => { const plot = document.querySelector('.js-plotly-plot');
+        return plot && plot._fullData ? plot._fullData[0]._length : 0; }""")
+
+
+def run_heading(page) -> str:
+    """The 'Run <name>: <state>' heading of the run shown on the train page."""
+    heading = page.locator("h3", has_text="Run ").first
+    heading.wait_for(timeout=60_000)
+    return heading.inner_text().strip()

@@ -1,0 +1,74 @@
+"""Save a screenshot of each page after a realistic interaction, for the README.
+
+    .venv/bin/python tests/browser/screenshots.py [--out docs]
+
+Starts the app like the browser tests do (own server, temporary runs folder), then: clicks the latent
+plane, uploads a photo of a test digit, trains a short run on a subset. Writes docs/latent.png,
+docs/reconstruct.png and docs/train.png.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
+
+from harness import (DECODED_IMAGE, AppServer, click_plane, launch_chromium, open_app,  # noqa: E402
+                     photo_of_digit, start_training, upload, wait_until_idle)
+
+SIZE = {"width": 1280, "height": 900}
+
+
+def shoot_latent(page, url: str, out: Path) -> None:
+    open_app(page, f"{url}/latent", DECODED_IMAGE)
+    click_plane(page, 0.62, 0.3)
+    wait_until_idle(page)
+    page.mouse.move(5, 5)                                      # no hover label in the picture
+    page.wait_for_timeout(500)
+    page.screenshot(path=out / "latent.png")
+
+
+def shoot_reconstruct(page, url: str, out: Path) -> None:
+    from vae.data import load_mnist
+
+    open_app(page, f"{url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+    upload(page, "photo-of-a-4.jpg", photo_of_digit(load_mnist("test")[0][4].numpy(), "JPEG"), "image/jpeg")
+    page.locator('[data-testid="stImage"]', has_text="reconstruction").wait_for()
+    wait_until_idle(page)
+    page.wait_for_timeout(800)
+    page.screenshot(path=out / "reconstruct.png")
+
+
+def shoot_train(page, url: str, out: Path) -> None:
+    open_app(page, f"{url}/train", "text=Start training")
+    start_training(page, **{"Epochs": 3, "Batch size": 64, "Training subset": 10000})
+    page.locator("h3", has_text=": finished").wait_for(timeout=300_000)
+    wait_until_idle(page)
+    page.locator('[data-testid="stImage"]').first.scroll_into_view_if_needed()
+    page.locator("h3", has_text="Run ").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=out / "train.png")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
+            sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        for shoot in (shoot_latent, shoot_reconstruct, shoot_train):
+            page = browser.new_page(viewport=SIZE)
+            shoot(page, server.url, args.out)
+            page.close()
+            print(f"saved {args.out}/{shoot.__name__.removeprefix('shoot_')}.png")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

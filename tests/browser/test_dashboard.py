@@ -1,0 +1,113 @@
+"""The dashboard in a real Chromium: what a user sees after clicking, uploading, drawing and training."""
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness import (DECODED_IMAGE, ERROR, click_plane, darkest_near, decoded_image, draw_stroke, loss_points,
+                     open_app, photo_of_digit, run_heading, start_training, upload)
+
+MARK_DARKNESS = 60          # the click mark is black; the coloured dots and the background are lighter
+
+
+def shown_image(page, caption: str) -> np.ndarray:
+    """The pixels of the image shown above `caption`, grey (H, W)."""
+    image = page.locator('[data-testid="stImage"]', has_text=caption).locator("img").first
+    image.wait_for()
+    return np.asarray(Image.open(io.BytesIO(page.request.get(image.get_attribute("src")).body())).convert("L"))
+
+
+def picker_options(page) -> list[str]:
+    """The labels in the sidebar's model menu, read by opening it."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    labels = options.all_inner_texts()
+    page.keyboard.press("Escape")
+    return labels
+
+
+def test_clicking_two_spots_of_the_plane_decodes_and_marks_each(page, server):
+    open_app(page, f"{server.url}/latent", DECODED_IMAGE)
+    seconds_first, first_at = click_plane(page, 0.2, 0.25)
+    first = decoded_image(page)
+    assert darkest_near(page, *first_at) < MARK_DARKNESS, "the first clicked point is not marked"
+    seconds_second, second_at = click_plane(page, 0.8, 0.75)
+    second = decoded_image(page)
+    assert darkest_near(page, *second_at) < MARK_DARKNESS, "the second clicked point is not marked"
+    assert darkest_near(page, *first_at) > MARK_DARKNESS, "the mark did not move away from the first point"
+    assert first.shape == second.shape == (280, 280)
+    assert np.abs(first.astype(int) - second.astype(int)).mean() > 10, "the two decoded digits look the same"
+    print(f"click-to-image: {seconds_first * 1e3:.0f} ms, {seconds_second * 1e3:.0f} ms")
+
+
+@pytest.mark.parametrize("name, fmt, mime", [("photo.png", "PNG", "image/png"), ("photo.jpg", "JPEG", "image/jpeg")],
+                         ids=["png", "jpeg"])
+def test_uploading_a_photo_of_a_digit_shows_its_input_and_reconstruction(page, server, mnist_test, name, fmt, mime):
+    digit = mnist_test[0][7].numpy()                                  # a 9
+    open_app(page, f"{server.url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+    upload(page, name, photo_of_digit(digit, fmt), mime)
+    model_input = shown_image(page, "28×28 model input")
+    reconstruction = shown_image(page, "reconstruction")
+    as_28 = np.asarray(Image.fromarray(model_input).resize((28, 28), Image.Resampling.BOX), dtype=np.float32)
+    assert np.corrcoef(as_28.ravel(), digit.ravel())[0, 1] > 0.7, "the 28×28 input does not look like the digit"
+    assert reconstruction.shape == model_input.shape and reconstruction.std() > 10
+    assert page.locator(ERROR).count() == 0
+
+
+def test_uploading_a_text_file_named_png_shows_an_error(page, server):
+    open_app(page, f"{server.url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+    upload(page, "notes.png", b"shopping list: milk, eggs\n" * 20, "image/png")
+    error = page.locator(ERROR).first
+    error.wait_for()
+    assert "not an image" in error.inner_text()
+    page.get_by_text("A test digit").click()                         # the page keeps working
+    page.locator('[data-testid="stImage"]', has_text="reconstruction").wait_for()
+
+
+def test_drawing_on_the_canvas_gives_a_reconstruction(page, server):
+    open_app(page, f"{server.url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+    page.get_by_text("Draw with the mouse").click()
+    canvas = page.locator("canvas").last
+    canvas.wait_for()
+    page.wait_for_timeout(1000)                                       # let the canvas finish mounting
+    draw_stroke(page, canvas, [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)])  # a 7
+    model_input = shown_image(page, "28×28 model input")
+    assert model_input.max() > 200 and (model_input > 100).mean() > 0.03
+    page.locator('[data-testid="stImage"]', has_text="reconstruction").wait_for()
+
+
+def test_a_short_run_draws_a_growing_loss_chart_and_joins_the_model_menu(page, server, no_training):
+    open_app(page, f"{server.url}/train", "text=Start training")
+    start_training(page, **{"Epochs": 2, "Batch size": 64, "Training subset": 20000})
+    counts, deadline = [], time.time() + 300
+    while time.time() < deadline and "finished" not in run_heading(page):
+        counts.append(loss_points(page))
+        page.wait_for_timeout(250)
+    heading = run_heading(page)
+    assert heading.endswith("finished"), heading
+    drawn = sorted({n for n in counts if n > 0})
+    assert len(drawn) >= 2, f"the loss chart never grew while the run was going: {counts}"
+    name = heading.split()[1].rstrip(":")
+    assert any(name in option and "finished" in option for option in picker_options(page))
+
+
+def test_a_run_survives_a_reload_and_a_second_tab_and_stops_on_request(page, server, no_training):
+    open_app(page, f"{server.url}/train", "text=Start training")
+    start_training(page, **{"Epochs": 50, "Training subset": 0})
+    page.locator("h3", has_text=": running").wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')", timeout=120_000)
+    heading = run_heading(page)
+    assert heading.endswith("running"), heading
+    page.reload()
+    assert run_heading(page) == heading
+    second = page.context.new_page()
+    open_app(second, f"{server.url}/train", "text=Start training")
+    assert run_heading(second) == heading
+    second.close()
+    page.get_by_role("button", name="Stop training").click()
+    page.locator("h3", has_text="stopped").wait_for(timeout=120_000)
+    name = heading.split()[1].rstrip(":")
+    assert any(name in option and "stopped" in option for option in picker_options(page))
