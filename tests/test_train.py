@@ -18,7 +18,8 @@ def test_seeded_short_run_lowers_the_loss(mnist_train, mnist_test):
     trainer.on_epoch.append(lambda t, m: tests.append(m["neg_elbo"]))
     assert trainer.run() == "finished"
     assert trainer.step == trainer.total_steps == 2 * 16
-    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5       # ~540 nats at start, ~200 after 32 steps
+    assert losses[0] < 300                      # the decoder starts at the mean image, not at grey (~543 nats)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 10         # ~205 nats at start, ~187 after 32 steps
     assert len(tests) == 2 and tests[1] < tests[0]
     assert all(torch.isfinite(torch.tensor(losses)))
 
@@ -60,7 +61,7 @@ def test_schedules_change_the_learning_rate(mnist_train, mnist_test, schedule):
     lrs = []
     trainer.on_step.append(lambda t, e: lrs.append(e.lr))
     trainer.run()
-    assert max(lrs) <= 1e-3 + 1e-12 and lrs[-1] < 0.5 * max(lrs)
+    assert max(lrs) <= trainer.config.lr + 1e-12 and lrs[-1] < 0.5 * max(lrs)
 
 
 def test_config_validation():
@@ -72,3 +73,11 @@ def test_config_validation():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             resolve_device("cuda")
+
+
+def test_constant_schedule_keeps_the_rate(mnist_train, mnist_test):
+    trainer = small_trainer(mnist_train, mnist_test, epochs=1, lr_schedule="constant", lr=5e-4)
+    lrs = []
+    trainer.on_step.append(lambda t, e: lrs.append(e.lr))
+    trainer.run()
+    assert set(lrs) == {5e-4}

@@ -22,8 +22,8 @@ SCHEDULES = ("constant", "onecycle", "cosine")
 class TrainConfig:
     epochs: int = 20               # passes over the training set
     batch_size: int = 128
-    lr: float = 1e-3               # peak learning rate of the schedule
-    lr_schedule: str = "constant"  # "constant", "onecycle" (warm up, then anneal) or "cosine"
+    lr: float = 2e-3               # peak learning rate; 2e-3 reached 150 nats sooner than 1e-3 or 3e-3
+    lr_schedule: str = "cosine"    # "constant", "onecycle" (warm up, then anneal) or "cosine" (anneal)
     weight_decay: float = 0.0      # AdamW's decoupled weight decay
     beta: float = 1.0              # weight of the KL term (beta-VAE); 1 trains the true ELBO
     kl_warmup_epochs: float = 0.0  # ramp the KL weight linearly from 0 to beta over this many epochs
