@@ -154,7 +154,7 @@ def _checkpoint_meta(trainer) -> dict:
     return {"train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
             "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
-            "train_images": len(trainer.train_images), "created": time.time()}
+            "train_images": len(trainer.train_images), "device": str(trainer.device), "created": time.time()}
 
 
 def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_start) -> str:
