@@ -60,9 +60,10 @@ def latent_plane(points: np.ndarray, labels: np.ndarray, extent, *, clickable: b
                                    selected=dict(marker=dict(color="black", size=11, opacity=1)),
                                    unselected=dict(marker=dict(opacity=0))))
     if marked is not None:
-        traces.append(go.Scatter(x=[marked[0]], y=[marked[1]], mode="markers", name=CHOSEN_NAME,
-                                 hoverinfo="skip", marker=dict(symbol="x", size=14, color="black",
-                                                               line=dict(width=1.5, color="white"))))
+        # WebGL too: a WebGL layer is drawn above SVG traces, so an SVG cross would hide under the dots.
+        traces.append(go.Scattergl(x=[marked[0]], y=[marked[1]], mode="markers", name=CHOSEN_NAME,
+                                   hoverinfo="skip", marker=dict(symbol="x", size=18, color="black",
+                                                                 line=dict(width=2, color="white"))))
     fig = go.Figure(traces)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), hovermode="closest",
                       clickmode="event+select", dragmode=False, uirevision="plane",
@@ -75,7 +76,7 @@ def latent_plane(points: np.ndarray, labels: np.ndarray, extent, *, clickable: b
     return fig
 
 
-def loss_chart(rows: list[dict], height: int = 380) -> go.Figure:
+def loss_chart(rows: list[dict], height: int = 430) -> go.Figure:
     """Training loss over steps with its reconstruction and KL terms (KL on the right-hand axis,
     it is ~30× smaller), and the test loss at each epoch end on the loss axis."""
     train = [r for r in rows if r.get("split") == "train"]
@@ -91,8 +92,8 @@ def loss_chart(rows: list[dict], height: int = 380) -> go.Figure:
                    customdata=[r["epoch"] for r in test],
                    hovertemplate="epoch %{customdata}: %{y:.2f} nats<extra></extra>"),
     ])
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
-                      uirevision="loss", legend=dict(orientation="h", y=1.12),
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
+                      uirevision="loss", legend=dict(orientation="h", yanchor="top", y=-0.18),
                       xaxis=dict(title="step"), yaxis=dict(title="nats per image"),
                       yaxis2=dict(title="KL (nats)", overlaying="y", side="right", showgrid=False, rangemode="tozero"))
     return fig

@@ -18,13 +18,15 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 from harness import (DECODED_IMAGE, AppServer, click_plane, launch_chromium, open_app,  # noqa: E402
                      photo_of_digit, start_training, upload, wait_until_idle)
 
-SIZE = {"width": 1280, "height": 900}
+SIZE = {"latent": {"width": 1280, "height": 1620}, "reconstruct": {"width": 1280, "height": 820},
+        "train": {"width": 1280, "height": 1450}}
 
 
 def shoot_latent(page, url: str, out: Path) -> None:
     open_app(page, f"{url}/latent", DECODED_IMAGE)
     click_plane(page, 0.62, 0.3)
     wait_until_idle(page)
+    page.locator('[data-testid="stImage"]').nth(1).wait_for()    # the manifold
     page.mouse.move(5, 5)                                      # no hover label in the picture
     page.wait_for_timeout(500)
     page.screenshot(path=out / "latent.png")
@@ -46,8 +48,6 @@ def shoot_train(page, url: str, out: Path) -> None:
     start_training(page, **{"Epochs": 3, "Batch size": 64, "Training subset": 10000})
     page.locator("h3", has_text=": finished").wait_for(timeout=300_000)
     wait_until_idle(page)
-    page.locator('[data-testid="stImage"]').first.scroll_into_view_if_needed()
-    page.locator("h3", has_text="Run ").first.scroll_into_view_if_needed()
     page.wait_for_timeout(800)
     page.screenshot(path=out / "train.png")
 
@@ -63,10 +63,11 @@ def main() -> None:
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         for shoot in (shoot_latent, shoot_reconstruct, shoot_train):
-            page = browser.new_page(viewport=SIZE)
+            name = shoot.__name__.removeprefix("shoot_")
+            page = browser.new_page(viewport=SIZE[name])
             shoot(page, server.url, args.out)
             page.close()
-            print(f"saved {args.out}/{shoot.__name__.removeprefix('shoot_')}.png")
+            print(f"saved {args.out / name}.png")
         browser.close()
 
 
