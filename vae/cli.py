@@ -9,6 +9,7 @@ import sys
 import time
 import traceback
 from dataclasses import MISSING, fields
+from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
@@ -150,8 +151,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+@lru_cache(maxsize=1)
+def _source_revision() -> str | None:
+    """The git commit of the code that trains, when it runs from a checkout (for reproducibility)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
 def _checkpoint_meta(trainer) -> dict:
-    return {"train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
+    return {"git_commit": _source_revision(), "train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
             "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
             "train_images": len(trainer.train_images), "device": str(trainer.device), "created": time.time()}
