@@ -101,8 +101,8 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         st.rerun()                                   # the run ended: redraw the page without polling
     head, stop = st.columns([4, 1])
     head.subheader(f"Run {run_dir.name}: {status.get('state', 'starting')}")
-    if status.get("state") == "running" and stop.button("Stop training", key="stop", help="Ends after the current step "
-                                                         "and keeps the checkpoint."):
+    running = status.get("state") == "running"
+    if running and stop.button("Stop training", key="stop", help="Ends after the current step, keeping its checkpoint."):
         runs.stop_run(run_dir)
         st.toast("Stopping after the current step…")
     progress(status)

@@ -55,8 +55,3 @@ def run_choices(root: Path) -> list[ModelChoice]:
         choices.append(ModelChoice(run_dir / CHECKPOINT, label))
     return choices
 
-
-def model_choices(checkpoint: Path | None = None, root: Path | None = None) -> list[ModelChoice]:
-    """The shipped model first (when present), then the runs, newest first."""
-    shipped = shipped_choice(checkpoint or default_checkpoint())
-    return ([shipped] if shipped else []) + run_choices(root or runs_root())

@@ -164,3 +164,14 @@ def test_a_failed_run_shows_its_error(open_page, runs_dir):
     app = open_page("app_pages/train.py")
     assert messages(app)["exception"] == []
     assert "The run failed: ValueError: lr must be positive" in app.error[0].value
+
+
+def test_an_animated_upload_uses_its_first_frame_and_says_so(open_page):
+    frames = [Image.open(io.BytesIO(png_photo_of_test_digit(i))).convert("L") for i in (0, 1)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=200)
+    app = open_page("app_pages/reconstruct.py")
+    app.file_uploader[0].set_value(("digits.gif", buffer.getvalue(), "image/gif")).run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("only its first frame" in info.value for info in app.info)
+    assert len(app.image) == 3

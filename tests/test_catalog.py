@@ -1,0 +1,47 @@
+"""vae.catalog: what the model picker offers, and how it labels it."""
+import vae
+from vae import catalog, runs
+
+
+def finished_run(root, name, state="finished", with_checkpoint=True, test_loss=160.25, started=1.0):
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    runs.write_json_atomic(run_dir / runs.STATUS, {"state": state, "started": started, "epoch": 2,
+                                                   "epochs": 3, "test_loss": test_loss,
+                                                   "model_config": {"latent_dim": 2}})
+    if with_checkpoint:
+        (run_dir / runs.CHECKPOINT).write_bytes(b"weights")
+    return run_dir
+
+
+def test_shipped_checkpoint_is_labelled_from_its_metadata(tmp_path):
+    path = tmp_path / "mnist-2d.pt"
+    vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=3)), {"epoch": 7, "test_metrics": {"neg_elbo": 141.04}})
+    choice = catalog.shipped_choice(path)
+    assert choice.path == path
+    assert choice.label == "mnist-2d · z=3 · 7 epochs · test −ELBO 141.0"
+
+
+def test_missing_or_broken_shipped_checkpoint_offers_nothing(tmp_path):
+    (tmp_path / "broken.pt").write_bytes(b"not torch")
+    assert catalog.shipped_choice(tmp_path / "missing.pt") is None
+    assert catalog.shipped_choice(tmp_path / "broken.pt") is None
+
+
+def test_only_finished_or_stopped_runs_with_a_checkpoint_are_offered(tmp_path):
+    finished_run(tmp_path, "a-finished")
+    finished_run(tmp_path, "bb-stopped", state="stopped", test_loss=None, started=2.0)   # the newer
+    finished_run(tmp_path, "ccc-failed", state="failed")
+    finished_run(tmp_path, "dddd-no-checkpoint", with_checkpoint=False)
+    labels = [choice.label for choice in catalog.run_choices(tmp_path)]
+    assert labels == ["run bb-stopped · z=2 · 2/3 epochs · stopped · no test loss yet",
+                      "run a-finished · z=2 · 2/3 epochs · finished · test −ELBO 160.2"]
+
+
+def test_folders_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(catalog.RUNS_ENV, str(tmp_path / "r"))
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(tmp_path / "m.pt"))
+    assert catalog.runs_root() == tmp_path / "r"
+    assert catalog.default_checkpoint() == tmp_path / "m.pt"
+    monkeypatch.delenv(catalog.RUNS_ENV)
+    assert str(catalog.runs_root()) == "runs"
