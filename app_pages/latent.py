@@ -31,7 +31,7 @@ def take_click() -> None:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def clickable_plane(checkpoint_key: tuple, dims, _points, _labels, extent, axis_titles):
     """The plane, identical on every click: built once per model and view, never mutated."""
-    start, _ = plots.nearest_lattice_point(extent, (0.0, 0.0))
+    start, _ = plots.nearest_lattice_point(extent, (0.0, 0.0))      # the prior's mean
     return plots.latent_plane(_points, _labels, extent, selected=start, axis_titles=axis_titles)
 
 
@@ -43,7 +43,7 @@ def plane_and_decoding(points: np.ndarray, labels: np.ndarray, extent, dims) -> 
         st.plotly_chart(clickable_plane(loaded.key, dims, points, labels, extent, axis_titles), key="plane",
                         on_select=take_click, selection_mode="points", config={"displayModeBar": False})
     with decoded:
-        x, y = st.session_state.setdefault("z", plots.nearest_lattice_point(extent, (0.0, 0.0))[1])
+        x, y = st.session_state.z
         st.subheader("Decoded point")
         st.markdown(f"{axis_titles[0]} = **{x:.3f}**, {axis_titles[1]} = **{y:.3f}**")
         image = inference.decode_points(model, inference.embed_2d(model, [[x, y]], dims))[0]
@@ -56,6 +56,10 @@ def manifold(_model, checkpoint_key: tuple, n: int, extent, dims) -> np.ndarray:
     return inference.latent_grid(_model, n, extent, dims=dims)
 
 
+start = plots.nearest_lattice_point(extent, (0.0, 0.0))[1]
+if "plane" not in st.session_state or st.session_state.get("plane_view") != (loaded.key, dims):
+    st.session_state.plane_view = (loaded.key, dims)
+    st.session_state.z = start            # a freshly drawn plane marks its start point, so decode that
 plane_and_decoding(points, labels, extent, dims)
 
 st.subheader("The learned manifold")
