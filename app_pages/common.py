@@ -61,9 +61,11 @@ def model_picker() -> None:
         labels = {str(choice.path): choice.label for choice in choices}
         if st.session_state.get("checkpoint") not in labels:
             st.session_state.checkpoint = next(iter(labels))
-        st.selectbox("Model", options=list(labels), format_func=labels.get, key="checkpoint",
-                     help="The shipped model, then your finished or stopped training runs, newest first: "
-                          "name · latent size · epochs · test loss (negative ELBO, nats per image; lower is better).")
+        chosen = st.selectbox("Model", options=list(labels), format_func=labels.get, key="checkpoint",
+                              help="The shipped model, then your finished or stopped training runs, newest first: "
+                                   "name · latent size · epochs · test loss (negative ELBO, nats per image; "
+                                   "lower is better).")
+        st.caption(labels[chosen])                                  # the menu cuts long labels short
 
 
 def selected_model() -> Loaded | None:
