@@ -1,5 +1,6 @@
 # make run   : set up .venv, fetch MNIST, serve the dashboard
 # make test  : the same setup plus test tools, then the whole test suite
+# make screenshots : fresh docs/*.png of the three pages (needs Chromium)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -25,6 +26,9 @@ run: $(VENV)/.installed data
 
 test: $(VENV)/.installed-test data
 	$(BIN)/python -m pytest
+
+screenshots: $(VENV)/.installed-test data
+	$(BIN)/python tests/browser/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

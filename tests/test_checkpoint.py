@@ -61,3 +61,17 @@ def test_shipped_default_checkpoint_loads():
     assert meta["latent_dim"] == 2 and meta["dataset"] == "mnist"
     assert meta["test_metrics"]["neg_elbo"] < 150
     assert "python -m vae train" in meta["command"]
+
+
+def test_half_export_is_half_the_size_and_loads_as_float32(saved, tmp_path, generator):
+    from vae.checkpoint import export_checkpoint
+
+    model, path = saved
+    export_checkpoint(path, tmp_path / "half.pt", half=True)
+    assert (tmp_path / "half.pt").stat().st_size < 0.6 * path.stat().st_size
+    loaded, meta = load_checkpoint(tmp_path / "half.pt")
+    assert meta["weights_dtype"] == "float16" and meta["epoch"] == 4
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    z = torch.randn(5, 3, generator=generator)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.decode(z), model.decode(z), atol=2e-3, rtol=0)

@@ -27,13 +27,16 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).split("\n", 1)[0][:200]
 
 
-def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
+def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None, half: bool = False) -> None:
+    """Write atomically: a temporary file in the same folder, then rename.
+
+    half=True stores the weights as float16 (half the file); loading casts them back to float32."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "model_config": model.config.to_dict(), "latent_dim": model.latent_dim}
+    cast = (lambda t: t.half()) if half else (lambda t: t)  # noqa: E731
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "model_state": {k: cast(v.detach().cpu()) for k, v in model.state_dict().items()},
                "meta": meta, **(extra or {})}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
@@ -78,8 +81,8 @@ def load_checkpoint(path, map_location="cpu") -> tuple[VAE, dict]:
     return model.eval(), meta
 
 
-def export_checkpoint(src, dst) -> dict:
-    """Copy a run checkpoint without its optimizer state: the small file to ship or share."""
+def export_checkpoint(src, dst, *, half: bool = False) -> dict:
+    """Copy a run checkpoint without its optimizer state (and, with half, in float16): the file to ship."""
     model, meta = load_checkpoint(src)
-    save_checkpoint(dst, model, meta)
+    save_checkpoint(dst, model, {**meta, "weights_dtype": "float16" if half else "float32"}, half=half)
     return meta

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="copy a run's checkpoint without optimizer state (small, for sharing)")
     p.add_argument("source", type=Path)
     p.add_argument("destination", type=Path)
+    p.add_argument("--half", action="store_true", help="store the weights as float16: half the size")
 
     p = sub.add_parser("evaluate", help="test-set -ELBO (and more) of a checkpoint; last stdout line is JSON")
     p.add_argument("checkpoint", type=Path)
@@ -222,7 +223,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_star
 def cmd_export(args) -> int:
     from .checkpoint import export_checkpoint
 
-    export_checkpoint(args.source, args.destination)
+    export_checkpoint(args.source, args.destination, half=args.half)
     print(f"{args.destination}: {args.destination.stat().st_size / 1e6:.1f} MB")
     return 0
 
