@@ -25,6 +25,7 @@ METRICS, STATUS, CHECKPOINT, LOG = "metrics.jsonl", "status.json", "checkpoint.p
 def write_json_atomic(path: Path, obj: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(fd, 0o644)           # mkstemp makes it owner-only; status is for anyone to read
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1)
         os.replace(tmp, path)
