@@ -8,15 +8,19 @@ The ceiling is a large float32 matrix multiply on the same threads, which is wha
 BLAS reaches on this machine (the theoretical peak is cores x clock x FLOPs per cycle).
 """
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vae import VAE, ModelConfig, TrainConfig, Trainer
-from vae.data import load_mnist, to_float
-from vae.model import negative_elbo
-from vae.train import resolve_device
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from anywhere, no install needed
+
+from vae import VAE, ModelConfig, TrainConfig, Trainer  # noqa: E402
+from vae.data import load_mnist  # noqa: E402
+from vae.model import negative_elbo  # noqa: E402
+from vae.train import resolve_device  # noqa: E402
 
 
 def flops_per_step(model, batch_size, device):

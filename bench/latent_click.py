@@ -9,15 +9,19 @@ import argparse
 import hashlib
 import io
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import plotly.io
 import plotly.tools
 from PIL import Image
 
-from vae import catalog, inference, load_checkpoint, plots
-from vae.data import load_mnist
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from anywhere, no install needed
+
+from vae import catalog, inference, load_checkpoint, plots  # noqa: E402
+from vae.data import load_mnist  # noqa: E402
 
 
 def one_click(model, figure, xy) -> int:

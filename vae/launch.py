@@ -25,7 +25,7 @@ def configs_from_form(*, epochs: int, latent_dim: int, batch_size: int, lr: floa
     if not 0 <= limit <= MNIST_TRAIN_IMAGES:
         raise ValueError(f"The training subset must be between 0 (all) and {MNIST_TRAIN_IMAGES:,} images.")
     if lr <= 0 or lr > 1:
-        raise ValueError("The learning rate must be above 0 and at most 1 (1e-3 is a good start).")
+        raise ValueError("The learning rate must be above 0 and at most 1 (the default, 2e-3, is a good start).")
     if latent_dim < 2:
         raise ValueError("The latent size must be at least 2, so that the latent plane can be drawn.")
     if device not in available_devices():
