@@ -49,7 +49,8 @@ def main():
                     f"- seed {meta['train_config']['seed']}, {meta['epoch']} epochs, "
                     f"{meta['train_seconds'] / 60:.1f} min of training on {meta.get('device', 'cpu')}",
                     f"- classifier accuracy on the test set: {r.get('classifier_accuracy', float('nan')):.4f}", ""]
-    args.out.write_text("\n".join(lines + [""] + details))
+    details.append("The configurations tried on the way to this model are in [experiments.md](experiments.md).")
+    args.out.write_text("\n".join(lines + [""] + details) + "\n")
     print(args.out.read_text())
 
 
