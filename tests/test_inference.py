@@ -30,7 +30,7 @@ def test_grid_tiles_are_the_decoded_corners(model):
 
 
 def test_reconstructions_resemble_their_inputs(model, mnist_test):
-    images, labels = mnist_test[0][:200], mnist_test[1][:200]
+    images = mnist_test[0][:200]
     recons, means = reconstruct(model, images)
     x = images.float().numpy() / 255
     own = np.abs(recons - x).mean()

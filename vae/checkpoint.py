@@ -7,12 +7,11 @@ A checkpoint is a plain dict of tensors, strings and numbers saved with
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .files import atomic_path
 from .model import VAE, ModelConfig
 
 FORMAT = "vae-latent-explorer/checkpoint"
@@ -31,22 +30,13 @@ def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None, 
     """Write atomically: a temporary file in the same folder, then rename.
 
     half=True stores the weights as float16 (half the file); loading casts them back to float32."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "model_config": model.config.to_dict(), "latent_dim": model.latent_dim}
     cast = (lambda t: t.half()) if half else (lambda t: t)  # noqa: E731
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
                "model_state": {k: cast(v.detach().cpu()) for k, v in model.state_dict().items()},
                "meta": meta, **(extra or {})}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)       # mkstemp makes it owner-only; a checkpoint is meant to be shared
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_checkpoint(path, map_location="cpu") -> dict:

@@ -2,15 +2,12 @@
 a decoded image that this classifier reads as the original digit kept the digit's identity."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .data import epoch_batches, to_float
+from .files import atomic_path
 
 FORMAT = "vae-latent-explorer/classifier"
 
@@ -59,12 +56,8 @@ def predict(model: DigitClassifier, images: torch.Tensor, *, batch_size: int = 2
 
 
 def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    torch.save({"format": FORMAT, "state": model.state_dict(), "meta": meta}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "state": model.state_dict(), "meta": meta}, tmp)
 
 
 def load_classifier(path, map_location="cpu") -> tuple[DigitClassifier, dict]:

