@@ -2,6 +2,8 @@ import math
 
 import pytest
 import torch
+from torch.distributions import Normal
+from torch.nn import functional as F
 
 from vae.model import VAE, ModelConfig, kl_divergence, log_normal, negative_elbo, reconstruction_nll
 
@@ -28,7 +30,7 @@ def test_bad_config_is_refused():
         ModelConfig(latent_dim=0)
 
 
-def test_elbo_terms_match_a_direct_computation(generator):
+def test_elbo_terms_match_a_direct_float64_computation(generator):
     logits = torch.randn(5, 1, 28, 28, generator=generator) * 3
     x = torch.rand(5, 1, 28, 28, generator=generator)
     mean, logvar = torch.randn(5, 2, generator=generator), torch.randn(5, 2, generator=generator)
@@ -41,8 +43,29 @@ def test_elbo_terms_match_a_direct_computation(generator):
     assert recon.item() == pytest.approx(direct_recon.item(), rel=1e-5)
     assert kl.item() == pytest.approx(direct_kl.item(), rel=1e-5)
     assert loss.item() == pytest.approx(recon.item() + kl.item(), rel=1e-6)
-    # Summed over pixels, not averaged: a pixel-mean BCE would be 784 times smaller.
-    assert recon.item() > 100 * kl.item() / 784
+
+
+def test_reconstruction_is_summed_over_pixels_not_averaged(generator):
+    """The tutorial's bug: a per-pixel mean BCE is 784 times too small, and the KL then swamps it."""
+    logits = torch.randn(4, 784, generator=generator) * 2
+    x = torch.rand(4, 784, generator=generator)
+    per_pixel_mean = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="mean")
+    _, recon, _ = negative_elbo(logits, x, torch.zeros(4, 2), torch.zeros(4, 2))
+    assert recon.item() == pytest.approx(784 * per_pixel_mean.item(), rel=1e-5)
+    per_image = reconstruction_nll(logits, x)
+    assert per_image.shape == (4,)
+    torch.testing.assert_close(per_image.double(), F.binary_cross_entropy_with_logits(
+        logits.double(), x.double(), reduction="none").sum(dim=1), rtol=1e-5, atol=0)
+
+
+def test_kl_is_summed_over_latent_dimensions_and_averaged_over_the_batch():
+    mean = torch.tensor([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    logvar = torch.tensor([[0.0, math.log(4.0), 0.0], [0.0, 0.0, 0.0]])
+    # KL(N(m, s^2) || N(0, 1)) = (m^2 + s^2 - 1 - log s^2) / 2, per dimension, by hand:
+    first = 0.5 * 1 + 0.5 * (4 - 1 - math.log(4)) + 0.5 * 4
+    torch.testing.assert_close(kl_divergence(mean, logvar), torch.tensor([first, 0.0]))
+    _, _, kl = negative_elbo(torch.zeros(2, 784), torch.zeros(2, 784), mean, logvar)
+    assert kl.item() == pytest.approx(first / 2, rel=1e-6)
 
 
 def test_beta_weighs_only_the_kl(generator):
@@ -55,12 +78,22 @@ def test_beta_weighs_only_the_kl(generator):
 
 
 def test_analytic_kl_matches_monte_carlo(generator):
+    """The closed-form KL against a Monte-Carlo estimate whose densities come from torch.distributions."""
     mean = torch.tensor([[0.7, -1.2, 0.1]], dtype=torch.float64)
     logvar = torch.tensor([[-0.5, 0.8, -2.0]], dtype=torch.float64)
-    z = mean + torch.exp(0.5 * logvar) * torch.randn(200_000, 3, generator=generator, dtype=torch.float64)
-    samples = log_normal(z, mean, logvar) - log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    q = Normal(mean, torch.exp(0.5 * logvar))
+    prior = Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    z = mean + q.scale * torch.randn(200_000, 3, generator=generator, dtype=torch.float64)
+    samples = (q.log_prob(z) - prior.log_prob(z)).sum(dim=-1)
     stderr = samples.std().item() / math.sqrt(len(samples))
     assert abs(samples.mean().item() - kl_divergence(mean, logvar).item()) < 4 * stderr
+    torch.testing.assert_close(kl_divergence(mean, logvar), torch.distributions.kl_divergence(q, prior).sum(-1))
+
+
+def test_log_normal_matches_torch_distributions(generator):
+    z, mean, logvar = (torch.randn(6, 3, generator=generator, dtype=torch.float64) for _ in range(3))
+    expected = Normal(mean, torch.exp(0.5 * logvar)).log_prob(z).sum(dim=-1)
+    torch.testing.assert_close(log_normal(z, mean, logvar), expected)
 
 
 def test_reconstruction_is_stable_for_confident_logits():
@@ -71,12 +104,33 @@ def test_reconstruction_is_stable_for_confident_logits():
 
 def test_reparameterize_is_differentiable_and_seeded():
     mean = torch.zeros(4, 2, requires_grad=True)
-    logvar = torch.zeros(4, 2, requires_grad=True)
+    logvar = torch.full((4, 2), 1.5, requires_grad=True)
     z1 = VAE.reparameterize(mean, logvar, torch.Generator().manual_seed(3))
     z2 = VAE.reparameterize(mean, logvar, torch.Generator().manual_seed(3))
     assert torch.equal(z1, z2)
     z1.sum().backward()
     assert mean.grad is not None and torch.all(mean.grad == 1)
+    # dz/dlogvar = eps * exp(logvar / 2) / 2 = z / 2 where mean is 0
+    torch.testing.assert_close(logvar.grad, z1.detach() / 2)
+
+
+@pytest.mark.parametrize("use_generator", [True, False], ids=["generator", "global-rng"])
+def test_reparameterized_noise_has_the_posterior_standard_deviation(use_generator):
+    """At logvar = log 4 the standard deviation is 2 and the variance 4: a sampler that scales the
+    noise by the variance (or by logvar itself) is off by a factor of two. At logvar = 0 all agree."""
+    n = 100_000
+    mean = torch.tensor([1.0, -3.0]).expand(n, 2)
+    logvar = torch.tensor([math.log(4.0), math.log(0.25)]).expand(n, 2)
+    torch.manual_seed(11)
+    z = VAE.reparameterize(mean, logvar, torch.Generator().manual_seed(11) if use_generator else None)
+    z = z.double()
+    # the sample mean's standard error is std / sqrt(n) < 0.01; the sample std's about std / sqrt(2n)
+    torch.testing.assert_close(z.mean(0), torch.tensor([1.0, -3.0], dtype=torch.float64), atol=0.03, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.tensor([2.0, 0.5], dtype=torch.float64), atol=0, rtol=0.02)
+    # and exactly: z = mean + std * eps for the generator's own standard normal draws
+    eps = torch.randn(n, 2, generator=torch.Generator().manual_seed(11)) if use_generator else None
+    if eps is not None:
+        torch.testing.assert_close(z, (mean + torch.tensor([2.0, 0.5]) * eps).double())
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
