@@ -64,6 +64,27 @@ def test_schedules_change_the_learning_rate(mnist_train, mnist_test, schedule):
     assert max(lrs) <= trainer.config.lr + 1e-12 and lrs[-1] < 0.5 * max(lrs)
 
 
+def gradient_norms_at_each_step(trainer, steps):
+    """The total gradient norm (float64) that the optimizer sees at each of the first `steps` steps."""
+    norms = []
+
+    def record(optimizer, args, kwargs):
+        grads = [p.grad.double() for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(torch.sqrt(sum(g.pow(2).sum() for g in grads)).item())
+
+    trainer.optimizer.register_step_pre_hook(record)
+    trainer.run(should_stop=lambda: trainer.step == steps)
+    return norms
+
+
+def test_grad_clip_bounds_the_gradient_norm(mnist_train, mnist_test):
+    unclipped = gradient_norms_at_each_step(small_trainer(mnist_train, mnist_test, epochs=1), 6)
+    clipped = gradient_norms_at_each_step(small_trainer(mnist_train, mnist_test, epochs=1, grad_clip=0.5), 6)
+    assert min(unclipped) > 1                   # about 2.5-5 here: the clip has work to do at every step
+    assert len(clipped) == 6 and max(clipped) <= 0.5 * (1 + 1e-5)
+    assert min(clipped) == pytest.approx(0.5, rel=1e-4)       # scaled down to the bound, not zeroed
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
