@@ -75,3 +75,35 @@ def test_half_export_is_half_the_size_and_loads_as_float32(saved, tmp_path, gene
     z = torch.randn(5, 3, generator=generator)
     with torch.no_grad():
         torch.testing.assert_close(loaded.decode(z), model.decode(z), atol=2e-3, rtol=0)
+
+
+def test_export_drops_the_optimizer_state(tmp_path, generator):
+    from vae.checkpoint import export_checkpoint, read_checkpoint
+
+    model = VAE(ModelConfig(hidden=32)).eval()
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.rand(4, 784, generator=generator))[0].sum().backward()
+    optimizer.step()                                     # Adam now holds two moments per weight
+    run_checkpoint = tmp_path / "run.pt"
+    save_checkpoint(run_checkpoint, model, {"epoch": 1}, extra={"trainer": {"optimizer": optimizer.state_dict()}})
+    assert "trainer" in read_checkpoint(run_checkpoint)
+
+    export_checkpoint(run_checkpoint, tmp_path / "shared.pt")
+    shared = read_checkpoint(tmp_path / "shared.pt")
+    assert set(shared) == {"format", "format_version", "model_state", "meta"}
+    assert shared["meta"]["weights_dtype"] == "float32"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(shared["model_state"][name], tensor)
+    assert (tmp_path / "shared.pt").stat().st_size < 0.5 * run_checkpoint.stat().st_size
+
+
+def test_half_precision_casts_only_floating_tensors(tmp_path):
+    from vae.checkpoint import read_checkpoint
+
+    model = VAE(ModelConfig(hidden=32)).eval()
+    model.register_buffer("images_seen", torch.tensor(70_001))     # float16 would make this inf
+    save_checkpoint(tmp_path / "half.pt", model, {}, half=True)
+    state = read_checkpoint(tmp_path / "half.pt")["model_state"]
+    assert state["images_seen"].dtype == torch.int64 and state["images_seen"].item() == 70_001
+    floating = {k: v for k, v in state.items() if k != "images_seen"}
+    assert floating and all(v.dtype == torch.float16 for v in floating.values())

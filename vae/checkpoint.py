@@ -29,11 +29,13 @@ def _first_line(exc: BaseException) -> str:
 def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None, half: bool = False) -> None:
     """Write atomically: a temporary file in the same folder, then rename.
 
-    half=True stores the weights as float16 (half the file); loading casts them back to float32."""
+    half=True stores the floating-point weights as float16 (half the file); loading casts them back
+    to float32. Integer tensors (counters, indices) keep their dtype: float16 would round them."""
     meta = {**meta, "model_config": model.config.to_dict(), "latent_dim": model.latent_dim}
-    dtype = torch.float16 if half else None          # None keeps each tensor's own dtype
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "model_state": {k: v.detach().cpu().to(dtype or v.dtype) for k, v in model.state_dict().items()},
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_state": state,
                "meta": meta, **(extra or {})}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
