@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -33,18 +35,23 @@ def test_same_seed_same_run(mnist_train, mnist_test):
     assert runs[0] == runs[1]
 
 
-def test_stop_and_resume_reaches_the_same_step_count(mnist_train, mnist_test):
-    trainer = small_trainer(mnist_train, mnist_test)
-    assert trainer.run(should_stop=lambda: trainer.step == 20) == "stopped"
-    state, weights = trainer.state_dict(), trainer.model.state_dict()
+def test_stop_then_resume_gives_bit_identical_weights(mnist_train, mnist_test):
+    uninterrupted = small_trainer(mnist_train, mnist_test)
+    assert uninterrupted.run() == "finished"
 
+    trainer = small_trainer(mnist_train, mnist_test)
+    assert trainer.run(should_stop=lambda: trainer.step == 20) == "stopped"     # mid-epoch 2
+    state, weights = copy.deepcopy(trainer.state_dict()), copy.deepcopy(trainer.model.state_dict())
     resumed = small_trainer(mnist_train, mnist_test)
     resumed.model.load_state_dict(weights)
     resumed.load_state_dict(state)
+    torch.manual_seed(12345)                    # a new process: the global random state is elsewhere
     seen = []
     resumed.on_step.append(lambda t, e: seen.append(e.step))
     assert resumed.run() == "finished"
     assert seen[0] == 21 and seen[-1] == resumed.total_steps
+    for name, tensor in uninterrupted.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], tensor), name
 
 
 def test_kl_warmup_ramps_the_weight(mnist_train, mnist_test):

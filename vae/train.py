@@ -98,6 +98,9 @@ class Trainer:
         self.total_steps = config.epochs * self.steps_per_epoch
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = self._make_scheduler()
+        # The sampling noise comes from the trainer's own generator, saved with its state, so that
+        # stop-then-resume draws the same noise as an uninterrupted run: bit-identical weights on a CPU.
+        self.generator = torch.Generator(self.device).manual_seed(config.seed)
         self.step = 0                 # optimizer steps done
         self.seconds = 0.0            # wall time spent training in earlier sessions
         self.last_test: dict | None = None
@@ -121,12 +124,14 @@ class Trainer:
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "step": self.step, "seconds": self.seconds}
+                "step": self.step, "seconds": self.seconds, "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        if "generator" in state:          # checkpoints from before the trainer owned its noise lack it
+            self.generator.set_state(state["generator"])
 
     def run(self, should_stop=lambda: False) -> str:
         """Train until the last epoch ("finished") or until should_stop() after a step ("stopped")."""
@@ -140,7 +145,7 @@ class Trainer:
             for idx in order[self.step - epoch * self.steps_per_epoch:]:   # skip steps done before a resume
                 x = to_float(self.train_images[idx])
                 beta = self.kl_weight()
-                logits, mean, logvar = model(x)
+                logits, mean, logvar = model(x, self.generator)
                 loss, recon, kl = negative_elbo(logits, x, mean, logvar, beta=beta)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
