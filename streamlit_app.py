@@ -1,7 +1,8 @@
-"""VAE Latent Explorer: `streamlit run streamlit_app.py`. Navigation and the shared model picker, nothing else."""
-import streamlit as st
+"""VAE Latent Explorer: `streamlit run streamlit_app.py`. Navigation and the sidebar's model picker.
 
-from app_pages.common import model_picker
+The pages in DRAW_OWN_PICKER show their title before they call app_pages.common.model_picker (which
+loads torch), so a cold start paints at once; the others get the picker before they run."""
+import streamlit as st
 
 st.set_page_config(page_title="VAE Latent Explorer", page_icon="🔢", layout="wide")
 navigation = st.navigation([
@@ -10,5 +11,9 @@ navigation = st.navigation([
     st.Page("app_pages/latent.py", title="Latent plane", icon=":material/scatter_plot:", url_path="latent"),
     st.Page("app_pages/reconstruct.py", title="Reconstruct", icon=":material/draw:", url_path="reconstruct"),
 ])
-model_picker()
+DRAW_OWN_PICKER = {"", "latent", "reconstruct"}          # url paths ("" is Home)
+if navigation.url_path not in DRAW_OWN_PICKER:
+    from app_pages.common import model_picker
+
+    model_picker()
 navigation.run()

@@ -1,57 +1,78 @@
-"""What every page shares: the sidebar model picker and the cached model, test set and encodings."""
+"""What every page shares: the sidebar model picker, the cached model, test set and encodings, the
+pinned point, and the view's state in the URL (?model=…&z=x,y&dims=i,j).
+
+torch and the `vae` package are imported inside the functions that need them, so that a page can
+show its title and a placeholder before they load (2–5 s on a cold start)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
-import vae
-from vae import catalog, inference
-from vae.data import load_mnist
+SHIPPED_PREFIX, RUN_PREFIX = "", "run:"
 
 
 @dataclass(frozen=True)
 class Loaded:
-    model: vae.VAE
+    model: "vae.VAE"  # noqa: F821 (imported lazily)
     meta: dict
     key: tuple          # (path, modification time): a retrained file is a new model
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
-def load_model(path: str, modified: float) -> tuple[vae.VAE, dict]:
+def load_model(path: str, modified: float):
     """One model per checkpoint file version, in eval mode, shared by every session; never mutated."""
+    import vae
+
     return vae.load_checkpoint(path)
 
 
 @st.cache_resource(show_spinner="Reading the MNIST test set…")
-def test_set() -> tuple[torch.Tensor, np.ndarray]:
+def test_set():
     """The 10,000 MNIST test images (uint8 tensor, read-only) and their labels."""
+    from vae.data import load_mnist
+
     images, labels = load_mnist("test")
     return images, labels.numpy()
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding the 10,000 test digits…")
-def encoded_test_set(_model: vae.VAE, checkpoint_key: tuple) -> np.ndarray:
+def encoded_test_set(_model, checkpoint_key: tuple) -> np.ndarray:
     """Latent means of the test set (10000, latent_dim), computed once per checkpoint."""
+    from vae import inference
+
     return inference.encode_dataset(_model, test_set()[0])
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def shipped_label(path: str, modified: float) -> catalog.ModelChoice | None:
+def shipped_label(path: str, modified: float):
+    from vae import catalog
+
     return catalog.shipped_choice(Path(path))
 
 
-def model_choices() -> list[catalog.ModelChoice]:
+def model_choices() -> list:
+    from vae import catalog
+
     shipped = catalog.default_checkpoint()
     first = shipped_label(str(shipped), shipped.stat().st_mtime) if shipped.is_file() else None
     return ([first] if first else []) + catalog.run_choices(catalog.runs_root())
 
 
+def url_name(path: Path) -> str:
+    """A model's name in the URL: the shipped file's stem, or run:<folder> for a training run."""
+    from vae import catalog
+
+    path = Path(path)
+    return SHIPPED_PREFIX + path.stem if path == catalog.default_checkpoint() else RUN_PREFIX + path.parent.name
+
+
 def model_picker() -> None:
-    """The sidebar's model menu; the chosen checkpoint path lands in st.session_state.checkpoint."""
+    """The sidebar's model menu; the chosen checkpoint path lands in st.session_state.checkpoint.
+    A ?model= in the URL picks the model on the first run of a session; the choice goes back to it."""
     choices = model_choices()
     with st.sidebar:
         if not choices:
@@ -59,6 +80,14 @@ def model_picker() -> None:
             st.info("No model yet. Train one on the Train page, or run `make run` to fetch the default.")
             return
         labels = {str(choice.path): choice.label for choice in choices}
+        by_name = {url_name(choice.path): str(choice.path) for choice in choices}
+        wanted = first_visit_param("model")
+        if wanted is not None:
+            if wanted in by_name:
+                st.session_state.checkpoint = by_name[wanted]
+            else:
+                st.warning(f"The link asks for a model named “{wanted[:80]}”, which is not here; "
+                           "showing the default model.", icon=":material/link_off:")
         if st.session_state.get("checkpoint") not in labels:
             st.session_state.checkpoint = next(iter(labels))
         chosen = st.selectbox("Model", options=list(labels), format_func=labels.get, key="checkpoint",
@@ -66,10 +95,13 @@ def model_picker() -> None:
                                    "name · latent size · epochs · test loss (negative ELBO, nats per image; "
                                    "lower is better).")
         st.caption(labels[chosen])                                  # the menu cuts long labels short
+    st.query_params["model"] = url_name(Path(chosen))
 
 
 def selected_model() -> Loaded | None:
     """The picked model, or None after telling the user why there is none."""
+    import vae
+
     path = st.session_state.get("checkpoint")
     if not path:
         st.warning("No model to show yet: train one on the Train page first.")
@@ -83,17 +115,103 @@ def selected_model() -> Loaded | None:
     return Loaded(model, meta, (path, modified))
 
 
+# The view: which two latent dimensions, and the pinned point --------------------------------------
+
+def first_visit_param(name: str) -> str | None:
+    """?name= from the URL the session arrived with, read once; later the URL only follows the page."""
+    read = st.session_state.setdefault("url_params_read", set())
+    if name in read:
+        return None
+    read.add(name)
+    return st.query_params.get(name)
+
+
+def parse_pair(text: str | None, kind=float) -> tuple | None:
+    """'1.5,-2' -> (1.5, -2.0); None for anything else (wrong count, not numbers, not finite)."""
+    if not text:
+        return None
+    parts = text.split(",")
+    if len(parts) != 2:
+        return None
+    try:
+        pair = tuple(kind(part.strip()) for part in parts)
+    except ValueError:
+        return None
+    return pair if all(math.isfinite(v) for v in pair) else None
+
+
 def plane_dims(latent_dim: int) -> tuple[int, int]:
-    """Let the user pick the two latent dimensions to view when there are more than two."""
+    """Let the user pick the two latent dimensions to view when there are more than two (first run:
+    from ?dims= in the URL). The choice is kept in st.session_state.plane_dims for the other pages."""
     if latent_dim == 2:
+        st.session_state.plane_dims = (0, 1)
         return 0, 1
     options = list(range(latent_dim))
+    wanted = first_visit_param("dims")
+    if wanted is not None:
+        dims = parse_pair(wanted, int)
+        if dims and all(0 <= d < latent_dim for d in dims) and dims[0] != dims[1]:
+            st.session_state.dim_x, st.session_state.dim_y = dims
+        else:
+            st.warning(f"The link's dimensions “{wanted[:40]}” do not fit this model "
+                       f"({latent_dim} dimensions); showing z0 and z1.", icon=":material/link_off:")
+    for name, default in (("dim_x", 0), ("dim_y", 1)):
+        if st.session_state.get(name) not in options:
+            st.session_state[name] = default
     left, right = st.columns(2)
-    x = left.selectbox("Horizontal axis: latent dimension", options, index=0, key="dim_x")
-    y = right.selectbox("Vertical axis: latent dimension", options, index=1, key="dim_y")
+    x = left.selectbox("Horizontal axis: latent dimension", options, key="dim_x")
+    y = right.selectbox("Vertical axis: latent dimension", options, key="dim_y")
     if x == y:
         st.error("Pick two different dimensions.")
         st.stop()
     st.info(f"This model has {latent_dim} latent dimensions. You see z{x} against z{y}; "
             f"the other {latent_dim - 2} are held at 0 when decoding.")
+    st.session_state.plane_dims = (x, y)
+    st.query_params["dims"] = f"{x},{y}"
     return x, y
+
+
+def shared_dims(latent_dim: int) -> tuple[int, int]:
+    """The dimensions the Latent page last showed for a model of this size, else (0, 1)."""
+    dims = st.session_state.get("plane_dims", (0, 1))
+    return tuple(dims) if max(dims) < latent_dim else (0, 1)
+
+
+@dataclass
+class Pin:
+    xy: tuple[float, float]
+    serial: int           # bumped whenever Python moves the pin, so the browser applies it
+    view: tuple           # (checkpoint key, dims) it belongs to
+
+
+def pinned(view: tuple) -> Pin:
+    """The pinned point of this view. A new view (model or dimensions) starts at the prior's mean,
+    or on a session's first run at ?z= from the URL."""
+    pin = st.session_state.get("pin")
+    if isinstance(pin, Pin) and pin.view == view:
+        return pin
+    serial = pin.serial + 1 if isinstance(pin, Pin) else 1
+    xy = (0.0, 0.0)
+    wanted = first_visit_param("z")
+    if wanted is not None:
+        parsed = parse_pair(wanted)
+        if parsed is not None and all(abs(v) <= 1e3 for v in parsed):
+            xy = parsed
+        else:
+            st.warning(f"The link's point z = “{wanted[:40]}” is not two numbers; pinning the origin instead.",
+                       icon=":material/link_off:")
+    st.session_state.pin = Pin(xy, serial, view)
+    set_pin_in_url(xy)
+    return st.session_state.pin
+
+
+def move_pin(xy: tuple[float, float]) -> None:
+    """The user pinned xy in the browser: keep it (no serial bump: the browser already shows it)."""
+    pin = st.session_state.get("pin")
+    if isinstance(pin, Pin):
+        pin.xy = (float(xy[0]), float(xy[1]))
+        set_pin_in_url(pin.xy)
+
+
+def set_pin_in_url(xy) -> None:
+    st.query_params["z"] = f"{xy[0]:.4f},{xy[1]:.4f}"

@@ -16,9 +16,14 @@ with train:
                "and KL terms, and the reconstructions improve live.")
 with latent:
     st.page_link("app_pages/latent.py", label="**Explore** the latent plane", icon=":material/scatter_plot:")
-    st.caption("All 10,000 test digits as dots, coloured by label. Click anywhere to decode that point; "
-               "see the whole learned manifold as a grid of digits.")
+    st.caption("All 10,000 test digits as dots, coloured by label. Move the pointer over the plane and the "
+               "decoder, running in your browser, draws each point as you go; zoom in, pin a point, and see "
+               "the whole learned manifold as a grid of digits.")
 with reconstruct:
     st.page_link("app_pages/reconstruct.py", label="**Reconstruct** your own digit", icon=":material/draw:")
     st.caption("Upload a photo of a handwritten digit or draw one with the mouse, and see where it lands "
                "in the latent space and how the model redraws it.")
+
+from app_pages.common import model_picker  # noqa: E402  (loads torch: after the page has painted)
+
+model_picker()

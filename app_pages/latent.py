@@ -1,71 +1,71 @@
-"""/latent: the encoded test set on the latent plane; click anywhere to decode that point."""
-import numpy as np
+"""/latent: the encoded test set on the latent plane. The browser decodes under the pointer; a click,
+tap or arrow key pins a point, which this page shows large and keeps in the URL."""
 import streamlit as st
-
-from app_pages.common import encoded_test_set, plane_dims, selected_model, test_set
-from vae import inference, plots
 
 st.title("The latent plane")
 st.caption("Each dot is one of the 10,000 MNIST test digits, placed at the mean of its encoding q(z|x). "
-           "Click anywhere on the plane, on a dot or between dots, to see what the decoder draws there "
-           "(the black dot marks it).")
+           "Move the pointer over the plane and the decoder draws that point as you go; click or tap to pin it.")
+placeholder = st.empty()
+placeholder.caption("Loading the model and the test digits…")
 
+from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, plane_dims,  # noqa: E402
+                              selected_model, test_set)
+from app_pages.plane import latent_plane, parse_pin  # noqa: E402
+from vae import inference, plots  # noqa: E402
+
+model_picker()
 loaded = selected_model()
+placeholder.empty()
 if loaded is None:
     st.stop()
 model = loaded.model
 dims = plane_dims(model.latent_dim)
 points = encoded_test_set(model, loaded.key)[:, dims]           # (10000, 2)
-labels = test_set()[1]
+images, labels = test_set()
 extent = plots.plane_extent(points)
-axis_titles = (f"z{dims[0]}", f"z{dims[1]}")
+axes = (f"z{dims[0]}", f"z{dims[1]}")
+pin = pinned((loaded.key, dims))
+
+plane_slot = st.container()                      # the plane first on screen, its manifold controls below
+spacing_column, size_column = st.columns(2)
+spacing = spacing_column.radio(
+    "Manifold spacing", ["linear", "gaussian"], horizontal=True, key="spacing",
+    format_func={"linear": "even in z", "gaussian": "even in probability (inverse CDF)"}.get,
+    help="Even in z: tiles evenly spaced over the visible square. Even in probability: tiles at the "
+         "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
+         "Welling (2014), figure 4. Both follow the plane's zoom.")
+tiles = size_column.slider("Manifold: digits per side", min_value=10, max_value=30, value=20, key="tiles")
 
 
-def take_click() -> None:
-    """A click on the plane (the invisible lattice or a dot) becomes the point to decode."""
-    clicked = st.session_state["plane"].selection.points
-    if clicked:
-        st.session_state.z = (round(float(clicked[0]["x"]), 3), round(float(clicked[0]["y"]), 3))
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def clickable_plane(checkpoint_key: tuple, dims, _points, _labels, extent, axis_titles):
-    """The plane, identical on every click: built once per model and view, never mutated."""
-    start, _ = plots.nearest_lattice_point(extent, (0.0, 0.0))      # the prior's mean
-    return plots.latent_plane(_points, _labels, extent, selected=start, axis_titles=axis_titles)
+def take_pin() -> None:
+    xy = parse_pin(st.session_state["plane"]["pin"])
+    if xy is not None:
+        move_pin(xy)
 
 
 @st.fragment
-def plane_and_decoding(points: np.ndarray, labels: np.ndarray, extent, dims) -> None:
-    """Re-runs alone on a click: one decode and an unchanged figure, not the whole page."""
-    chart, decoded = st.columns([3, 2], gap="large")
-    with chart:
-        st.plotly_chart(clickable_plane(loaded.key, dims, points, labels, extent, axis_titles), key="plane",
-                        on_select=take_click, selection_mode="points", config={"displayModeBar": False})
-    with decoded:
-        x, y = st.session_state.z
-        st.subheader("Decoded point")
-        st.markdown(f"{axis_titles[0]} = **{x:.3f}**, {axis_titles[1]} = **{y:.3f}**")
-        image = inference.decode_points(model, inference.embed_2d(model, [[x, y]], dims))[0]
-        st.image(plots.enlarge(image, 10), width=280,
-                 caption="The decoder's output p(x | z): brightness is the probability of ink at each pixel.")
+def plane_and_pin() -> None:
+    """Reruns alone when a point is pinned: the plane element is unchanged, the pin's details update."""
+    failed = st.session_state.get("plane", {}).get("decoder_failed") if "plane" in st.session_state else None
+    x, y = pin.xy
+    image = inference.decode_points(model, inference.embed_2d(model, [[x, y]], dims))[0]
+    state = latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
+                         images=images, extent=extent, dims=dims, axes=axes, pin=pin.xy, pin_serial=pin.serial,
+                         on_pin=take_pin, manifold={"n": tiles, "spacing": spacing},
+                         pin_image=plots.enlarge(image, 1) if failed else None)
+    picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
+    picture.image(plots.enlarge(image, 8), width=224,
+                  caption="The decoder's output p(x | z) at the pinned point, decoded on the server.")
+    words.subheader("Pinned point")
+    words.markdown(f"{axes[0]} = **{x:.3f}**, {axes[1]} = **{y:.3f}**")
+    words.caption("Brightness is the probability of ink at each pixel. The link in the address bar keeps "
+                  "this model and point: reload it or share it to come back here.")
+    if state.decoder_failed:
+        st.subheader("The learned manifold (decoded on the server)")
+        st.image(inference.latent_grid(model, tiles, extent, dims=dims), width=min(28 * tiles, 560),
+                 caption=f"Evenly spaced over the plotted extent, {axes[0]} from {extent[0]:g} to {extent[1]:g}, "
+                         f"{axes[1]} from {extent[2]:g} (bottom) to {extent[3]:g} (top).")
 
 
-@st.cache_data(max_entries=16, show_spinner="Decoding the grid…")
-def manifold(_model, checkpoint_key: tuple, n: int, extent, dims) -> np.ndarray:
-    return inference.latent_grid(_model, n, extent, dims=dims)
-
-
-start = plots.nearest_lattice_point(extent, (0.0, 0.0))[1]
-if "plane" not in st.session_state or st.session_state.get("plane_view") != (loaded.key, dims):
-    st.session_state.plane_view = (loaded.key, dims)
-    st.session_state.z = start            # a freshly drawn plane marks its start point, so decode that
-plane_and_decoding(points, labels, extent, dims)
-
-st.subheader("The learned manifold")
-n = st.slider("Digits per side", min_value=10, max_value=30, value=20,
-              help="Decodes an n×n lattice of evenly spaced points spanning the plane above, edge to edge.")
-st.image(manifold(model, loaded.key, n, extent, dims), width=620,
-         caption=f"Decoded over the plotted extent: {axis_titles[0]} from {extent[0]:g} (left) to {extent[1]:g} "
-                 f"(right), {axis_titles[1]} from {extent[2]:g} (bottom) to {extent[3]:g} (top), "
-                 "as in Kingma & Welling (2014), figure 4.")
+with plane_slot:
+    plane_and_pin()

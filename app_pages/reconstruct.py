@@ -1,33 +1,57 @@
 """/reconstruct: upload, draw or pick a digit; see its 28×28 input, its reconstruction and its place in z."""
 import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
 
-from app_pages.common import Loaded, encoded_test_set, selected_model, test_set
-from vae import inference, plots
-from vae.preprocess import ImageError, mnist_digit, read_upload
+st.title("Reconstruct a digit")
+st.caption("The encoder maps your digit to a code z; the decoder draws it back from z alone. "
+           "What survives the trip is what the two numbers of z can hold.")
+placeholder = st.empty()
+placeholder.caption("Loading the model…")
+
+import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
+
+from app_pages.common import (Loaded, encoded_test_set, model_picker, move_pin, pinned,  # noqa: E402
+                              shared_dims, test_set)
+from app_pages.common import selected_model  # noqa: E402
+from app_pages.plane import latent_plane, parse_pin  # noqa: E402
+from vae import inference, plots  # noqa: E402
+from vae.preprocess import ImageError, mnist_digit, read_upload  # noqa: E402
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
 
+def take_pin() -> None:
+    xy = parse_pin(st.session_state["plane_reconstruct"]["pin"])
+    if xy is not None:
+        move_pin(xy)
+
+
 def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image | np.ndarray | None) -> None:
-    """Original | 28×28 input | reconstruction | where its code sits among the test digits."""
+    """Original | 28×28 input | reconstruction, then where its code sits among the test digits, on the
+    same two dimensions and with the same pinned point as the Latent page."""
     recon, mean = inference.reconstruct(loaded.model, torch.from_numpy(digit)[None])
-    columns = st.columns([1, 1, 1, 1.7])
+    columns = st.columns(3)
     if original is not None:
         columns[0].image(original, caption="your picture", width=160)
     columns[1].image(plots.enlarge(digit, 6), caption="28×28 model input (MNIST style)", width=160)
     columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
+    model = loaded.model
+    dims = shared_dims(model.latent_dim)
+    points = encoded_test_set(model, loaded.key)[:, dims]
+    images, labels = test_set()
     z = mean[0]
-    points = encoded_test_set(loaded.model, loaded.key)[:, :2]
-    figure = plots.latent_plane(points, test_set()[1], plots.plane_extent(points), marked=(z[0], z[1]),
-                                clickable=False, height=280, marker_size=3)
-    figure.update_layout(showlegend=False)
-    columns[3].plotly_chart(figure, config={"displayModeBar": False})
-    where = f"Its code z = ({z[0]:.2f}, {z[1]:.2f}), the cross, among the test digits"
-    dims = loaded.model.latent_dim
-    columns[3].caption(where + (f" (z0 and z1 of {dims} dimensions)." if dims > 2 else "."))
+    pin = pinned((loaded.key, dims))
+    axes = (f"z{dims[0]}", f"z{dims[1]}")
+    st.subheader("Where its code lands")
+    where = f"Its code, the red cross: {axes[0]} = {z[dims[0]]:.2f}, {axes[1]} = {z[dims[1]]:.2f}"
+    shown = f" ({axes[0]} and {axes[1]} of {model.latent_dim} dimensions, as on the Latent page)" \
+        if model.latent_dim > 2 else ""
+    st.caption(where + shown + ". The black ring is the point pinned on the Latent page; move the pointer "
+               "over the plane to decode what lies around your digit.")
+    latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
+                 images=images, extent=plots.plane_extent(points), dims=dims, axes=axes, pin=pin.xy,
+                 pin_serial=pin.serial, on_pin=take_pin, mark=(z[dims[0]], z[dims[1]]))
 
 
 def from_upload() -> tuple[np.ndarray, Image.Image] | None:
@@ -72,10 +96,9 @@ def from_test_set() -> tuple[np.ndarray, None]:
     return images[index].numpy(), None
 
 
-st.title("Reconstruct a digit")
-st.caption("The encoder maps your digit to a code z; the decoder draws it back from z alone. "
-           "What survives the trip is what the two numbers of z can hold.")
+model_picker()
 loaded = selected_model()
+placeholder.empty()
 if loaded is None:
     st.stop()
 source = st.radio("Digit from", ["Upload a picture", "Draw with the mouse", "A test digit"], horizontal=True,

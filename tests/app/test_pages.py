@@ -1,15 +1,25 @@
 """Every page through AppTest with the shipped checkpoint: renders, decodes, uploads, validates."""
+import base64
+import gzip
 import io
+import json
 import time
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
+import torch
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 import vae
 import vae.inference
 from vae import catalog, runs
 from vae.data import load_mnist
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py"]
 
@@ -36,16 +46,64 @@ def test_sidebar_offers_the_shipped_model_first(open_page):
     assert "z=2" in picker.format_func(picker.value)
 
 
-def test_latent_page_decodes_the_point_in_session_state(open_page):
+def plane_data(app, index: int = 0) -> dict:
+    """The data the latent-plane component received on the last run."""
+    return json.loads(app.get("bidi_component")[index].proto.json)
+
+
+def test_latent_page_sends_the_decoder_once_and_the_plane_in_view_coordinates(open_page):
     app = open_page("app_pages/latent.py")
-    app.session_state["z"] = (1.25, -0.5)
-    app.run()
     assert messages(app) == {"exception": [], "error": []}
-    assert any("**1.250**" in m.value and "**-0.500**" in m.value for m in app.markdown)
-    first = app.image[0].value                      # media URLs are content hashes
-    app.session_state["z"] = (-2.0, 2.0)
+    data = plane_data(app)
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    decoder = data["decoder"]
+    weights = np.frombuffer(base64.b64decode(decoder["weights"]), dtype="<f2")
+    expected = torch.cat([p.detach().flatten() for p in model.decoder.parameters()]).numpy()
+    np.testing.assert_array_equal(weights.astype(np.float32), expected.astype(np.float16).astype(np.float32))
+    points = np.frombuffer(base64.b64decode(data["points"]), dtype="<f4").reshape(-1, 2)
+    labels = np.frombuffer(base64.b64decode(data["labels"]), dtype=np.uint8)
+    images, true_labels = load_mnist("test")
+    np.testing.assert_allclose(points[:50], vae.inference.encode_dataset(model, images[:50]), atol=1e-5)
+    assert (labels == true_labels.numpy()).all()
+    assert gzip.decompress(base64.b64decode(data["images"])) == images.numpy().tobytes()
+    # The browser reports what it holds: the next runs send neither weights nor images again.
+    app.session_state["plane"] = {"have_decoder": decoder["key"], "have_images": data["images_key"]}
     app.run()
-    assert app.image[0].value != first
+    again = plane_data(app)
+    assert again["decoder"]["weights"] is None and again["images"] is None
+    assert again["decoder"]["key"] == decoder["key"] and again["points"] == data["points"]
+
+
+def test_latent_page_restores_model_point_and_dimensions_from_the_url(open_page, tmp_path, monkeypatch):
+    path = tmp_path / "z4.pt"
+    vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)).eval(), {"epoch": 0, "test_metrics": None})
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params.update({"model": "z4", "z": "1.25,-0.5", "dims": "3,1"})
+    app.switch_page("app_pages/latent.py").run()
+    assert messages(app) == {"exception": [], "error": []}
+    data = plane_data(app)
+    assert data["pin"] == [1.25, -0.5] and data["dims"] == [3, 1] and data["axes"] == ["z3", "z1"]
+    assert any("**1.250**" in m.value and "**-0.500**" in m.value for m in app.markdown)
+    assert dict(app.query_params) == {"model": "z4", "z": "1.2500,-0.5000", "dims": "3,1"}
+
+
+@pytest.mark.parametrize("query, words", [
+    ({"model": "no-such-model"}, "not here"),
+    ({"z": "1.0,banana"}, "not two numbers"),
+    ({"z": "inf,2"}, "not two numbers"),
+    ({"z": "1,2,3"}, "not two numbers"),
+])
+def test_a_bad_link_gets_a_message_and_the_defaults(query, words, runs_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params.update(query)
+    app.switch_page("app_pages/latent.py").run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert any(words in w.value for w in app.warning), [w.value for w in app.warning]
+    data = plane_data(app)
+    assert data["pin"] == [0.0, 0.0] and data["model"].startswith("decoder-")
 
 
 def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
@@ -54,7 +112,7 @@ def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
     monkeypatch.setattr(vae.inference, "encode_dataset", lambda *a, **k: calls.append(1) or encode(*a, **k))
     app = open_page("app_pages/latent.py")
     app.slider[0].set_value(12).run()
-    app.session_state["z"] = (0.5, 0.5)
+    app.session_state["plane"] = {"have_decoder": "something else"}
     app.run()
     app.switch_page("app_pages/reconstruct.py").run()
     assert messages(app)["exception"] == []
@@ -78,7 +136,11 @@ def test_reconstruct_page_reconstructs_an_uploaded_photo(open_page, name, fmt, m
     assert messages(app) == {"exception": [], "error": []}
     captions = [caption for image in app.image for caption in image.captions]
     assert captions == ["your picture", "28×28 model input (MNIST style)", "reconstruction"]
-    assert app.get("plotly_chart")
+    data = plane_data(app)                                  # the digit's code is marked on the plane
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    digit = load_mnist("test")[0][0]
+    assert data["mark"] is not None and np.hypot(*(np.array(data["mark"]) - vae.inference.encode_dataset(
+        model, digit[None])[0])) < 0.5
 
 
 @pytest.mark.parametrize("content, words", [

@@ -1,0 +1,137 @@
+// The VAE decoder's forward pass in plain JavaScript: what the latent plane runs under the pointer.
+// It reads the layer list and float16 weights that vae/webdecoder.py writes, computes in float32
+// arrays (float64 arithmetic in between), and needs neither WebGL nor WebAssembly.
+
+function vaeHalfToFloat(bytes) {
+  // Little-endian IEEE float16 -> Float32Array.
+  const n = bytes.length >> 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const h = bytes[2 * i] | (bytes[2 * i + 1] << 8);
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * fraction * 5.960464477539063e-8;           // 2^-24
+    else if (exponent === 31) out[i] = fraction ? NaN : sign * Infinity;
+    else out[i] = sign * (1 + fraction / 1024) * Math.pow(2, exponent - 15);
+  }
+  return out;
+}
+
+function vaeErf(x) {
+  // erf from Numerical Recipes' erfc (fractional error below 1.2e-7): enough for GELU in float32.
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 +
+    t * 0.17087277)))))))));
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+const VAE_ACTIVATIONS = {
+  relu: (x) => (x > 0 ? x : 0),
+  elu: (x) => (x > 0 ? x : Math.expm1(x)),
+  gelu: (x) => 0.5 * x * (1 + vaeErf(x / Math.SQRT2)),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: (x) => Math.tanh(x),
+};
+
+class VaeDecoder {
+  // layers: the list from vae/webdecoder.py; weights: Float32Array of every tensor in layer order.
+  constructor(layers, weights, latentDim) {
+    this.latentDim = latentDim;
+    this.steps = [];
+    let offset = 0;
+    let size = latentDim;
+    const take = (count) => {
+      if (offset + count > weights.length) throw new Error("the weights are shorter than the layers need");
+      const view = weights.subarray(offset, offset + count);
+      offset += count;
+      return view;
+    };
+    for (const layer of layers) {
+      if (layer.op === "linear") {
+        if (layer.in !== size) throw new Error(`a linear layer expects ${layer.in} inputs, gets ${size}`);
+        this.steps.push({ op: "linear", n_in: layer.in, n_out: layer.out,
+                          w: take(layer.in * layer.out), b: take(layer.out) });
+        size = layer.out;
+      } else if (layer.op === "act") {
+        const fn = VAE_ACTIVATIONS[layer.fn];
+        if (!fn) throw new Error(`unknown activation ${layer.fn}`);
+        this.steps.push({ op: "act", fn });
+      } else if (layer.op === "reshape") {
+        const count = layer.shape.reduce((a, b) => a * b, 1);
+        if (count !== size) throw new Error("a reshape does not keep the number of values");
+      } else if (layer.op === "conv_transpose") {
+        const { kernel: k, stride: s, padding: p, height: h, width: w } = layer;
+        if (layer.in * h * w !== size) throw new Error("a transposed convolution gets the wrong input size");
+        const ho = (h - 1) * s - 2 * p + k, wo = (w - 1) * s - 2 * p + k;
+        this.steps.push({ op: "conv_transpose", cin: layer.in, cout: layer.out, k, s, p, h, w, ho, wo,
+                          weight: take(layer.in * layer.out * k * k), b: take(layer.out) });
+        size = layer.out * ho * wo;
+      } else {
+        throw new Error(`unknown layer ${layer.op}`);
+      }
+    }
+    if (offset !== weights.length) throw new Error("the weights are longer than the layers need");
+    if (size !== 784) throw new Error(`the decoder yields ${size} values, not 28×28`);
+    for (let i = 0; i < weights.length; i++) {
+      if (!Number.isFinite(weights[i])) throw new Error("the weights hold a value that is not a finite number");
+    }
+  }
+
+  // z: Float32Array (count × latentDim) -> Float32Array (count × 784) of pixel probabilities.
+  decode(z, count) {
+    let x = z, width = this.latentDim;
+    for (const step of this.steps) {
+      if (step.op === "linear") {
+        const { n_in, n_out, w, b } = step;
+        const y = new Float32Array(count * n_out);
+        for (let o = 0; o < n_out; o++) {
+          const row = o * n_in, bias = b[o];
+          for (let r = 0; r < count; r++) {
+            const base = r * n_in;
+            let sum = bias;
+            for (let i = 0; i < n_in; i++) sum += w[row + i] * x[base + i];
+            y[r * n_out + o] = sum;
+          }
+        }
+        x = y; width = n_out;
+      } else if (step.op === "act") {
+        const fn = step.fn;
+        for (let i = 0; i < x.length; i++) x[i] = fn(x[i]);
+      } else {
+        const { cin, cout, k, s, p, h, w, ho, wo, weight, b } = step;
+        const outSize = cout * ho * wo;
+        const y = new Float32Array(count * outSize);
+        for (let r = 0; r < count; r++) {
+          const inBase = r * cin * h * w, outBase = r * outSize;
+          for (let co = 0; co < cout; co++) y.fill(b[co], outBase + co * ho * wo, outBase + (co + 1) * ho * wo);
+          for (let ci = 0; ci < cin; ci++) {
+            for (let iy = 0; iy < h; iy++) {
+              for (let ix = 0; ix < w; ix++) {
+                const v = x[inBase + (ci * h + iy) * w + ix];
+                if (v === 0) continue;                                   // ReLU zeros: nothing to spread
+                for (let co = 0; co < cout; co++) {
+                  const wBase = (ci * cout + co) * k * k, oBase = outBase + co * ho * wo;
+                  for (let ky = 0; ky < k; ky++) {
+                    const oy = iy * s - p + ky;
+                    if (oy < 0 || oy >= ho) continue;
+                    for (let kx = 0; kx < k; kx++) {
+                      const ox = ix * s - p + kx;
+                      if (ox < 0 || ox >= wo) continue;
+                      y[oBase + oy * wo + ox] += v * weight[wBase + ky * k + kx];
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        x = y; width = outSize;
+      }
+    }
+    for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));
+    return x;
+  }
+}

@@ -1,0 +1,627 @@
+// The latent plane: the encoded test digits on a canvas that zooms and pans, the decoder run in the
+// browser on every pointer move, pins sent back to Python, and the manifold of decodings.
+// decoder.js (VaeDecoder, vaeHalfToFloat) is prepended to this file by app_pages/plane/__init__.py.
+
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const TAP_SLOP = 6;              // CSS px a press may move and still count as a click or tap
+const DOT_RADIUS = 8;            // CSS px within which the pointer is "on" a dot
+
+// What survives reruns and page switches in this browser tab: decoders and test images by key
+// (so Python sends them once), and each plane's view (zoom) by model and dimensions.
+const CACHE = (window.__vaeLatentCache = window.__vaeLatentCache || { blobs: new Map(), views: new Map() });
+// Hover benchmark marks (bench/browser_hover.py): milliseconds from entering the pointer handler to the
+// preview canvas holding the new decoding, and from the event's creation to entering the handler.
+const TIMINGS = (window.__vaeHoverTimings = window.__vaeHoverTimings || []);
+const QUEUED = (window.__vaeHoverQueued = window.__vaeHoverQueued || []);
+
+function bytesFromBase64(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+async function gunzip(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function remember(key, value) {
+  CACHE.blobs.set(key, value);
+  while (CACHE.blobs.size > 6) CACHE.blobs.delete(CACHE.blobs.keys().next().value);   // oldest first
+}
+
+// Standard normal CDF and its inverse (Acklam's rational approximation, relative error < 1.2e-9).
+function normalCdf(x) { return 0.5 * (1 + vaeErf(x / Math.SQRT2)); }
+function normalQuantile(p) {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const q0 = 0.02425;
+  if (p < q0) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - q0) return -normalQuantile(1 - p);
+  const q = p - 0.5, r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+function niceStep(span, target) {
+  const raw = span / target, power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const unit = raw / power;
+  return (unit < 1.5 ? 1 : unit < 3 ? 2 : unit < 7 ? 5 : 10) * power;
+}
+
+function drawDigit(canvas, pixels, offset = 0) {
+  // 784 values, probabilities in [0, 1] (Float32Array) or grey levels (Uint8Array), onto a 28×28
+  // canvas that CSS scales up with crisp pixels.
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(28, 28);
+  const bytes = pixels instanceof Uint8Array;
+  for (let i = 0; i < 784; i++) {
+    const p = pixels[offset + i];
+    const v = bytes ? p : Math.round(Math.min(1, Math.max(0, p)) * 255);
+    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = v;
+    image.data[4 * i + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+}
+
+const HTML = `
+<div class="vlp">
+  <div class="vlp-msg" role="status"></div>
+  <div class="vlp-bar"><span class="vlp-title">digit:</span></div>
+  <div class="vlp-row">
+    <div class="vlp-planewrap">
+      <canvas class="vlp-plane" tabindex="0" role="application"></canvas>
+      <canvas class="vlp-overlay"></canvas>
+      <div class="vlp-box"></div>
+    </div>
+    <div class="vlp-side">
+      <div class="vlp-caption vlp-preview-caption">Decoded under the pointer</div>
+      <canvas class="vlp-preview" width="28" height="28" aria-label="the decoder's drawing of the point under the pointer"></canvas>
+      <div class="vlp-coords" aria-live="polite"></div>
+      <div class="vlp-dot empty"><canvas class="vlp-dotimg" width="28" height="28"></canvas><div class="vlp-dotinfo"></div></div>
+      <div class="vlp-help"></div>
+    </div>
+  </div>
+  <div class="vlp-manifold-wrap hidden">
+    <canvas class="vlp-manifold" aria-label="the learned manifold: click a tile to pin its point"></canvas>
+    <div class="vlp-manifold-caption"></div>
+  </div>
+</div>`;
+
+class LatentPlane {
+  constructor(root) {
+    const holder = document.createElement("div");
+    holder.innerHTML = HTML;
+    this.el = holder.firstElementChild;
+    root.appendChild(this.el);
+    const $ = (selector) => this.el.querySelector(selector);
+    this.msg = $(".vlp-msg"); this.bar = $(".vlp-bar"); this.wrap = $(".vlp-planewrap");
+    this.plane = $(".vlp-plane"); this.overlay = $(".vlp-overlay"); this.box = $(".vlp-box");
+    this.preview = $(".vlp-preview"); this.previewCaption = $(".vlp-preview-caption"); this.coords = $(".vlp-coords");
+    this.dot = $(".vlp-dot"); this.dotImage = $(".vlp-dotimg"); this.dotInfo = $(".vlp-dotinfo");
+    this.help = $(".vlp-help"); this.manifoldWrap = $(".vlp-manifold-wrap"); this.manifold = $(".vlp-manifold");
+    this.manifoldCaption = $(".vlp-manifold-caption");
+    this.hidden = new Set(); this.pointers = new Map(); this.decoder = null; this.images = null;
+    this.pin = null; this.pinSerial = null; this.hover = null; this.size = 0; this.data = null;
+    this.manifoldJob = 0;
+    this.buildLegend();
+    this.listen();
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(this.wrap);
+    this.resizeObserver.observe(this.manifoldWrap);
+  }
+
+  destroy() { this.resizeObserver.disconnect(); this.el.remove(); }
+
+  // ---- data from Python ---------------------------------------------------------------------
+  update(data, setStateValue) {
+    this.setStateValue = setStateValue;
+    const previous = this.data;
+    this.data = data;
+    const viewKey = `${data.model}|${data.dims.join(",")}`;
+    if (!previous || previous.points_key !== data.points_key) {
+      const raw = bytesFromBase64(data.points);
+      this.points = new Float32Array(raw.buffer, 0, raw.length / 4);
+      this.labels = bytesFromBase64(data.labels);
+      this.buildIndex();
+    }
+    if (!previous || `${previous.model}|${previous.dims.join(",")}` !== viewKey) {
+      this.viewKey = viewKey;
+      this.view = CACHE.views.get(viewKey) || this.homeView();
+    }
+    this.plane.setAttribute("aria-label", `Latent plane of ${data.axes[0]} against ${data.axes[1]}: ` +
+      "move the pointer to decode, click or tap to pin a point, arrow keys move the pin, + and − zoom, 0 resets the view.");
+    this.help.textContent = data.interactive
+      ? "Scroll or pinch to zoom, drag to pan, shift-drag to zoom to a box; click or tap pins a point. " +
+        "With the plane focused, arrow keys move the pin."
+      : "";
+    if (data.pin_serial !== this.pinSerial) {                 // Python moved the pin (URL, reset, new view)
+      this.pinSerial = data.pin_serial;
+      this.pin = data.pin ? [data.pin[0], data.pin[1]] : null;
+    }
+    this.loadDecoder(data);
+    this.loadImages(data);
+    this.resize(true);
+  }
+
+  loadDecoder(data) {
+    const dec = data.decoder;
+    this.decoderError = null;
+    if (dec.error) { this.failDecoder(dec.error); return; }
+    const cached = CACHE.blobs.get(dec.key);
+    if (cached) { this.decoder = cached; this.showMessage(""); this.report("have_decoder", dec.key); return; }
+    if (!dec.weights) {                                        // Python thinks we have it, but we do not
+      this.decoder = null;
+      this.report("have_decoder", null);
+      return;
+    }
+    try {
+      const weights = vaeHalfToFloat(bytesFromBase64(dec.weights));
+      this.decoder = new VaeDecoder(dec.layers, weights, data.latent_dim);
+      remember(dec.key, this.decoder);
+      this.showMessage("");
+      this.report("have_decoder", dec.key);
+    } catch (error) {
+      this.failDecoder(`the weights did not load in this browser (${error.message || error})`);
+    }
+  }
+
+  failDecoder(reason) {
+    this.decoder = null;
+    this.decoderError = reason;
+    this.showMessage(`Decoding in the browser is off: ${reason}. Click or tap the plane to decode a point on the server.`);
+    this.report("decoder_failed", reason);
+  }
+
+  loadImages(data) {
+    if (this.images || !data.images_key) return;
+    const cached = CACHE.blobs.get(data.images_key);
+    if (cached) { this.images = cached; this.report("have_images", data.images_key); return; }
+    if (!data.images) { this.report("have_images", null); return; }
+    if (this.imagesLoading === data.images_key) return;
+    this.imagesLoading = data.images_key;
+    gunzip(bytesFromBase64(data.images)).then((pixels) => {
+      remember(data.images_key, pixels);
+      this.images = pixels;
+      this.report("have_images", data.images_key);
+    }).catch(() => { this.imagesLoading = null; });     // no dot images: the dots still show label and index
+  }
+
+  report(name, value) {
+    // State values go to Python; sending one that Python already has would cost a rerun for nothing.
+    this.reported = this.reported || {};
+    if (this.reported[name] === value) return;
+    this.reported[name] = value;
+    if (this.setStateValue) this.setStateValue(name, value);
+  }
+
+  showMessage(text) { this.msg.textContent = text; this.msg.classList.toggle("shown", !!text); }
+
+  // ---- geometry -----------------------------------------------------------------------------
+  homeView() {
+    const [x0, x1, y0, y1] = this.data.extent;
+    return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, half: Math.max(x1 - x0, y1 - y0) / 2 };
+  }
+  toPixel(x, y) {
+    const v = this.view, s = this.size / (2 * v.half);
+    return [(x - v.cx + v.half) * s, (v.cy + v.half - y) * s];
+  }
+  toLatent(px, py) {
+    const v = this.view, s = (2 * v.half) / this.size;
+    return [v.cx - v.half + px * s, v.cy + v.half - py * s];
+  }
+  local(event) {
+    const r = this.wrap.getBoundingClientRect();
+    return [event.clientX - r.left, event.clientY - r.top];
+  }
+  setView(view) {
+    this.view = view;
+    CACHE.views.set(this.viewKey, view);
+    this.drawPlane();
+    this.drawOverlay();
+    this.scheduleManifold();
+    this.plane.dataset.view = [view.cx - view.half, view.cx + view.half, view.cy - view.half, view.cy + view.half]
+      .map((v) => v.toFixed(4)).join(",");
+  }
+  zoomAt(px, py, factor) {
+    const [x, y] = this.toLatent(px, py), v = this.view;
+    const half = Math.min(Math.max(v.half * factor, 1e-3), 1e3);
+    const k = half / v.half;
+    this.setView({ cx: x - (x - v.cx) * k, cy: y - (y - v.cy) * k, half });
+  }
+
+  resize(force) {
+    const size = Math.round(this.wrap.clientWidth);
+    const dpr = window.devicePixelRatio || 1;
+    if (size > 0 && (force || size !== this.size)) {
+      this.size = size;
+      for (const canvas of [this.plane, this.overlay]) {
+        canvas.width = Math.round(size * dpr); canvas.height = Math.round(size * dpr);
+      }
+      this.setView(this.view);
+    }
+    if (this.data) this.layoutManifold();
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------
+  buildIndex() {
+    // Dots grouped by digit (one fill colour per pass) and a uniform grid over the data for hover look-ups.
+    const n = this.labels.length;
+    this.byDigit = Array.from({ length: 10 }, () => []);
+    for (let i = 0; i < n; i++) this.byDigit[this.labels[i]].push(i);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = this.points[2 * i], y = this.points[2 * i + 1];
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    const cells = 128;
+    this.grid = { x0, y0, cw: (x1 - x0) / cells || 1, ch: (y1 - y0) / cells || 1, cells, buckets: new Map() };
+    for (let i = 0; i < n; i++) {
+      const key = this.cellOf(this.points[2 * i], this.points[2 * i + 1]).join(",");
+      if (!this.grid.buckets.has(key)) this.grid.buckets.set(key, []);
+      this.grid.buckets.get(key).push(i);
+    }
+  }
+  cellOf(x, y) {
+    const g = this.grid;
+    return [Math.floor((x - g.x0) / g.cw), Math.floor((y - g.y0) / g.ch)];
+  }
+  nearestDot(x, y, radius) {
+    const g = this.grid, [cx, cy] = this.cellOf(x, y);
+    const rx = Math.ceil(radius / g.cw), ry = Math.ceil(radius / g.ch);
+    if (rx * ry > 4096) return -1;                           // zoomed far out: too many cells to look at
+    let best = -1, bestD = radius * radius;
+    for (let i = cx - rx; i <= cx + rx; i++) {
+      for (let j = cy - ry; j <= cy + ry; j++) {
+        const bucket = g.buckets.get(`${i},${j}`);
+        if (!bucket) continue;
+        for (const k of bucket) {
+          if (this.hidden.has(this.labels[k])) continue;
+          const dx = this.points[2 * k] - x, dy = this.points[2 * k + 1] - y, d = dx * dx + dy * dy;
+          if (d < bestD) { bestD = d; best = k; }
+        }
+      }
+    }
+    return best;
+  }
+
+  drawPlane() {
+    if (!this.size || !this.points) return;
+    const dpr = this.plane.width / this.size, ctx = this.plane.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = "#f7f7f7"; ctx.fillRect(0, 0, this.size, this.size);
+    // grid lines and tick labels
+    const v = this.view, step = niceStep(2 * v.half, this.size < 400 ? 4 : 6);
+    ctx.strokeStyle = "#e2e2e2"; ctx.lineWidth = 1; ctx.fillStyle = "#777";
+    ctx.font = "11px sans-serif";
+    const ticks = [];
+    for (let t = Math.ceil((v.cx - v.half) / step) * step; t <= v.cx + v.half; t += step) ticks.push(["x", t]);
+    for (let t = Math.ceil((v.cy - v.half) / step) * step; t <= v.cy + v.half; t += step) ticks.push(["y", t]);
+    const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+    for (const [axis, t] of ticks) {
+      const [px, py] = this.toPixel(t, t);
+      ctx.beginPath();
+      if (axis === "x") { ctx.moveTo(px, 0); ctx.lineTo(px, this.size); } else { ctx.moveTo(0, py); ctx.lineTo(this.size, py); }
+      ctx.stroke();
+    }
+    // the dots
+    const r = this.size < 400 ? 1.1 : 1.4;
+    ctx.globalAlpha = 0.6;
+    for (let d = 0; d < 10; d++) {
+      if (this.hidden.has(d)) continue;
+      ctx.fillStyle = COLOURS[d];
+      for (const i of this.byDigit[d]) {
+        const [px, py] = this.toPixel(this.points[2 * i], this.points[2 * i + 1]);
+        if (px < -2 || py < -2 || px > this.size + 2 || py > this.size + 2) continue;
+        ctx.fillRect(px - r, py - r, 2 * r, 2 * r);
+      }
+    }
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = "#555";
+    for (const [axis, t] of ticks) {
+      const [px, py] = this.toPixel(t, t), label = t.toFixed(decimals);
+      if (axis === "x") ctx.fillText(label, px + 2, this.size - 4); else ctx.fillText(label, 3, py - 3);
+    }
+    ctx.font = "bold 12px sans-serif";
+    ctx.fillText(this.data.axes[0] + " →", this.size - 40, this.size - 18);
+    ctx.fillText("↑ " + this.data.axes[1], 6, 14);
+  }
+
+  drawOverlay() {
+    if (!this.size) return;
+    const dpr = this.overlay.width / this.size, ctx = this.overlay.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.size, this.size);
+    const cross = (x, y, colour, size) => {
+      const [px, py] = this.toPixel(x, y);
+      ctx.lineCap = "round";
+      for (const [width, stroke] of [[5, "#fff"], [2.5, colour]]) {
+        ctx.lineWidth = width; ctx.strokeStyle = stroke; ctx.beginPath();
+        ctx.moveTo(px - size, py - size); ctx.lineTo(px + size, py + size);
+        ctx.moveTo(px + size, py - size); ctx.lineTo(px - size, py + size); ctx.stroke();
+      }
+    };
+    if (this.data.mark) cross(this.data.mark[0], this.data.mark[1], "#d62728", 8);
+    if (this.pin) {
+      const [px, py] = this.toPixel(this.pin[0], this.pin[1]);
+      ctx.lineWidth = 4; ctx.strokeStyle = "#fff"; ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.stroke();
+      ctx.lineWidth = 2.5; ctx.strokeStyle = "#000"; ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.stroke();
+      ctx.fillStyle = "#000"; ctx.beginPath(); ctx.arc(px, py, 2.5, 0, 2 * Math.PI); ctx.fill();
+    }
+    if (this.hoverDot >= 0 && this.hoverDot !== undefined) {
+      const [px, py] = this.toPixel(this.points[2 * this.hoverDot], this.points[2 * this.hoverDot + 1]);
+      ctx.lineWidth = 2; ctx.strokeStyle = COLOURS[this.labels[this.hoverDot]];
+      ctx.beginPath(); ctx.arc(px, py, 5, 0, 2 * Math.PI); ctx.stroke();
+    }
+  }
+
+  buildLegend() {
+    for (let d = 0; d < 10; d++) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("aria-pressed", "true");
+      button.title = `show or hide the ${d}s`;
+      button.innerHTML = `<span class="sw" style="background:${COLOURS[d]}"></span>${d}`;
+      button.addEventListener("click", () => {
+        if (this.hidden.has(d)) this.hidden.delete(d); else this.hidden.add(d);
+        button.setAttribute("aria-pressed", String(!this.hidden.has(d)));
+        this.drawPlane();
+      });
+      this.bar.appendChild(button);
+    }
+    const reset = document.createElement("button");
+    reset.type = "button"; reset.className = "vlp-reset"; reset.textContent = "Reset view";
+    reset.addEventListener("click", () => this.setView(this.homeView()));
+    this.bar.appendChild(reset);
+  }
+
+  // ---- decoding under the pointer -------------------------------------------------------------
+  latentVector(x, y) {
+    const z = new Float32Array(this.data.latent_dim);
+    if (this.data.base) z.set(this.data.base);
+    z[this.data.dims[0]] = x; z[this.data.dims[1]] = y;
+    return z;
+  }
+
+  showPoint(x, y, label, started) {
+    this.coords.textContent = `${label}: ${this.data.axes[0]} = ${x.toFixed(3)}, ${this.data.axes[1]} = ${y.toFixed(3)}`;
+    if (this.decoder) {
+      drawDigit(this.preview, this.decoder.decode(this.latentVector(x, y), 1));
+      this.preview.dataset.z = `${x},${y}`;
+      if (started !== undefined) {
+        TIMINGS.push(performance.now() - started);
+        if (TIMINGS.length > 5000) TIMINGS.splice(0, TIMINGS.length - 5000);
+      }
+    } else if (this.data.pin_image && this.pin) {
+      drawDigit(this.preview, bytesFromBase64(this.data.pin_image));
+      this.preview.dataset.z = `${this.pin[0]},${this.pin[1]}`;
+    }
+  }
+
+  showDot(index) {
+    this.hoverDot = index;
+    if (index < 0) { this.dot.classList.add("empty"); this.dotInfo.textContent = ""; return; }
+    this.dot.classList.remove("empty");
+    this.dotInfo.innerHTML = `test digit <b>#${index}</b><br>labelled <b>${this.labels[index]}</b>`;
+    if (this.images) drawDigit(this.dotImage, this.images, index * 784);
+    else this.dot.classList.add("empty");
+    this.dot.dataset.index = String(index);
+  }
+
+  showPinned() {
+    this.previewCaption.textContent = this.decoder ? "Pinned point (move over the plane to decode)" : "Pinned point (decoded on the server)";
+    if (this.pin) this.showPoint(this.pin[0], this.pin[1], "pinned");
+    else this.coords.textContent = "";
+  }
+
+  hoverAt(px, py, started) {
+    const [x, y] = this.toLatent(px, py);
+    this.previewCaption.textContent = this.decoder ? "Decoded under the pointer" : "Pinned point (decoded on the server)";
+    if (this.decoder) this.showPoint(x, y, "pointer", started);
+    this.showDot(this.nearestDot(x, y, DOT_RADIUS * (2 * this.view.half) / this.size));
+    this.drawOverlay();
+  }
+
+  pinAt(x, y) {
+    this.pin = [x, y];
+    this.drawOverlay();
+    this.showPoint(x, y, "pinned");
+    this.report("pin", { x: Math.round(x * 1e4) / 1e4, y: Math.round(y * 1e4) / 1e4 });
+  }
+
+  // ---- input ----------------------------------------------------------------------------------
+  listen() {
+    const wrap = this.wrap;
+    wrap.addEventListener("pointerdown", (e) => {
+      wrap.setPointerCapture(e.pointerId);
+      const [px, py] = this.local(e);
+      this.pointers.set(e.pointerId, { px, py, startX: px, startY: py, moved: false });
+      this.boxing = e.shiftKey && e.pointerType === "mouse" ? { x: px, y: py } : null;
+      if (this.pointers.size === 2) this.pinch = this.pinchState();
+      this.plane.focus({ preventScroll: true });
+    });
+    wrap.addEventListener("pointermove", (e) => {
+      const started = performance.now(), queued = started - e.timeStamp;
+      QUEUED.push(queued);
+      if (QUEUED.length > 5000) QUEUED.splice(0, QUEUED.length - 5000);
+      const [px, py] = this.local(e);
+      const pointer = this.pointers.get(e.pointerId);
+      if (!pointer) { if (e.pointerType !== "touch") this.hoverAt(px, py, started); return; }
+      const dx = px - pointer.px, dy = py - pointer.py;
+      pointer.px = px; pointer.py = py;
+      if (Math.hypot(px - pointer.startX, py - pointer.startY) > TAP_SLOP) pointer.moved = true;
+      if (this.pointers.size >= 2 && this.pinch) {
+        const now = this.pinchState(), was = this.pinch;
+        this.pinch = now;
+        this.zoomAt(now.mx, now.my, was.distance / Math.max(now.distance, 1));
+        const s = (2 * this.view.half) / this.size;
+        this.setView({ ...this.view, cx: this.view.cx - (now.mx - was.mx) * s, cy: this.view.cy + (now.my - was.my) * s });
+      } else if (this.boxing) {
+        if (pointer.moved) this.showBox(this.boxing.x, this.boxing.y, px, py);
+      } else if (pointer.moved) {
+        const s = (2 * this.view.half) / this.size;
+        this.setView({ ...this.view, cx: this.view.cx - dx * s, cy: this.view.cy + dy * s });
+      }
+      if (e.pointerType !== "touch") this.hoverAt(px, py, started);
+    });
+    const release = (e, cancelled) => {
+      const pointer = this.pointers.get(e.pointerId);
+      if (!pointer) return;
+      this.pointers.delete(e.pointerId);
+      if (this.pointers.size < 2) this.pinch = null;
+      const [px, py] = this.local(e);
+      if (this.boxing) {
+        this.box.style.display = "none";
+        const box = this.boxing; this.boxing = null;
+        if (pointer.moved && !cancelled) { this.zoomToBox(box.x, box.y, px, py); return; }
+      }
+      if (!pointer.moved && !cancelled && !this.wasPinching) {
+        const [x, y] = this.toLatent(px, py);
+        this.pinAt(x, y);
+        if (e.pointerType === "touch") this.showDot(this.nearestDot(x, y, 2 * DOT_RADIUS * (2 * this.view.half) / this.size));
+      }
+      this.wasPinching = this.pointers.size > 0;
+    };
+    wrap.addEventListener("pointerup", (e) => release(e, false));
+    wrap.addEventListener("pointercancel", (e) => release(e, true));
+    wrap.addEventListener("pointerleave", (e) => {
+      if (e.pointerType === "mouse" && !this.pointers.size) { this.showDot(-1); this.showPinned(); this.drawOverlay(); }
+    });
+    wrap.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const [px, py] = this.local(e);
+      this.zoomAt(px, py, Math.exp(Math.max(-1, Math.min(1, e.deltaY * (e.deltaMode ? 0.05 : 0.0015)))));
+      this.hoverAt(px, py, performance.now());
+    }, { passive: false });
+    this.plane.addEventListener("keydown", (e) => this.key(e));
+    this.manifold.addEventListener("click", (e) => {
+      const grid = this.manifoldGrid;
+      if (!grid) return;
+      const r = this.manifold.getBoundingClientRect();
+      const i = Math.floor(((e.clientX - r.left) / r.width) * grid.n), j = Math.floor(((e.clientY - r.top) / r.height) * grid.n);
+      if (i < 0 || j < 0 || i >= grid.n || j >= grid.n) return;
+      this.pinAt(grid.xs[i], grid.ys[j]);
+    });
+  }
+
+  pinchState() {
+    const [a, b] = [...this.pointers.values()];
+    return { mx: (a.px + b.px) / 2, my: (a.py + b.py) / 2, distance: Math.hypot(a.px - b.px, a.py - b.py) };
+  }
+  showBox(x0, y0, x1, y1) {
+    Object.assign(this.box.style, { display: "block", left: `${Math.min(x0, x1)}px`, top: `${Math.min(y0, y1)}px`,
+                                     width: `${Math.abs(x1 - x0)}px`, height: `${Math.abs(y1 - y0)}px` });
+  }
+  zoomToBox(x0, y0, x1, y1) {
+    const [a, b] = [this.toLatent(Math.min(x0, x1), Math.max(y0, y1)), this.toLatent(Math.max(x0, x1), Math.min(y0, y1))];
+    const half = Math.max(b[0] - a[0], b[1] - a[1]) / 2;
+    if (half > 1e-3) this.setView({ cx: (a[0] + b[0]) / 2, cy: (a[1] + b[1]) / 2, half });
+  }
+
+  key(e) {
+    const v = this.view, step = (2 * v.half) * (e.shiftKey ? 0.1 : 0.02);
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    if (moves[e.key]) {
+      e.preventDefault();
+      const [x, y] = this.pin || [v.cx, v.cy];
+      this.pin = [x + moves[e.key][0], y + moves[e.key][1]];
+      this.drawOverlay();
+      this.showPoint(this.pin[0], this.pin[1], "pinned");
+      clearTimeout(this.keyTimer);                       // one rerun after the keys settle, not one per press
+      this.keyTimer = setTimeout(() => this.pinAt(this.pin[0], this.pin[1]), 250);
+    } else if (e.key === "+" || e.key === "=" || e.key === "-") {
+      e.preventDefault();
+      this.zoomAt(this.size / 2, this.size / 2, e.key === "-" ? 1.25 : 0.8);
+    } else if (e.key === "0") {
+      e.preventDefault();
+      this.setView(this.homeView());
+    }
+  }
+
+  // ---- the manifold -----------------------------------------------------------------------------
+  layoutManifold() {
+    const m = this.data.manifold;
+    const on = !!(m && this.decoder);
+    this.manifoldWrap.classList.toggle("hidden", !on);
+    if (!on) { this.manifoldGrid = null; return; }
+    const width = Math.min(640, Math.round(this.manifoldWrap.clientWidth));
+    if (width > 0 && width !== this.manifoldWidth) { this.manifoldWidth = width; this.scheduleManifold(); }
+    const key = `${m.n}|${m.spacing}|${this.data.model}`;
+    if (key !== this.manifoldKey) { this.manifoldKey = key; this.scheduleManifold(); }
+  }
+
+  scheduleManifold() {
+    if (!this.data || !this.data.manifold || !this.decoder) return;
+    clearTimeout(this.manifoldTimer);
+    this.manifoldTimer = setTimeout(() => this.renderManifold(), 120);
+  }
+
+  renderManifold() {
+    const { n, spacing } = this.data.manifold, v = this.view;
+    const centres = (lo, hi) => {
+      if (spacing === "gaussian") {
+        const clamp = (p) => Math.min(1 - 1e-12, Math.max(1e-12, p));
+        const u0 = normalCdf(lo), u1 = normalCdf(hi);
+        return Array.from({ length: n }, (_, i) => normalQuantile(clamp(u0 + ((i + 0.5) / n) * (u1 - u0))));
+      }
+      return Array.from({ length: n }, (_, i) => lo + ((i + 0.5) / n) * (hi - lo));
+    };
+    const xs = centres(v.cx - v.half, v.cx + v.half), ys = centres(v.cy - v.half, v.cy + v.half).reverse();
+    const job = ++this.manifoldJob, decoder = this.decoder;
+    const tiles = document.createElement("canvas");
+    tiles.width = tiles.height = 28 * n;
+    const tctx = tiles.getContext("2d"), image = tctx.createImageData(28 * n, 28 * n);
+    const canvas = this.manifold, side = Math.round(this.manifoldWidth * (window.devicePixelRatio || 1));
+    canvas.width = canvas.height = side;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    let row = 0;
+    const step = () => {
+      if (job !== this.manifoldJob) return;                    // the view moved on: drop this drawing
+      const started = performance.now();
+      while (row < n && performance.now() - started < 12) {
+        const z = new Float32Array(n * this.data.latent_dim);
+        for (let i = 0; i < n; i++) z.set(this.latentVector(xs[i], ys[row]), i * this.data.latent_dim);
+        const pixels = decoder.decode(z, n);
+        for (let i = 0; i < n; i++) {
+          for (let p = 0; p < 784; p++) {
+            const value = Math.round(Math.min(1, Math.max(0, pixels[i * 784 + p])) * 255);
+            const o = 4 * ((row * 28 + Math.floor(p / 28)) * 28 * n + i * 28 + (p % 28));
+            image.data[o] = image.data[o + 1] = image.data[o + 2] = value; image.data[o + 3] = 255;
+          }
+        }
+        row++;
+      }
+      tctx.putImageData(image, 0, 0);
+      ctx.drawImage(tiles, 0, 0, side, side);
+      if (row < n) requestAnimationFrame(step);
+      else { this.manifoldGrid = { n, xs, ys }; canvas.dataset.done = String(job); }
+    };
+    this.manifoldGrid = { n, xs, ys };
+    requestAnimationFrame(step);
+    const axes = this.data.axes, f = (t) => t.toFixed(2);
+    this.manifoldCaption.textContent = `${n}×${n} decodings of the visible square, ${axes[0]} from ${f(xs[0])} to ` +
+      `${f(xs[n - 1])} (left to right), ${axes[1]} from ${f(ys[0])} to ${f(ys[n - 1])} (top to bottom), ` +
+      (spacing === "gaussian"
+        ? "spaced evenly in probability under the prior N(0, 1) (the Gaussian's inverse CDF, as in Kingma & Welling 2014, figure 4)."
+        : "spaced evenly.") + " Click a tile to pin its point.";
+  }
+}
+
+const PLANES = new WeakMap();
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let plane = PLANES.get(parentElement);
+  if (!plane) { plane = new LatentPlane(parentElement); PLANES.set(parentElement, plane); }
+  plane.update(data, setStateValue);
+  if (!plane.hover) plane.showPinned();
+  return () => { plane.destroy(); PLANES.delete(parentElement); };
+}
