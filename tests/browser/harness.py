@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
-DECODED_IMAGE = '[data-testid="stImage"] img'
 EXCEPTION = '[data-testid="stException"]'
 ERROR = '[data-testid="stAlertContentError"]'
 
@@ -123,36 +123,85 @@ def wait_until_idle(page, timeout: float = 60_000) -> None:
 
 # The latent plane -------------------------------------------------------------------------------
 
+PLANE = ".vlp-planewrap"                       # the plane's canvases (inside the component's shadow root)
+PREVIEW = ".vlp-preview"                       # the 28×28 canvas decoded in the browser
+PINNED = '[data-testid="stMarkdownContainer"]'
+
+
+def wait_for_decoder(page, timeout: float = 60_000) -> None:
+    """Wait until the browser holds the decoder (it arrives once per tab)."""
+    page.wait_for_function("""() => window.__vaeLatentCache &&
+        [...window.__vaeLatentCache.blobs.keys()].some((key) => key.startsWith('decoder-'))""", timeout=timeout)
+
+
+def open_plane(page, url: str, path: str = "/latent") -> None:
+    """Open the Latent page (or `path`, query included) and wait until the browser decodes."""
+    open_app(page, url + path, PLANE)
+    wait_for_decoder(page)
+    wait_until_idle(page)
+
+
 def plane_box(page) -> dict:
-    """The plot area of the latent plane in page pixels (Plotly's drag layer covers exactly it)."""
-    layer = page.locator(".js-plotly-plot .nsewdrag").first
+    layer = page.locator(PLANE).first
     layer.wait_for(timeout=60_000)
     return layer.bounding_box()
 
 
-def click_plane(page, fx: float, fy: float, timeout: float = 20_000) -> tuple[float, tuple[float, float]]:
-    """Click at fractions (fx, fy) of the plot area (fy from the top) and wait until the decoded image
-    has changed and loaded: (seconds from the click to the new image, the page point clicked)."""
+def plane_view(page) -> tuple[float, float, float, float]:
+    """The visible square (x0, x1, y0, y1) in latent units, as the component reports it."""
+    return tuple(float(v) for v in page.locator(".vlp-plane").first.get_attribute("data-view").split(","))
+
+
+def latent_at(page, fx: float, fy: float) -> tuple[float, float]:
+    """The latent point under fractions (fx, fy) of the plane (fy from the top), from the view."""
+    x0, x1, y0, y1 = plane_view(page)
+    return x0 + fx * (x1 - x0), y1 - fy * (y1 - y0)
+
+
+def page_point(page, fx: float, fy: float) -> tuple[float, float]:
     box = plane_box(page)
-    x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
-    before = page.locator(DECODED_IMAGE).first.get_attribute("src")
-    page.mouse.move(x, y, steps=5)                    # a user's pointer arrives before it clicks
-    page.wait_for_timeout(150)
+    return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+
+def preview(page) -> tuple[tuple[float, float] | None, np.ndarray]:
+    """(the latent point the preview shows, its 28×28 grey pixels in [0, 1])."""
+    shown = page.locator(PREVIEW).first.evaluate("""(canvas) => ({z: canvas.dataset.z || null,
+        px: Array.from(canvas.getContext('2d').getImageData(0, 0, 28, 28).data).filter((_, i) => i % 4 === 0)})""")
+    z = tuple(float(v) for v in shown["z"].split(",")) if shown["z"] else None
+    return z, np.asarray(shown["px"], dtype=np.float32).reshape(28, 28) / 255
+
+
+def hover_plane(page, fx: float, fy: float):
+    """Move the pointer to fractions (fx, fy) of the plane: (the point under it, what the preview shows)."""
+    page.mouse.move(*page_point(page, fx, fy), steps=4)
+    return latent_at(page, fx, fy), preview(page)
+
+
+def pinned_point(page) -> tuple[float, float] | None:
+    """The pinned point as the page's Python side shows it ("z0 = 1.234, z1 = -0.500")."""
+    text = page.locator(PINNED, has_text=" = ").filter(has_text=",").first.inner_text()
+    numbers = re.findall(r"= (-?[0-9.]+)", text)
+    return (float(numbers[0]), float(numbers[1])) if len(numbers) == 2 else None
+
+
+def pin_plane(page, fx: float, fy: float, *, tap: bool = False, timeout: float = 20_000) -> float:
+    """Click (or tap) at fractions (fx, fy) of the plane and wait until Python shows the new pinned
+    point and the page is idle: seconds from the click until then."""
+    before = pinned_point(page)
+    x, y = page_point(page, fx, fy)
+    if not tap:
+        page.mouse.move(x, y, steps=3)
     started = time.perf_counter()
-    page.mouse.click(x, y)
-    page.wait_for_function("""(before) => { const img = document.querySelector('[data-testid="stImage"] img');
-        return img && img.src !== before && img.complete && img.naturalWidth > 0; }""", arg=before, timeout=timeout)
-    return time.perf_counter() - started, (x, y)
-
-
-def decoded_image(page) -> np.ndarray:
-    """The decoded digit as shown: the pixels of the image the browser loaded, grey (H, W) uint8."""
-    src = page.locator(DECODED_IMAGE).first.get_attribute("src")
-    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("L"))
+    page.touchscreen.tap(x, y) if tap else page.mouse.click(x, y)
+    deadline = time.time() + timeout / 1e3
+    while pinned_point(page) == before and time.time() < deadline:
+        page.wait_for_timeout(10)
+    wait_until_idle(page)
+    return time.perf_counter() - started
 
 
 def darkest_near(page, x: float, y: float, radius: int = 5) -> int:
-    """The darkest grey level in a small square of the screen around (x, y): the click mark is black."""
+    """The darkest grey level in a small square of the screen around (x, y): the pin's ring is black."""
     shot = page.screenshot(clip={"x": x - radius, "y": y - radius, "width": 2 * radius, "height": 2 * radius})
     return int(np.asarray(Image.open(io.BytesIO(shot)).convert("L")).min())
 
