@@ -1,5 +1,4 @@
 """/train: start a training process, watch it live, stop it. All state comes from the run folder."""
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +23,6 @@ and keeps the latent plane smooth enough to decode any point of it.
 """
 
 
-@st.cache_resource
-def start_lock() -> threading.Lock:
-    """One lock per server, so two sessions pressing Start at once cannot both start a run."""
-    return threading.Lock()
-
-
 def training_form(root: Path) -> None:
     model_defaults, train_defaults = ModelConfig(), TrainConfig()
     with st.form("train_form"):
@@ -52,8 +45,7 @@ def training_form(root: Path) -> None:
     try:
         model_cfg, train_cfg = configs_from_form(epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
                                                  lr=lr, seed=seed, device=device, limit=limit, arch=arch)
-        with start_lock():
-            runs.start_run(root, model_cfg, train_cfg)
+        runs.start_run(root, model_cfg, train_cfg)        # one run at a time, across sessions and servers
     except (ValueError, RuntimeError, OSError) as exc:
         st.error(f"Training was not started. {exc}")
         return
@@ -80,12 +72,22 @@ def progress(status: dict) -> None:
     st.progress(min(step / total, 1.0) if total else 0.0, text=text)
 
 
-def outcome(run_dir: Path, status: dict) -> None:
+def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
     state = status.get("state")
     if state == "finished":
         st.success("Finished. The model is now in the sidebar's model menu.")
     elif state == "stopped":
-        st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
+        if status.get("interrupted"):
+            st.warning(f"Interrupted: {status.get('error')}.")
+        else:
+            st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
+        if can_resume and st.button("Resume training", key="resume", help="Continues from the last checkpoint."):
+            try:
+                runs.resume_run(run_dir)
+            except (ValueError, RuntimeError, OSError) as exc:
+                st.error(f"Training was not resumed. {exc}")
+                return
+            st.rerun()
     elif state == "failed":
         st.error(f"The run failed: {status.get('error') or 'no reason was recorded'}")
         log = run_dir / runs.LOG
@@ -106,7 +108,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         runs.stop_run(run_dir)
         st.toast("Stopping after the current step…")
     progress(status)
-    outcome(run_dir, status)
+    outcome(run_dir, status, can_resume=not was_running and (run_dir / runs.CHECKPOINT).is_file())
     chart, words = st.columns([3, 2], gap="large")
     rows = runs.read_metrics(run_dir)
     if rows:

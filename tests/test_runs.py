@@ -1,10 +1,21 @@
+"""vae.runs: the run folder, and the life of a training process as the dashboard sees it."""
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from vae import ModelConfig, TrainConfig
-from vae.runs import active_run, list_runs, read_metrics, read_status, start_run, stop_run, write_json_atomic
+from vae import ModelConfig, TrainConfig, catalog
+from vae.runs import (active_run, list_runs, lock_holder, read_metrics, read_status, resume_run, start_run,
+                      stop_run, write_json_atomic)
+
+ROOT = Path(__file__).resolve().parents[1]
+# Many one-step epochs: a run that lasts, reaches a checkpoint within seconds, and stops at once.
+LONG = TrainConfig(epochs=100, limit=64, batch_size=64, device="cpu", log_every=1)
 
 
 def wait_for(predicate, timeout=120):
@@ -12,26 +23,134 @@ def wait_for(predicate, timeout=120):
     while time.time() < deadline:
         if predicate():
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return False
 
 
+def python(code: str, *args) -> subprocess.Popen:
+    """A Python child with the project importable, reading stdin and writing stdout line by line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+
+
+def reaped(pid: int) -> bool:
+    """Gone from the process table: ended and waited for by its parent (a zombie still has /proc/pid)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+def stopped(run_dir) -> bool:
+    return read_status(run_dir)["state"] != "running"
+
+
 def test_one_run_at_a_time_and_stop_ends_it_as_stopped(tmp_path):
-    long = TrainConfig(epochs=50, limit=2000, device="cpu", log_every=1)
-    run = start_run(tmp_path, ModelConfig(), long)
+    run = start_run(tmp_path, ModelConfig(), LONG)
     try:
         assert read_status(run)["state"] == "running" and active_run(tmp_path) == run
         with pytest.raises(RuntimeError, match="already going"):
-            start_run(tmp_path, ModelConfig(), long)
+            start_run(tmp_path, ModelConfig(), LONG)
         assert wait_for(lambda: (read_status(run).get("step") or 0) >= 2)
+        pid = read_status(run)["pid"]
+        assert lock_holder(run) == pid and "heartbeat" in read_status(run)
     finally:
         assert stop_run(run)
-    assert wait_for(lambda: read_status(run)["state"] != "running")
+    assert wait_for(lambda: stopped(run))
     status = read_status(run)
-    assert status["state"] == "stopped" and (run / "checkpoint.pt").is_file()
+    assert status["state"] == "stopped" and not status["interrupted"] and (run / "checkpoint.pt").is_file()
     assert active_run(tmp_path) is None
     assert [d for d, _ in list_runs(tmp_path)] == [run]
     assert not stop_run(run)                      # nothing left to stop
+    if Path("/proc").is_dir():
+        assert wait_for(lambda: reaped(pid)), "the finished training process stays a zombie"
+
+
+def test_a_killed_run_keeps_its_checkpoint_and_resumes(tmp_path):
+    run = start_run(tmp_path, ModelConfig(), LONG)
+    try:
+        assert wait_for(lambda: read_status(run).get("checkpoint_step") is not None)
+        pid = read_status(run)["pid"]
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: stopped(run))
+        status = read_status(run)
+        assert status["state"] == "stopped" and status["interrupted"] and "killed" in status["error"]
+        assert status["step"] == status["checkpoint_step"] >= 1
+        assert active_run(tmp_path) is None and not stop_run(run)
+        assert run / "checkpoint.pt" in [choice.path for choice in catalog.run_choices(tmp_path)]
+        # What a kill can leave behind: rows logged after the checkpoint, a half-written line, a temporary file
+        with open(run / "metrics.jsonl", "a") as metrics:
+            metrics.write(json.dumps({"split": "train", "step": status["step"] + 1, "loss": -1.0}) + '\n{"spl')
+        (run / ".checkpoint.pt.k1ll3d.part").write_bytes(b"half a checkpoint")
+
+        resume_run(run)
+        assert active_run(tmp_path) == run
+        assert wait_for(lambda: (read_status(run).get("step") or 0) > status["step"] + 1)
+    finally:
+        stop_run(run)
+    assert wait_for(lambda: stopped(run))
+    assert read_status(run)["state"] == "stopped" and not read_status(run)["interrupted"]
+    rows = [r for r in read_metrics(run) if r["split"] == "train"]
+    assert [r["step"] for r in rows] == list(range(1, rows[-1]["step"] + 1))      # one row per step (log_every=1)
+    assert -1.0 not in [r["loss"] for r in rows]
+    assert [r["seconds"] for r in rows] == sorted(r["seconds"] for r in rows)
+    assert not list(run.glob("*.part"))
+    assert wait_for(lambda: reaped(pid))
+
+
+HOLD_LOCK = """
+import sys
+from vae.runs import run_lock
+with run_lock(sys.argv[1]):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_stop_signals_only_the_process_that_holds_the_run(tmp_path):
+    # A dead run whose pid now belongs to an unrelated process: it reads as ended and nothing is signalled.
+    stranger = subprocess.Popen(["sleep", "60"])
+    write_json_atomic(tmp_path / "status.json", {"state": "running", "pid": stranger.pid})
+    assert read_status(tmp_path)["state"] == "failed"
+    assert not stop_run(tmp_path)
+    stranger.kill()
+    assert stranger.wait() == -signal.SIGKILL            # a SIGTERM sent before would have set this to -15
+
+    # The process that holds the run's lock is the one that is signalled.
+    holder = python(HOLD_LOCK, tmp_path)
+    assert holder.stdout.readline() == "holding\n"
+    assert lock_holder(tmp_path) == holder.pid and read_status(tmp_path)["state"] == "running"
+    assert stop_run(tmp_path)
+    assert holder.wait() == -signal.SIGTERM
+
+
+START = """
+import sys, time
+from vae import ModelConfig, TrainConfig, runs
+name = runs.run_name
+runs.run_name = lambda *cfgs: (time.sleep(0.5), name(*cfgs))[1]     # widen the window between check and start
+sys.stdin.readline()
+try:
+    print(runs.start_run(sys.argv[1], ModelConfig(), TrainConfig(epochs=100, limit=64, batch_size=int(sys.argv[2]),
+                                                                  device="cpu")), flush=True)
+except RuntimeError as exc:
+    print(f"refused: {exc}", flush=True)
+"""
+
+
+def test_two_processes_starting_at_once_start_one_run(tmp_path):
+    starters = [python(START, tmp_path, batch) for batch in (32, 64)]      # two batch sizes: two folder names
+    try:
+        for starter in starters:
+            starter.stdin.write("go\n")
+            starter.stdin.flush()
+        answers = sorted(starter.stdout.readline() for starter in starters)
+        for starter in starters:
+            starter.wait()
+    finally:
+        for run_dir, _ in list_runs(tmp_path):
+            stop_run(run_dir)
+        assert wait_for(lambda: active_run(tmp_path) is None)
+    assert len(list_runs(tmp_path)) == 1
+    assert answers[1].startswith("refused: A training run is already going"), answers
 
 
 def test_a_run_whose_process_vanished_reads_as_failed(tmp_path):

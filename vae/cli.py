@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from functools import lru_cache
 from pathlib import Path
@@ -97,32 +98,70 @@ def _configs(args):
 
 
 def cmd_train(args) -> int:
+    from .runs import run_lock
+
+    _configs(args)              # bad flags are refused before the run folder is made or locked
+    with run_lock(args.run_dir), _stop_on_signals() as stop_requested:
+        return _train_run(args, stop_requested)
+
+
+@contextmanager
+def _stop_on_signals():
+    """SIGTERM (the dashboard's Stop) and Ctrl-C end the step, save, exit "stopped"; the handlers
+    that were there before come back afterwards (main() may run inside a longer-lived process)."""
+    stop_requested = []
+    previous = {sig: signal.signal(sig, lambda *_: stop_requested.append(True))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop_requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_configs(args):
+    """(model config, train config, checkpoint payload to resume from or None) for a train command.
+    A fresh start refuses a folder that already holds a run, so two runs never share one metrics file."""
+    from .checkpoint import read_checkpoint
+    from .model import ModelConfig
+    from .runs import CHECKPOINT, holds_a_run
+    from .train import TrainConfig
+
+    run_dir: Path = args.run_dir
+    if not args.resume:
+        if holds_a_run(run_dir):
+            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --run-dir")
+        return (*_configs(args), None)
+    payload = read_checkpoint(run_dir / CHECKPOINT)
+    if "trainer" not in payload:
+        raise ValueError(f"{run_dir / CHECKPOINT}: has no trainer state to resume from")
+    meta = payload["meta"]
+    train_cfg = TrainConfig.from_dict({**meta["train_config"], "device": args.device})
+    return ModelConfig(**meta["model_config"]), train_cfg, payload
+
+
+def _train_run(args, stop_requested) -> int:
     import torch
 
-    from .checkpoint import read_checkpoint
     from .data import load_mnist
-    from .model import VAE, ModelConfig
-    from .runs import CHECKPOINT, RunWriter
-    from .train import TrainConfig, Trainer, resolve_device
+    from .model import VAE
+    from .runs import CHECKPOINT, RunWriter, remove_orphan_parts, truncate_metrics
+    from .train import Trainer, resolve_device
 
     process_start = time.time()
     run_dir: Path = args.run_dir
-    ckpt_path = run_dir / CHECKPOINT
-    model_cfg, train_cfg = _configs(args)
-    resume_state = None
-    if args.resume:
-        payload = read_checkpoint(ckpt_path)
-        if "trainer" not in payload:
-            raise ValueError(f"{ckpt_path}: has no trainer state to resume from")
-        meta = payload["meta"]
-        model_cfg = ModelConfig(**meta["model_config"])
-        train_cfg = TrainConfig.from_dict({**meta["train_config"], "device": args.device})
-        resume_state = payload
-    elif ckpt_path.exists():
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --run-dir")
+    remove_orphan_parts(run_dir)          # left by a kill in the middle of an atomic write
+    model_cfg, train_cfg, resume_state = _run_configs(args)
+    # Rows logged after the checkpoint describe training that is lost: drop them, and count the
+    # run's clock on from the last kept row, so neither `step` nor `seconds` ever goes back.
+    kept = truncate_metrics(run_dir, resume_state["trainer"]["step"]) if resume_state else []
+    before = max((row.get("seconds", 0.0) for row in kept), default=0.0)
+
+    def clock() -> float:                     # wall seconds in the run: earlier sessions' plus this one's
+        return before + time.time() - process_start
 
     device = resolve_device(train_cfg.device)
-    torch.manual_seed(train_cfg.seed)          # the one seeding: weights and sampling noise
+    torch.manual_seed(train_cfg.seed)          # the one seeding: the weights (the trainer seeds its own noise)
     # After ~1.5 epochs some of Adam's second moments (weights fed by pixels that are almost never
     # inked) decay into denormal floats, and denormal arithmetic made every CPU step a third slower
     # (8.4 -> 11 ms here). Flushing them to zero changes no result that matters: they are < 1e-38.
@@ -130,10 +169,8 @@ def cmd_train(args) -> int:
     writer = RunWriter(run_dir)
     writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started", process_start),
                          epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
-                         device=str(device), model_config=model_cfg.to_dict(), train_config=train_cfg.to_dict())
-    stop_requested = []          # SIGTERM (the dashboard's Stop) and Ctrl-C end the step, save, exit "stopped"
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop_requested.append(True))
+                         interrupted=False, device=str(device), model_config=model_cfg.to_dict(),
+                         train_config=train_cfg.to_dict())
     try:
         train_images, _ = load_mnist("train", args.data_root)
         test_images, _ = load_mnist("test", args.data_root)
@@ -144,7 +181,7 @@ def cmd_train(args) -> int:
         if resume_state is not None:
             model.load_state_dict(resume_state["model_state"])
             trainer.load_state_dict(resume_state["trainer"])
-        state = _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_start)
+        state = _train_with_outputs(trainer, writer, run_dir / CHECKPOINT, stop_requested, clock)
     except BaseException as exc:
         writer.update_status(state="failed", error=f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, (ValueError, RuntimeError, OSError, KeyboardInterrupt)):
@@ -176,7 +213,7 @@ def _checkpoint_meta(trainer) -> dict:
             "train_images": len(trainer.train_images), "device": str(trainer.device), "created": time.time()}
 
 
-def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_start) -> str:
+def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> str:
     """Wire the trainer's events to metrics.jsonl, status.json, checkpoint.pt and a progress bar."""
     from tqdm import tqdm
 
@@ -191,6 +228,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_star
     def save():
         save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer),
                         extra={"trainer": trainer.state_dict()})
+        writer.update_status(checkpoint_epoch=trainer.epochs_done, checkpoint_step=trainer.step)
 
     def on_step(t, e):
         window.append((e.loss, e.recon, e.kl))
@@ -201,13 +239,13 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, process_star
         window.clear()
         bar.set_postfix(loss=f"{loss:.1f}", epoch=e.epoch)
         writer.metrics({"split": "train", "epoch": e.epoch, "step": e.step, "loss": loss, "recon": recon,
-                        "kl": kl, "beta": e.beta, "lr": e.lr, "seconds": time.time() - process_start})
+                        "kl": kl, "beta": e.beta, "lr": e.lr, "seconds": clock()})
         eta = (e.total_steps - e.step) * trainer.config.batch_size / max(e.images_per_sec, 1e-9)
         writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta)
 
     def on_epoch(t, test):
         writer.metrics({"split": "test", "epoch": t.epochs_done, "step": t.step, "loss": test["neg_elbo"],
-                        "recon": test["recon"], "kl": test["kl"], "seconds": time.time() - process_start})
+                        "recon": test["recon"], "kl": test["kl"], "seconds": clock()})
         save()
         writer.update_status(epoch=t.epochs_done, step=t.step, test_loss=test["neg_elbo"])
         bar.write(f"epoch {t.epochs_done}: test -ELBO {test['neg_elbo']:.2f} nats "

@@ -4,6 +4,12 @@
   status.json     replaced atomically: state, progress, pid, error
   checkpoint.pt   written atomically at each epoch end (and on stop)
   train.log       the training process's stdout and stderr (when started by `start_run`)
+  run.lock        flock'ed by the training process for its whole life; holds its pid
+
+A run is alive while some process holds its lock: the kernel drops the lock when the process
+ends, however it ends (kill -9, out of memory), so a dead run cannot look alive even when its pid
+has been reused, and `stop_run` signals only the process that holds the lock. status.json also
+carries a heartbeat, refreshed every few seconds, for readers that cannot take locks.
 """
 from __future__ import annotations
 
@@ -12,15 +18,25 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
 from .files import atomic_path
 
+try:
+    import fcntl
+except ImportError:            # Windows: no flock; liveness falls back to the pid alone
+    fcntl = None
+
 STATES = ("running", "finished", "stopped", "failed")
-METRICS, STATUS, CHECKPOINT, LOG = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log"
+METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log", "run.lock"
+START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
+LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
+HEARTBEAT_SECONDS = 5.0
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -29,36 +45,67 @@ def write_json_atomic(path: Path, obj: dict) -> None:
 
 
 class RunWriter:
-    """Appends metrics rows and replaces the status file of one run folder."""
+    """Appends metrics rows and replaces the status file of one run folder; a thread refreshes
+    the status's heartbeat every HEARTBEAT_SECONDS until close()."""
 
     def __init__(self, run_dir):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.run_dir / METRICS, "a", buffering=1)
         self.status: dict = read_status(self.run_dir) or {}
+        self._lock, self._closed = threading.Lock(), threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="run heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._closed.wait(HEARTBEAT_SECONDS):
+            self.update_status()
 
     def metrics(self, row: dict) -> None:
         self._metrics.write(json.dumps(row) + "\n")
         self._metrics.flush()
 
     def update_status(self, **fields_) -> None:
-        self.status.update(fields_, updated=time.time())
-        write_json_atomic(self.run_dir / STATUS, self.status)
+        with self._lock:
+            now = time.time()
+            self.status.update(fields_, updated=now, heartbeat=now)
+            write_json_atomic(self.run_dir / STATUS, self.status)
 
     def close(self) -> None:
+        self._closed.set()
+        self._heartbeat.join()
         self._metrics.close()
 
 
 def read_status(run_dir) -> dict | None:
-    """The run's status.json, or None if there is none (yet). A "running" run whose process
-    is gone (killed without a chance to write) reads as failed."""
+    """The run's status.json, or None if there is none (yet) or it is not a JSON object.
+
+    A "running" run that no process holds any more (killed without a chance to write) reads as
+    "stopped" with `interrupted` set when it has a checkpoint to resume from, else as "failed"."""
     try:
         status = json.loads((Path(run_dir) / STATUS).read_text())
     except (OSError, ValueError):
         return None
-    if status.get("state") == "running" and not pid_alive(status.get("pid")):
-        status.update(state="failed", error=status.get("error") or "the training process ended without a word")
+    if not isinstance(status, dict):
+        return None
+    if status.get("state") == "running":
+        holder = lock_holder(run_dir)
+        if holder is None:
+            status.update(_interrupted(Path(run_dir), status))
+        elif status.get("pid") is None:
+            status["pid"] = holder or None
     return status
+
+
+def _interrupted(run_dir: Path, status: dict) -> dict:
+    """How a run reads whose process ended without writing its last status."""
+    if not (run_dir / CHECKPOINT).is_file():
+        return {"state": "failed", "error": status.get("error") or
+                "the training process ended before its first checkpoint (killed, or out of memory?)"}
+    epoch, step = status.get("checkpoint_epoch", status.get("epoch")), status.get("checkpoint_step", status.get("step"))
+    return {"state": "stopped", "interrupted": True, "epoch": epoch, "step": step, "eta_seconds": None,
+            "error": f"the training process ended without a word (killed, or out of memory?); its last "
+                     f"checkpoint (epoch {epoch}, step {step}) is kept and the run can be resumed from it"}
 
 
 def read_metrics(run_dir) -> list[dict]:
@@ -76,6 +123,38 @@ def read_metrics(run_dir) -> list[dict]:
     return rows
 
 
+def truncate_metrics(run_dir, last_step: int) -> list[dict]:
+    """Keep only the metrics rows up to `last_step` (a resume's checkpoint); returns the rows kept.
+    The file is rewritten whole, which also drops a line half-written by a killed process."""
+    kept = [row for row in read_metrics(run_dir)
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= last_step]
+    if (Path(run_dir) / METRICS).exists():
+        with atomic_path(Path(run_dir) / METRICS) as tmp:
+            tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
+    return kept
+
+
+def holds_a_run(run_dir) -> bool:
+    """Whether a folder already has a run's outputs (metrics, a checkpoint or a final state)."""
+    run_dir = Path(run_dir)
+    if (run_dir / METRICS).exists() or (run_dir / CHECKPOINT).exists():
+        return True
+    try:
+        status = json.loads((run_dir / STATUS).read_text())
+    except (OSError, ValueError):
+        return False
+    return not isinstance(status, dict) or status.get("state") != "running"      # "running": start_run's mark
+
+
+def remove_orphan_parts(run_dir) -> list[Path]:
+    """Delete the temporary files of atomic writes that a killed process left behind; call it only
+    while holding the run's lock, when no write can be under way."""
+    orphans = list(Path(run_dir).glob(".*.part"))
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return orphans
+
+
 def pid_alive(pid) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -89,6 +168,87 @@ def pid_alive(pid) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
     except OSError:
         return True
+
+
+def _try_flock(fd: int, kind) -> bool:
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def lock_holder(run_dir) -> int | None:
+    """The pid of the process that holds the run's lock, 0 if it is held but the pid is not yet
+    written, None if no process holds it (no run, or its process has ended)."""
+    path = Path(run_dir) / LOCK
+    if fcntl is None:                           # no flock (Windows): the pid in status.json is all there is
+        try:
+            pid = json.loads((Path(run_dir) / STATUS).read_text()).get("pid")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return pid if pid_alive(pid) else None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _try_flock(fd, fcntl.LOCK_SH):       # nobody holds it: let go at once
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else 0
+    finally:
+        os.close(fd)
+
+
+def _write_holder(fd: int, pid: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(pid).encode(), 0)
+
+
+def _lock_file(run_dir) -> int:
+    """An open descriptor of the run's lock file, locked exclusively; RuntimeError if another process
+    holds it. A reader that probes the lock holds it for microseconds, so a few retries ride that out."""
+    fd = os.open(Path(run_dir) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    for _ in range(50):
+        if fcntl is None or _try_flock(fd, fcntl.LOCK_EX):
+            os.ftruncate(fd, 0)          # at once: the pid of an earlier holder must never read as ours
+            return fd
+        time.sleep(0.01)
+    holder = lock_holder(run_dir)
+    os.close(fd)
+    raise RuntimeError(f"{run_dir} is in use by another training process (pid {holder or 'unknown'})")
+
+
+@contextmanager
+def run_lock(run_dir):
+    """Hold the run's lock for the block: the training process's claim to its run folder.
+
+    Under `start_run` the lock is already held, taken by the launcher and inherited as the
+    descriptor named by $VAE_RUN_LOCK_FD, so that no other start can slip in between; it is adopted
+    when it is that folder's lock file."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = _inherited_lock(run_dir)
+    if fd is None:
+        fd = _lock_file(run_dir)
+    try:
+        _write_holder(fd, os.getpid())
+        yield
+    finally:
+        os.close(fd)                    # releases the lock (the kernel does the same at any exit)
+
+
+def _inherited_lock(run_dir: Path) -> int | None:
+    fd = os.environ.pop(LOCK_FD_ENV, None)
+    if fd is None or not fd.isdigit():
+        return None
+    try:
+        same = os.path.samestat(os.fstat(int(fd)), os.stat(run_dir / LOCK))
+    except OSError:
+        return None
+    return int(fd) if same else None
 
 
 def list_runs(runs_root) -> list[tuple[Path, dict]]:
@@ -120,29 +280,93 @@ def cli_args(model_cfg, train_cfg) -> list[str]:
     return args
 
 
+@contextmanager
+def _one_start_at_a_time(runs_root: Path):
+    """Serialise start_run across processes (two servers, two CLIs), not only across threads."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(runs_root / START_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def start_run(runs_root, model_cfg, train_cfg, *, cwd=None) -> Path:
     """Start `python -m vae train` as its own process (own session, so it outlives the caller's
     script reruns) in a new folder under runs_root; refuse while another run is training."""
-    busy = active_run(runs_root)
-    if busy is not None:
-        raise RuntimeError(f"A training run is already going: {busy.name}. Stop it or wait for it to finish.")
-    run_dir = Path(runs_root) / run_name(model_cfg, train_cfg)
-    run_dir.mkdir(parents=True, exist_ok=False)
-    cmd = [sys.executable, "-m", "vae", "train", "--run-dir", str(run_dir), *cli_args(model_cfg, train_cfg)]
-    with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=cwd, start_new_session=True)
-    # Write a first status at once, so the folder reads as running before the child has imported torch.
-    write_json_atomic(run_dir / STATUS, {"state": "running", "pid": proc.pid, "epoch": 0, "step": 0,
-                                         "started": time.time(), "updated": time.time(),
-                                         "command": cmd[1:]})
+    runs_root = Path(runs_root)
+    with _one_start_at_a_time(runs_root):
+        _refuse_if_busy(runs_root)
+        run_dir = runs_root / run_name(model_cfg, train_cfg)
+        run_dir.mkdir(parents=True, exist_ok=False)
+        _launch(run_dir, ["--run-dir", str(run_dir), *cli_args(model_cfg, train_cfg)], {}, cwd)
     return run_dir
 
 
-def stop_run(run_dir) -> bool:
-    """Ask a running training process to stop (SIGTERM): it ends its step, saves and exits as "stopped"."""
+def resume_run(run_dir, *, cwd=None) -> Path:
+    """Continue a stopped (or interrupted) run from its last checkpoint, as its own process."""
+    run_dir = Path(run_dir)
     status = read_status(run_dir)
-    if not status or status.get("state") != "running":
+    if not status or status.get("state") != "stopped" or not (run_dir / CHECKPOINT).is_file():
+        raise RuntimeError(f"{run_dir.name} is not a stopped run with a checkpoint; there is nothing to resume")
+    with _one_start_at_a_time(run_dir.parent):
+        _refuse_if_busy(run_dir.parent)
+        device = (status.get("train_config") or {}).get("device", "auto")
+        _launch(run_dir, ["--run-dir", str(run_dir), "--resume", "--device", str(device)], status, cwd)
+    return run_dir
+
+
+def _refuse_if_busy(runs_root: Path) -> None:
+    busy = active_run(runs_root)
+    if busy is not None:
+        raise RuntimeError(f"A training run is already going: {busy.name}. Stop it or wait for it to finish.")
+
+
+def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
+    """Lock the run, mark it running, then start the training process holding that same lock.
+
+    The child inherits the locked descriptor, so the run is held from before its status says
+    "running" until the child exits. A thread waits for the child so it never lingers as a zombie."""
+    fd = _lock_file(run_dir)
+    try:
+        cmd = [sys.executable, "-m", "vae", "train", *args]
+        now = time.time()
+        write_json_atomic(run_dir / STATUS, {**status, "state": "running", "pid": None, "error": None,
+                                             "interrupted": False, "started": status.get("started", now),
+                                             "updated": now, "heartbeat": now, "command": cmd[1:]})
+        with open(run_dir / LOG, "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=cwd, start_new_session=True, pass_fds=(fd,),
+                                    env={**os.environ, LOCK_FD_ENV: str(fd)})
+        _write_holder(fd, proc.pid)
+        threading.Thread(target=proc.wait, name=f"reap {run_dir.name}", daemon=True).start()
+    finally:
+        os.close(fd)
+
+
+def stop_run(run_dir) -> bool:
+    """Ask the run's training process to stop (SIGTERM): it ends its step, saves and exits as "stopped".
+
+    Only the process proven to hold the run's lock is signalled; False when there is none."""
+    pid = lock_holder(run_dir)
+    if not pid:
         return False
-    os.kill(status["pid"], signal.SIGTERM)
+    try:
+        process = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        process = None
+    try:
+        if lock_holder(run_dir) != pid:          # the pid now refers to the lock's holder, no other
+            return False
+        if process is None:
+            os.kill(pid, signal.SIGTERM)
+        else:
+            signal.pidfd_send_signal(process, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    finally:
+        if process is not None:
+            os.close(process)
     return True
