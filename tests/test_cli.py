@@ -1,27 +1,42 @@
+"""`python -m vae`: run in process through vae.cli.main(argv), except where a real signal is the point."""
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import torch
 
 from vae import load_checkpoint
-from vae.runs import read_metrics, read_status
+from vae.checkpoint import read_checkpoint
+from vae.cli import main
+from vae.runs import read_metrics, read_status, write_json_atomic
 
+ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ROW = {"split", "epoch", "step", "loss", "recon", "kl", "seconds"}
 STATUS = {"state", "epoch", "step", "total_steps", "images_per_sec", "eta_seconds", "pid", "error"}
+# Three two-step epochs on 128 images: a whole run in a couple of seconds.
+SHORT = ["--epochs", 3, "--limit", 128, "--batch-size", 64, "--log-every", 1, "--device", "cpu"]
 
 
-def vae_cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "vae", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, **kwargs)
+@pytest.fixture
+def vae_cli(capsys):
+    """vae_cli(*args) -> (exit code, stdout, stderr) of `python -m vae *args`, run in this process."""
+    def run(*args):
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
 
 
-def test_train_then_evaluate_end_to_end(tmp_path):
+def test_train_then_evaluate_end_to_end(tmp_path, vae_cli):
     run = tmp_path / "run"
-    done = vae_cli("train", "--run-dir", run, "--epochs", 2, "--limit", 1500, "--device", "cpu", "--log-every", 4)
-    assert done.returncode == 0, done.stderr
+    code, out, err = vae_cli("train", "--run-dir", run, "--epochs", 2, "--limit", 1500, "--device", "cpu",
+                             "--log-every", 4, "--grad-clip", 0.5)
+    assert code == 0, err
     rows = read_metrics(run)
     train = [r for r in rows if r["split"] == "train"]
     test = [r for r in rows if r["split"] == "test"]
@@ -34,44 +49,77 @@ def test_train_then_evaluate_end_to_end(tmp_path):
 
     model, meta = load_checkpoint(run / "checkpoint.pt")
     assert meta["epoch"] == 2 and meta["test_metrics"]["neg_elbo"] == pytest.approx(test[1]["loss"])
-    last = json.loads(done.stdout.strip().splitlines()[-1])
-    assert last["state"] == "finished"
+    assert meta["train_config"]["grad_clip"] == 0.5                  # the flag reaches the trainer's config
+    assert json.loads(out.strip().splitlines()[-1])["state"] == "finished"
 
-    ev = vae_cli("evaluate", run / "checkpoint.pt", "--limit", 500)
-    assert ev.returncode == 0, ev.stderr
-    result = json.loads(ev.stdout.strip().splitlines()[-1])
+    code, out, err = vae_cli("evaluate", run / "checkpoint.pt", "--limit", 500)
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
     assert set(result) >= {"neg_elbo", "recon", "kl"} and result["images"] == 500
     assert result["neg_elbo"] == pytest.approx(result["recon"] + result["kl"])
 
-    again = vae_cli("train", "--run-dir", run, "--epochs", 1)
-    assert again.returncode == 2 and "--resume" in again.stderr
+    code, _, err = vae_cli("train", "--run-dir", run, "--epochs", 1)
+    assert code == 2 and "--resume" in err
 
 
-def test_sigterm_stops_with_a_checkpoint_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("leftover", ["metrics", "checkpoint", "finished-status"])
+def test_a_fresh_start_refuses_a_folder_that_holds_a_run(tmp_path, vae_cli, leftover):
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--run-dir", str(run), "--epochs", "30",
-                             "--limit", "2000", "--device", "cpu", "--log-every", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run.mkdir()
+    if leftover == "metrics":              # a run killed before its first checkpoint
+        (run / "metrics.jsonl").write_text(json.dumps({"split": "train", "step": 1, "loss": 200.0}) + "\n")
+    elif leftover == "checkpoint":
+        (run / "checkpoint.pt").write_bytes(b"weights")
+    else:
+        write_json_atomic(run / "status.json", {"state": "finished", "step": 10})
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, _, err = vae_cli("train", "--run-dir", run, *SHORT)
+    assert code == 2 and "already holds a run" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != "run.lock"} == before
+
+
+def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path, vae_cli):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--run-dir", str(run), *map(str, SHORT)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Once the status names this process, its SIGTERM handler is in place: it ends the first step and saves.
     deadline = time.time() + 120
-    while time.time() < deadline and not ((read_status(run) or {}).get("step") or 0) >= 3:
-        time.sleep(0.1)
+    while time.time() < deadline and (read_status(run) or {}).get("pid") != proc.pid:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
     status = read_status(run)
-    assert status["state"] == "stopped" and 3 <= status["step"] < status["total_steps"]
-    _, meta = load_checkpoint(run / "checkpoint.pt")
-    assert meta["step"] == status["step"]
+    assert status["state"] == "stopped" and 1 <= status["step"] < status["total_steps"] == 6
+    assert read_checkpoint(run / "checkpoint.pt")["meta"]["step"] == status["step"]
+    (run / ".checkpoint.pt.x1y2z3.part").write_bytes(b"left by a kill during a write")
 
-    resumed = vae_cli("train", "--run-dir", run, "--resume", "--device", "cpu")
-    assert resumed.returncode == 0, resumed.stderr
+    code, _, err = vae_cli("train", "--run-dir", run, "--resume", "--device", "cpu")
+    assert code == 0, err
     status = read_status(run)
-    assert status["state"] == "finished" and status["step"] == status["total_steps"] == 30 * 16
-    steps = [r["step"] for r in read_metrics(run) if r["split"] == "train"]
-    assert steps == sorted(steps) and len(steps) == len(set(steps))
+    assert status["state"] == "finished" and status["step"] == status["total_steps"] == 6
+    assert not list(run.glob("*.part"))
+    rows = [r for r in read_metrics(run) if r["split"] == "train"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["seconds"] for r in rows] == sorted(r["seconds"] for r in rows)
+
+    code, _, err = vae_cli("train", "--run-dir", tmp_path / "uninterrupted", *SHORT)
+    assert code == 0, err
+    resumed = read_checkpoint(run / "checkpoint.pt")["model_state"]
+    for name, tensor in read_checkpoint(tmp_path / "uninterrupted" / "checkpoint.pt")["model_state"].items():
+        assert torch.equal(resumed[name], tensor), name
 
 
-def test_bad_arguments_get_a_clear_message(tmp_path):
-    done = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 0)
-    assert done.returncode == 2 and "epochs must be at least 1" in done.stderr
-    done = vae_cli("evaluate", tmp_path / "nothing.pt")
-    assert done.returncode == 2 and "nothing.pt" in done.stderr and "Traceback" not in done.stderr
+def test_bad_arguments_get_a_clear_message(tmp_path, vae_cli):
+    code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 0)
+    assert code == 2 and "epochs must be at least 1" in err
+    assert not (tmp_path / "r").exists()                  # refused before any folder was made
+    code, _, err = vae_cli("evaluate", tmp_path / "nothing.pt")
+    assert code == 2 and "nothing.pt" in err and "Traceback" not in err
+
+
+def test_main_leaves_the_signal_handlers_as_it_found_them(tmp_path, vae_cli):
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 1, "--limit", 64, "--device", "cpu")
+    assert code == 0, err
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
