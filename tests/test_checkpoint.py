@@ -1,3 +1,5 @@
+import struct
+
 import pytest
 import torch
 
@@ -45,15 +47,76 @@ def test_foreign_and_future_files_are_refused(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_a_flipped_bit_in_the_weights_is_a_checksum_error(tmp_path):
+    model = VAE(ModelConfig(hidden=32)).eval()
+    with torch.no_grad():
+        model.decoder[-2].bias[7] = 1234.5678           # a value whose bytes can be found in the file
+    save_checkpoint(tmp_path / "model.pt", model, {"epoch": 1})
+    data = bytearray((tmp_path / "model.pt").read_bytes())
+    at = data.find(struct.pack("<f", 1234.5678))
+    assert at > 0 and data.find(struct.pack("<f", 1234.5678), at + 1) == -1
+    data[at] ^= 0x01                                    # 1234.5678 -> 1234.5677: still loads, wrongly
+    (tmp_path / "flipped.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="flipped.pt: the checksum of its tensors does not match"):
+        load_checkpoint(tmp_path / "flipped.pt")
+
+
+def test_an_edited_tensor_or_trainer_state_is_a_checksum_error(tmp_path):
+    from vae.checkpoint import read_checkpoint
+
+    save_checkpoint(tmp_path / "model.pt", VAE(ModelConfig(hidden=32)), {}, extra={"trainer": {"step": 40}})
+    for edit in (lambda p: p["model_state"]["encoder.1.weight"].mul_(2), lambda p: p["trainer"].update(step=41)):
+        payload = read_checkpoint(tmp_path / "model.pt")
+        edit(payload)
+        torch.save(payload, tmp_path / "edited.pt")
+        with pytest.raises(CheckpointError, match="checksum"):
+            read_checkpoint(tmp_path / "edited.pt")
+
+
+def test_a_config_declaring_a_bigger_model_is_refused_before_allocation(tmp_path, monkeypatch):
+    """The issue's case: a 7 MB file declaring hidden=30000 cost 14.6 GB before it was rejected.
+    Here hidden=5000 (230 MB, so that a regression costs little): no model of that size may be built."""
+    import vae.checkpoint
+    from vae.checkpoint import read_checkpoint
+
+    save_checkpoint(tmp_path / "model.pt", VAE(ModelConfig(hidden=32)), {})
+    payload = read_checkpoint(tmp_path / "model.pt")
+    payload["meta"]["model_config"]["hidden"] = 5000
+    torch.save(payload, tmp_path / "big.pt")                      # meta is outside the checksum
+    built = []
+
+    def spy(config=None):
+        model = VAE(config)
+        built.append((config.hidden, model.device.type))
+        return model
+
+    monkeypatch.setattr(vae.checkpoint, "VAE", spy)
+    with pytest.raises(CheckpointError, match="big.pt: weights do not fit.* declares [0-9,]+ parameters"):
+        load_checkpoint(tmp_path / "big.pt")
+    assert [device for hidden, device in built if hidden == 5000] in ([], ["meta"])   # shapes only, no memory
+    load_checkpoint(tmp_path / "model.pt")                        # a sound file still builds its model
+    assert (32, "cpu") in built
+
+
+@pytest.mark.parametrize("missing", ["meta", "model_state"])
+def test_a_checkpoint_without_meta_or_weights_is_a_checkpoint_error(tmp_path, missing):
+    payload = {"format": "vae-latent-explorer/checkpoint", "format_version": 1, "meta": {}, "model_state": {}}
+    del payload[missing]
+    torch.save(payload, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match=f"partial.pt: the checkpoint has no {missing}"):
+        load_checkpoint(tmp_path / "partial.pt")
+
+
 def test_pickled_code_is_never_executed(tmp_path):
     class Boom:
         def __reduce__(self):
             return (exec, ("import pathlib; pathlib.Path('%s').write_text('owned')" % (tmp_path / "owned"),))
 
     torch.save({"format": "vae-latent-explorer/checkpoint", "payload": Boom()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="evil.pt") as refused:
         load_checkpoint(tmp_path / "evil.pt")
     assert not (tmp_path / "owned").exists()
+    assert "weights_only" not in str(refused.value) and "trust" not in str(refused.value)   # no advice to unlock it
 
 
 def test_shipped_default_checkpoint_loads():
@@ -90,7 +153,7 @@ def test_export_drops_the_optimizer_state(tmp_path, generator):
 
     export_checkpoint(run_checkpoint, tmp_path / "shared.pt")
     shared = read_checkpoint(tmp_path / "shared.pt")
-    assert set(shared) == {"format", "format_version", "model_state", "meta"}
+    assert set(shared) == {"format", "format_version", "model_state", "meta", "checksum"}
     assert shared["meta"]["weights_dtype"] == "float32"
     for name, tensor in model.state_dict().items():
         assert torch.equal(shared["model_state"][name], tensor)

@@ -116,6 +116,14 @@ def test_bad_arguments_get_a_clear_message(tmp_path, vae_cli):
     assert not (tmp_path / "r").exists()                  # refused before any folder was made
     code, _, err = vae_cli("evaluate", tmp_path / "nothing.pt")
     assert code == 2 and "nothing.pt" in err and "Traceback" not in err
+    for name, content in [("text.pt", b"not a classifier"), ("foreign.pt", None)]:
+        if content is None:
+            torch.save({"format": "vae-latent-explorer/classifier", "weights": {}}, tmp_path / name)
+        else:
+            (tmp_path / name).write_bytes(content)
+        code, _, err = vae_cli("evaluate", ROOT / "checkpoints" / "mnist-2d.pt", "--limit", 10, "--knn-k", 0,
+                               "--classifier", tmp_path / name)
+        assert code == 2 and (f"{name}: not a" in err or f"{name}: the classifier" in err), err
 
 
 def test_main_leaves_the_signal_handlers_as_it_found_them(tmp_path, vae_cli):

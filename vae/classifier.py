@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checkpoint import CheckpointError
 from .data import epoch_batches, to_float
 from .files import atomic_path
 
@@ -61,9 +62,16 @@ def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
 
 
 def load_classifier(path, map_location="cpu") -> tuple[DigitClassifier, dict]:
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    """(classifier in eval mode, meta); CheckpointError naming the file when it is not a usable one."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable digit-classifier file ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a digit-classifier file")
+        raise CheckpointError(f"{path}: not a digit-classifier file")
     model = DigitClassifier()
-    model.load_state_dict(payload["state"])
-    return model.to(map_location).eval(), payload["meta"]
+    try:
+        model.load_state_dict(payload["state"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: the classifier's weights do not fit: {type(exc).__name__}") from None
+    return model.to(map_location).eval(), payload.get("meta") or {}

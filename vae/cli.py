@@ -133,9 +133,9 @@ def _run_configs(args):
             raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --run-dir")
         return (*_configs(args), None)
     payload = read_checkpoint(run_dir / CHECKPOINT)
-    if "trainer" not in payload:
-        raise ValueError(f"{run_dir / CHECKPOINT}: has no trainer state to resume from")
     meta = payload["meta"]
+    if "trainer" not in payload or not isinstance(meta.get("train_config"), dict):
+        raise ValueError(f"{run_dir / CHECKPOINT}: has no trainer state to resume from")
     train_cfg = TrainConfig.from_dict({**meta["train_config"], "device": args.device})
     return ModelConfig(**meta["model_config"]), train_cfg, payload
 
