@@ -120,7 +120,11 @@ def test_pickled_code_is_never_executed(tmp_path):
 
 
 def test_shipped_default_checkpoint_loads():
+    from vae.checkpoint import checksum, read_checkpoint
+
     model, meta = load_checkpoint("checkpoints/mnist-2d.pt")
+    payload = read_checkpoint("checkpoints/mnist-2d.pt")
+    assert payload["checksum"] == checksum(payload)            # verified at every load, not skipped as legacy
     assert meta["latent_dim"] == 2 and meta["dataset"] == "mnist"
     assert meta["test_metrics"]["neg_elbo"] < 150
     assert "python -m vae train" in meta["command"]
