@@ -131,3 +131,18 @@ def test_main_leaves_the_signal_handlers_as_it_found_them(tmp_path, vae_cli):
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 1, "--limit", 64, "--device", "cpu")
     assert code == 0, err
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_a_training_error_keeps_its_traceback_and_states_one_line(tmp_path, vae_cli, monkeypatch):
+    from vae.train import Trainer
+
+    def fail(self, should_stop):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nsecond line of the message")
+
+    monkeypatch.setattr(Trainer, "run", fail)
+    code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 1, "--limit", 64, "--device", "cpu")
+    assert code == 2
+    assert "Traceback (most recent call last)" in err and "second line of the message" in err
+    status = read_status(tmp_path / "r")
+    assert status["state"] == "failed"
+    assert status["error"] == "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"

@@ -183,8 +183,11 @@ def _train_run(args, stop_requested) -> int:
             trainer.load_state_dict(resume_state["trainer"])
         state = _train_with_outputs(trainer, writer, run_dir / CHECKPOINT, stop_requested, clock)
     except BaseException as exc:
-        writer.update_status(state="failed", error=f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, (ValueError, RuntimeError, OSError, KeyboardInterrupt)):
+        # status.json gets one line for the page; the whole traceback goes to stderr, which is
+        # train.log when the dashboard started the run (a torch error's cause is rarely in line one).
+        reason = (str(exc).strip().splitlines() or [""])[0][:300]
+        writer.update_status(state="failed", error=f"{type(exc).__name__}: {reason}".rstrip(": "))
+        if not isinstance(exc, KeyboardInterrupt):
             traceback.print_exc()
         raise
     finally:
