@@ -146,3 +146,27 @@ def test_a_training_error_keeps_its_traceback_and_states_one_line(tmp_path, vae_
     status = read_status(tmp_path / "r")
     assert status["state"] == "failed"
     assert status["error"] == "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"
+
+
+def test_a_diverged_run_fails_naming_the_step_and_keeps_its_last_finite_checkpoint(tmp_path, vae_cli, monkeypatch):
+    import vae.train
+    from vae import catalog
+
+    calls, elbo = [], vae.train.negative_elbo
+
+    def nan_from_step_4(*args, **kwargs):                # as lr 0.3 does by itself at step 3
+        calls.append(1)
+        loss, recon, kl = elbo(*args, **kwargs)
+        return (loss * float("nan"), recon * float("nan"), kl) if len(calls) >= 4 else (loss, recon, kl)
+
+    monkeypatch.setattr(vae.train, "negative_elbo", nan_from_step_4)
+    run = tmp_path / "runs" / "diverged"
+    code, _, err = vae_cli("train", "--run-dir", run, *SHORT)
+    assert code == 2 and "lower learning rate" in err
+    status = read_status(run)
+    assert status["state"] == "failed" and "loss became nan at step 4 (epoch 2)" in status["error"]
+    payload = read_checkpoint(run / "checkpoint.pt")                # epoch 1's, untouched by the broken step
+    assert payload["meta"]["step"] == 2
+    assert all(torch.isfinite(t).all() for t in payload["model_state"].values())
+    assert all(r["loss"] == r["loss"] for r in read_metrics(run))   # no NaN row
+    assert catalog.run_choices(tmp_path / "runs") == []

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vae import VAE, ModelConfig, TrainConfig, Trainer
-from vae.train import resolve_device
+from vae.train import TrainingDiverged, resolve_device
 
 
 def small_trainer(mnist_train, mnist_test, **overrides):
@@ -90,6 +90,16 @@ def test_grad_clip_bounds_the_gradient_norm(mnist_train, mnist_test):
     assert min(unclipped) > 1                   # about 2.5-5 here: the clip has work to do at every step
     assert len(clipped) == 6 and max(clipped) <= 0.5 * (1 + 1e-5)
     assert min(clipped) == pytest.approx(0.5, rel=1e-4)       # scaled down to the bound, not zeroed
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(mnist_train, mnist_test):
+    trainer = small_trainer(mnist_train, mnist_test, epochs=1, lr=0.3, lr_schedule="constant")
+    seen = []
+    trainer.on_step.append(lambda t, e: seen.append(e.loss))
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at step (\d+) \(epoch 1\); try a lower"):
+        trainer.run()
+    assert seen and all(torch.isfinite(torch.tensor(seen)))        # callbacks never see the broken loss
+    assert len(seen) == trainer.step - 1
 
 
 def test_config_validation():

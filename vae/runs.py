@@ -204,7 +204,8 @@ def lock_holder(run_dir) -> int | None:
 
 def _write_holder(fd: int, pid: int) -> None:
     os.ftruncate(fd, 0)
-    os.pwrite(fd, str(pid).encode(), 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, str(pid).encode())
 
 
 def _lock_file(run_dir) -> int:
@@ -338,7 +339,7 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
                                              "updated": now, "heartbeat": now, "command": cmd[1:]})
         with open(run_dir / LOG, "ab") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=cwd, start_new_session=True, pass_fds=(fd,),
+                                    cwd=cwd, start_new_session=True, pass_fds=(fd,) if fcntl else (),
                                     env={**os.environ, LOCK_FD_ENV: str(fd)})
         _write_holder(fd, proc.pid)
         threading.Thread(target=proc.wait, name=f"reap {run_dir.name}", daemon=True).start()

@@ -71,6 +71,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number; the message names the step and what to try."""
+
+
 @dataclass
 class StepEvent:
     epoch: int           # 1-based epoch the step belongs to
@@ -133,8 +137,16 @@ class Trainer:
         if "generator" in state:          # checkpoints from before the trainer owned its noise lack it
             self.generator.set_state(state["generator"])
 
+    def _check_finite(self, loss: float, where: str) -> None:
+        """Raise before any callback sees a non-finite loss, so nothing records or saves the broken model."""
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"training diverged: the loss became {loss} {where}; try a lower learning "
+                                   f"rate than {self.config.lr:g}" +
+                                   (" or --grad-clip 1" if not self.config.grad_clip else ""))
+
     def run(self, should_stop=lambda: False) -> str:
-        """Train until the last epoch ("finished") or until should_stop() after a step ("stopped")."""
+        """Train until the last epoch ("finished") or until should_stop() after a step ("stopped").
+        A non-finite loss raises TrainingDiverged."""
         c, model = self.config, self.model
         model.train()
         started, start_step, base_seconds = time.perf_counter(), self.step, self.seconds
@@ -160,12 +172,14 @@ class Trainer:
                 event = StepEvent(epoch + 1, self.step, self.total_steps, (recon + kl).item(), recon.item(),
                                   kl.item(), beta, lr, self.seconds,
                                   (self.step - start_step) * c.batch_size / max(elapsed, 1e-9))
+                self._check_finite(event.loss, f"at step {self.step} (epoch {epoch + 1})")
                 for callback in self.on_step:
                     callback(self, event)
                 if should_stop():
                     return "stopped"
             model.eval()
             self.last_test = evaluate_elbo(model, self.test_images, seed=c.seed)
+            self._check_finite(self.last_test["neg_elbo"], f"on the test set after epoch {self.epochs_done}")
             model.train()
             for callback in self.on_epoch:
                 callback(self, self.last_test)
