@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import load_model, test_set
-from vae import ModelConfig, TrainConfig, catalog, inference, plots, runs
+from vae import CheckpointError, ModelConfig, TrainConfig, catalog, inference, plots, runs
 from vae.launch import available_devices, configs_from_form
 from vae.model import ARCHITECTURES
 
@@ -88,6 +88,8 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
                 st.error(f"Training was not resumed. {exc}")
                 return
             st.rerun()
+    elif state == "unreadable":
+        st.error(f"This run folder cannot be read: {status.get('error')}")
     elif state == "failed":
         st.error(f"The run failed: {status.get('error') or 'no reason was recorded'}")
         log = run_dir / runs.LOG
@@ -118,9 +120,13 @@ def run_view(run_dir: Path, was_running: bool) -> None:
     words.markdown(EXPLANATION)
     checkpoint = run_dir / runs.CHECKPOINT
     if checkpoint.is_file():
-        st.image(plots.enlarge(strip_reconstructions(str(checkpoint), checkpoint.stat().st_mtime), 3),
-                 caption="Top: test digits. Bottom: their reconstructions by the latest checkpoint "
-                         f"(epoch {status.get('epoch')}).")
+        try:
+            strip = strip_reconstructions(str(checkpoint), checkpoint.stat().st_mtime)
+        except CheckpointError as exc:
+            st.warning(f"Its checkpoint cannot be used: {exc}")
+            return
+        st.image(plots.enlarge(strip, 3), caption="Top: test digits. Bottom: their reconstructions by the latest "
+                                                  f"checkpoint (epoch {status.get('epoch')}).")
 
 
 st.title("Train a VAE")

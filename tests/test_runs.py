@@ -159,6 +159,38 @@ def test_a_run_whose_process_vanished_reads_as_failed(tmp_path):
     assert status["state"] == "failed" and status["error"]
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("null", "holds a JSON NoneType"), ("[1, 2]", "holds a JSON list"), ('"running"', "holds a JSON str"),
+    ('{"state": "finished", "started": "yesterday"}', "started is 'yesterday', not a number"),
+    ('{"state": "finished", "model_config": [2]}', "model_config is [2], not dict"),
+    ('{"state": "finished", "epoch": "2"}', "epoch is '2', not int"),
+    ('{"state": "finished", "test_loss": true}', "test_loss is True, not a number"),
+    ('{"state": "exploded"}', "state is 'exploded'"), ('{"state": "fini', "not JSON"),
+], ids=["null", "list", "string", "string-started", "list-model-config", "string-epoch", "bool-loss",
+        "unknown-state", "truncated"])
+def test_a_malformed_status_is_listed_as_unreadable_with_the_reason(tmp_path, text, reason):
+    good = tmp_path / "good"
+    write_json_atomic(good / "status.json", {"state": "finished", "started": 5.0, "epoch": 1, "epochs": 1,
+                                              "model_config": {"latent_dim": 2}, "test_loss": 150.0})
+    (good / "checkpoint.pt").write_bytes(b"weights")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "status.json").write_text(text)
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"weights")
+    listed = dict(list_runs(tmp_path))
+    assert listed[good]["state"] == "finished"
+    assert listed[tmp_path / "bad"]["state"] == "unreadable" and reason in listed[tmp_path / "bad"]["error"]
+    assert [choice.path for choice in catalog.run_choices(tmp_path)] == [good / "checkpoint.pt"]
+    assert active_run(tmp_path) is None
+
+
+def test_malformed_metrics_rows_are_skipped(tmp_path):
+    good = {"split": "train", "epoch": 1, "step": 1, "loss": 300.0, "recon": 290.0, "kl": 10.0, "seconds": 1.5}
+    lines = [json.dumps(good), "[1, 2, 3]", "null", json.dumps({**good, "loss": "300"}),
+             json.dumps({**good, "step": "2"}), json.dumps({**good, "step": 2, "kl": None}), json.dumps({"loss": 1.0})]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert read_metrics(tmp_path) == [good]
+
+
 def test_half_written_metrics_line_is_skipped(tmp_path):
     rows = [{"split": "train", "step": 1, "loss": 300.0}, {"split": "test", "step": 2, "loss": 200.0}]
     text = "".join(json.dumps(r) + "\n" for r in rows) + '{"split": "train", "st'

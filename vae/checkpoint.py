@@ -10,7 +10,6 @@ A checkpoint is a plain dict of tensors, strings and numbers saved with
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 
 import torch
@@ -78,13 +77,15 @@ def read_checkpoint(path, map_location="cpu") -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(f"{path}: holds Python objects besides tensors and plain data; it is refused "
-                              "because loading those could run code. Checkpoints of this project never "
-                              "hold any.") from None
     except Exception as exc:
+        # torch's weights-only messages go on to explain how to load the file unsafely: never passed on
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(f"{path}: holds Python objects besides tensors and plain data; it is refused "
+                                  "because loading those could run code. Checkpoints of this project never "
+                                  "hold any.") from None
+        detail = "" if "weights_only" in str(exc) else f": {_first_line(exc)}"
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file?): "
-                              f"{type(exc).__name__}: {_first_line(exc)}") from None
+                              f"{type(exc).__name__}{detail}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a VAE Latent Explorer checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:

@@ -167,7 +167,7 @@ def _train_run(args, stop_requested) -> int:
     # (8.4 -> 11 ms here). Flushing them to zero changes no result that matters: they are < 1e-38.
     torch.set_flush_denormal(True)
     writer = RunWriter(run_dir)
-    writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started", process_start),
+    writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started") or process_start,
                          epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
                          interrupted=False, device=str(device), model_config=model_cfg.to_dict(),
                          train_config=train_cfg.to_dict())

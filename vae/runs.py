@@ -32,7 +32,7 @@ try:
 except ImportError:            # Windows: no flock; liveness falls back to the pid alone
     fcntl = None
 
-STATES = ("running", "finished", "stopped", "failed")
+STATES = ("running", "finished", "stopped", "failed")      # read_status adds "unreadable" for broken files
 METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log", "run.lock"
 START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
 LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
@@ -52,7 +52,8 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.run_dir / METRICS, "a", buffering=1)
-        self.status: dict = read_status(self.run_dir) or {}
+        status = read_status(self.run_dir)
+        self.status: dict = status if status and status["state"] != "unreadable" else {}
         self._lock, self._closed = threading.Lock(), threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="run heartbeat", daemon=True)
         self._heartbeat.start()
@@ -77,17 +78,46 @@ class RunWriter:
         self._metrics.close()
 
 
-def read_status(run_dir) -> dict | None:
-    """The run's status.json, or None if there is none (yet) or it is not a JSON object.
+NUMBER = (int, float)
+# The fields of status.json and their types (None is allowed for any). One place that says what a
+# status is: a file that breaks it reads as state "unreadable" with the reason, never as half a status.
+STATUS_FIELDS = {"state": str, "error": str, "pid": int, "interrupted": bool, "device": str, "command": list,
+                 "started": NUMBER, "updated": NUMBER, "heartbeat": NUMBER, "epoch": int, "epochs": int,
+                 "step": int, "total_steps": int, "checkpoint_epoch": int, "checkpoint_step": int,
+                 "images_per_sec": NUMBER, "eta_seconds": NUMBER, "test_loss": NUMBER, "train_seconds": NUMBER,
+                 "model_config": dict, "train_config": dict}
 
-    A "running" run that no process holds any more (killed without a chance to write) reads as
-    "stopped" with `interrupted` set when it has a checkpoint to resume from, else as "failed"."""
-    try:
-        status = json.loads((Path(run_dir) / STATUS).read_text())
-    except (OSError, ValueError):
-        return None
+
+def status_problems(status) -> list[str]:
+    """What makes `status` (parsed status.json) not a run status; empty when it is one."""
     if not isinstance(status, dict):
+        return [f"it holds a JSON {type(status).__name__}, not an object"]
+    problems = [f"{name} is {value!r}, not {kind.__name__ if isinstance(kind, type) else 'a number'}"
+                for name, kind in STATUS_FIELDS.items()
+                if (value := status.get(name)) is not None
+                and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool))]
+    if status.get("state") not in STATES:
+        problems.append(f"state is {status.get('state')!r}, not one of {STATES}")
+    return problems
+
+
+def read_status(run_dir) -> dict | None:
+    """The run's status.json, or None if there is none (yet).
+
+    A file that is not a valid status reads as {"state": "unreadable", "error": why}. A "running"
+    run that no process holds any more (killed without a chance to write) reads as "stopped" with
+    `interrupted` set when it has a checkpoint to resume from, else as "failed"."""
+    try:
+        text = (Path(run_dir) / STATUS).read_text()
+    except OSError:
         return None
+    try:
+        status = json.loads(text)
+    except ValueError as exc:
+        return {"state": "unreadable", "error": f"status.json is not JSON ({exc})", "started": 0.0}
+    problems = status_problems(status)
+    if problems:
+        return {"state": "unreadable", "error": "status.json: " + "; ".join(problems)[:300], "started": 0.0}
     if status.get("state") == "running":
         holder = lock_holder(run_dir)
         if holder is None:
@@ -108,26 +138,37 @@ def _interrupted(run_dir: Path, status: dict) -> dict:
                      f"checkpoint (epoch {epoch}, step {step}) is kept and the run can be resumed from it"}
 
 
+METRIC_NUMBERS = ("loss", "recon", "kl", "seconds")
+
+
 def read_metrics(run_dir) -> list[dict]:
-    """All complete rows of metrics.jsonl; a half-written last line is skipped."""
+    """All complete, well-formed rows of metrics.jsonl: objects with a split, an integer step and
+    numbers for loss, recon, kl and seconds where present. A half-written last line is skipped."""
     rows = []
     try:
         with open(Path(run_dir) / METRICS) as f:
             for line in f:
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except ValueError:
-                    pass
+                    continue
+                if _metrics_row_ok(row):
+                    rows.append(row)
     except OSError:
         pass
     return rows
 
 
+def _metrics_row_ok(row) -> bool:
+    return (isinstance(row, dict) and isinstance(row.get("split"), str)
+            and isinstance(row.get("step"), int) and not isinstance(row["step"], bool)
+            and all(isinstance(row.get(k, 0), NUMBER) and not isinstance(row.get(k), bool) for k in METRIC_NUMBERS))
+
+
 def truncate_metrics(run_dir, last_step: int) -> list[dict]:
     """Keep only the metrics rows up to `last_step` (a resume's checkpoint); returns the rows kept.
     The file is rewritten whole, which also drops a line half-written by a killed process."""
-    kept = [row for row in read_metrics(run_dir)
-            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= last_step]
+    kept = [row for row in read_metrics(run_dir) if row["step"] <= last_step]
     if (Path(run_dir) / METRICS).exists():
         with atomic_path(Path(run_dir) / METRICS) as tmp:
             tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
@@ -258,7 +299,7 @@ def list_runs(runs_root) -> list[tuple[Path, dict]]:
     if not root.is_dir():
         return []
     runs = [(d, s) for d in root.iterdir() if d.is_dir() and (s := read_status(d)) is not None]
-    return sorted(runs, key=lambda r: r[1].get("started", 0), reverse=True)
+    return sorted(runs, key=lambda r: r[1].get("started") or 0, reverse=True)
 
 
 def active_run(runs_root) -> Path | None:
