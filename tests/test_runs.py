@@ -64,6 +64,23 @@ def test_one_run_at_a_time_and_stop_ends_it_as_stopped(tmp_path):
         assert wait_for(lambda: reaped(pid)), "the finished training process stays a zombie"
 
 
+def test_a_run_starts_from_any_working_folder(tmp_path, monkeypatch):
+    """The dashboard's server may run anywhere (`streamlit run /abs/path/streamlit_app.py` from /tmp)."""
+    from vae.data import raw_dir
+
+    monkeypatch.setenv("VAE_DATA_ROOT", str(raw_dir().parents[1].resolve()))   # the MNIST the tests use
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = start_run(tmp_path / "runs", ModelConfig(), LONG, cwd=elsewhere)
+    try:
+        assert wait_for(lambda: (read_status(run).get("step") or 0) >= 1 or stopped(run))
+    finally:
+        stop_run(run)
+    assert wait_for(lambda: stopped(run))
+    assert read_status(run)["state"] == "stopped", (run / "train.log").read_text()
+
+
 def test_a_killed_run_keeps_its_checkpoint_and_resumes(tmp_path):
     run = start_run(tmp_path, ModelConfig(), LONG)
     try:

@@ -37,6 +37,7 @@ METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkp
 START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
 LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
 HEARTBEAT_SECONDS = 5.0
+PROJECT_ROOT = Path(__file__).resolve().parents[1]          # the folder that holds the vae package
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -378,10 +379,12 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
         write_json_atomic(run_dir / STATUS, {**status, "state": "running", "pid": None, "error": None,
                                              "interrupted": False, "started": status.get("started", now),
                                              "updated": now, "heartbeat": now, "command": cmd[1:]})
+        # `python -m vae` must find this package whatever the working folder (a server started elsewhere)
+        path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
         with open(run_dir / LOG, "ab") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=cwd, start_new_session=True, pass_fds=(fd,) if fcntl else (),
-                                    env={**os.environ, LOCK_FD_ENV: str(fd)})
+                                    env={**os.environ, "PYTHONPATH": path, LOCK_FD_ENV: str(fd)})
         _write_holder(fd, proc.pid)
         threading.Thread(target=proc.wait, name=f"reap {run_dir.name}", daemon=True).start()
     finally:
