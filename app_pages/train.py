@@ -1,4 +1,4 @@
-"""/train: start a training process, watch it live, stop it. All state comes from the run folder."""
+"""/train: start a training process, watch it live, stop or resume it. All state comes from the run folder."""
 from pathlib import Path
 
 import numpy as np
