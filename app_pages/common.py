@@ -179,9 +179,10 @@ def shared_dims(latent_dim: int) -> tuple[int, int]:
 
 @dataclass
 class Pin:
-    xy: tuple[float, float]
-    serial: int           # bumped whenever Python moves the pin, so the browser applies it
-    view: tuple           # (checkpoint key, dims) it belongs to
+    xy: tuple[float, float]       # where the pin is now
+    serial: int                   # bumped whenever Python moves the pin, so the browser applies it
+    view: tuple                   # (checkpoint key, dims) it belongs to
+    placed: tuple[float, float]   # where Python last put it: what the browser is told with `serial`
 
 
 def pinned(view: tuple) -> Pin:
@@ -200,7 +201,7 @@ def pinned(view: tuple) -> Pin:
         else:
             st.warning(f"The link's point z = “{wanted[:40]}” is not two numbers; pinning the origin instead.",
                        icon=":material/link_off:")
-    st.session_state.pin = Pin(xy, serial, view)
+    st.session_state.pin = Pin(xy, serial, view, xy)
     set_pin_in_url(xy)
     return st.session_state.pin
 

@@ -50,7 +50,7 @@ def plane_and_pin() -> None:
     x, y = pin.xy
     image = inference.decode_points(model, inference.embed_2d(model, [[x, y]], dims))[0]
     state = latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                         images=images, extent=extent, dims=dims, axes=axes, pin=pin.xy, pin_serial=pin.serial,
+                         images=images, extent=extent, dims=dims, axes=axes, pin=pin.placed, pin_serial=pin.serial,
                          on_pin=take_pin, manifold={"n": tiles, "spacing": spacing},
                          pin_image=plots.enlarge(image, 1) if failed else None)
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")

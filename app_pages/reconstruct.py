@@ -50,7 +50,7 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     st.caption(where + shown + ". The black ring is the point pinned on the Latent page; move the pointer "
                "over the plane to decode what lies around your digit.")
     latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                 images=images, extent=plots.plane_extent(points), dims=dims, axes=axes, pin=pin.xy,
+                 images=images, extent=plots.plane_extent(points), dims=dims, axes=axes, pin=pin.placed,
                  pin_serial=pin.serial, on_pin=take_pin, mark=(z[dims[0]], z[dims[1]]))
 
 

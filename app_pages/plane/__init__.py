@@ -101,10 +101,10 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     of the pin, shown when the browser cannot decode."""
     state = _state(key)
     decoder = dict(decoder_payload(model, checkpoint_key))
-    if decoder["key"] and state.get("have_decoder") == decoder["key"]:
-        decoder["weights"] = None                                  # the browser has it already
+    if decoder["key"] and not _must_send(key, state, "have_decoder", decoder["key"]):
+        decoder["weights"] = None
     images_part = images_payload(images, len(images))
-    if state.get("have_images") == images_part["images_key"]:
+    if not _must_send(key, state, "have_images", images_part["images_key"]):
         images_part = {**images_part, "images": None}
     data = {
         "model": decoder["key"] or f"server-{checkpoint_key[0]}",
@@ -120,6 +120,18 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     _mount(key=key, data=data, **callbacks)
     failed = state.get("decoder_failed")
     return PlaneState(parse_pin(state.get("pin")), failed if isinstance(failed, str) and failed else None)
+
+
+def _must_send(key: str, state: dict, name: str, blob: str) -> bool:
+    """Send a blob (decoder, images) unless the browser reported holding it, or it went to this
+    component in this session and the browser has not said it lacks it (it may still be unpacking it)."""
+    if state.get(name) == blob:
+        return False
+    sent = st.session_state.setdefault("plane_blobs_sent", set())
+    if (key, blob) in sent and not (name in state and state[name] is None):
+        return False
+    sent.add((key, blob))
+    return True
 
 
 def _ignore() -> None:

@@ -184,10 +184,10 @@ class LatentPlane {
     if (this.images || !data.images_key) return;
     const cached = CACHE.blobs.get(data.images_key);
     if (cached) { this.images = cached; this.report("have_images", data.images_key); return; }
+    if (this.imagesLoading === data.images_key) return;           // still unpacking what came earlier
     if (!data.images) { this.report("have_images", null); return; }
-    if (this.imagesLoading === data.images_key) return;
     this.imagesLoading = data.images_key;
-    gunzip(bytesFromBase64(data.images)).then((pixels) => {
+    Promise.resolve(data.images).then((text) => gunzip(bytesFromBase64(text))).then((pixels) => {
       remember(data.images_key, pixels);
       this.images = pixels;
       this.report("have_images", data.images_key);

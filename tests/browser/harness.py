@@ -200,6 +200,33 @@ def pin_plane(page, fx: float, fy: float, *, tap: bool = False, timeout: float =
     return time.perf_counter() - started
 
 
+SETTLE_JS = """() => { window.__vaeSettled = new Promise((resolve) => {
+    // Click at page point (x, y) is done by the caller; here: from the pointerup to the moment the
+    // pinned point's text has changed and Streamlit says no script run is going.
+    const text = () => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+        .map((e) => e.innerText).find((t) => / = .*,.* = /.test(t));
+    const before = text();
+    let clicked = null;
+    window.addEventListener('pointerup', () => { clicked = performance.now(); }, { capture: true, once: true });
+    const check = () => {
+        const idle = document.querySelector('[data-test-script-state="notRunning"]');
+        if (clicked !== null && text() !== before && idle) resolve(performance.now() - clicked);
+        else requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+}); }"""
+
+
+def pin_round_trip(page, fx: float, fy: float) -> float:
+    """Milliseconds, measured inside the page, from the click's pointerup until Python's pinned point
+    is shown and no script run is going."""
+    x, y = page_point(page, fx, fy)
+    page.mouse.move(x, y, steps=3)
+    page.evaluate(SETTLE_JS)
+    page.mouse.click(x, y)
+    return float(page.evaluate("() => window.__vaeSettled"))
+
+
 def darkest_near(page, x: float, y: float, radius: int = 5) -> int:
     """The darkest grey level in a small square of the screen around (x, y): the pin's ring is black."""
     shot = page.screenshot(clip={"x": x - radius, "y": y - radius, "width": 2 * radius, "height": 2 * radius})

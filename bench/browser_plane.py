@@ -1,0 +1,87 @@
+"""The latent plane in a real Chromium, three figures:
+
+- hover: 300 pointer moves across the plane; for each, the time from entering the component's
+  pointer handler to the preview canvas holding the new decoding (performance.now() marks inside the
+  component), and separately how long the event waited before the handler ran;
+- pin round trip: from a click's pointerup until Python's new pinned point is on the page and no
+  script run is going (measured inside the page);
+- payload: bytes the server sent over the websocket on the first load of the Latent page, and on a
+  later rerun (a pin), counted from the frames Chromium received.
+
+    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+
+import numpy as np  # noqa: E402
+from harness import (PLANE, VIEWPORT, AppServer, launch_chromium, open_app, page_point, pin_round_trip,  # noqa: E402
+                     wait_for_decoder, wait_until_idle)
+
+
+def percentile(values, q) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--moves", type=int, default=300)
+    parser.add_argument("--pins", type=int, default=15)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
+            sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        received = []                                  # (seconds, bytes) of each websocket frame from the server
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(
+            (time.perf_counter(), len(payload) if isinstance(payload, (bytes, str)) else 0))))
+        started = time.perf_counter()
+        open_app(page, f"{server.url}/latent", PLANE)
+        wait_for_decoder(page)
+        wait_until_idle(page)
+        page.wait_for_timeout(1000)
+        first_load = sum(n for _, n in received)
+        plane_seconds = time.perf_counter() - started
+
+        # hover: a random walk of pointer moves over the plane, one per animation frame or so
+        page.evaluate("() => { window.__vaeHoverTimings.length = 0; window.__vaeHoverQueued.length = 0; }")
+        for fx, fy in rng.uniform(0.03, 0.97, size=(args.moves, 2)):
+            page.mouse.move(*page_point(page, fx, fy))
+        work = page.evaluate("() => window.__vaeHoverTimings.slice()")
+        queued = page.evaluate("() => window.__vaeHoverQueued.slice()")
+
+        # pins: click, until Python shows the new point
+        page.wait_for_timeout(500)
+        pins, rerun_bytes = [], []
+        for fx, fy in rng.uniform(0.1, 0.9, size=(args.pins, 2)):
+            mark = len(received)
+            pins.append(pin_round_trip(page, fx, fy) / 1e3)
+            wait_until_idle(page)
+            page.wait_for_timeout(300)
+            rerun_bytes.append(sum(n for _, n in received[mark:]))
+        browser.close()
+
+    print(f"hover, {len(work)} pointer moves: handler to preview drawn p50 {percentile(work, 50):.2f} ms, "
+          f"p95 {percentile(work, 95):.2f} ms, max {max(work):.2f} ms; "
+          f"event queued before the handler p50 {percentile(queued, 50):.2f} ms, p95 {percentile(queued, 95):.2f} ms")
+    ms = [1e3 * s for s in pins]
+    print(f"pin round trip, {len(ms)} clicks: p50 {statistics.median(ms):.0f} ms, min {min(ms):.0f} ms, "
+          f"max {max(ms):.0f} ms")
+    print(f"payload: first load of /latent {first_load / 1e6:.2f} MB in {plane_seconds:.1f} s (with the server "
+          f"start-up's cold caches); each pin rerun p50 {statistics.median(rerun_bytes) / 1e3:.1f} kB, "
+          f"max {max(rerun_bytes) / 1e3:.1f} kB")
+
+
+if __name__ == "__main__":
+    main()
