@@ -1,4 +1,4 @@
-"""vae.plots: the latent plane's geometry and figures, the loss chart, image tiles."""
+"""vae.plots: the latent plane's extent, the loss chart, image tiles."""
 import numpy as np
 
 from vae import plots
@@ -11,30 +11,6 @@ def test_plane_extent_is_square_rounded_and_covers_the_bulk():
     assert all(v * 2 == round(v * 2) for v in (x0, x1, y0, y1))
     inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
     assert inside.mean() > 0.99
-
-
-def test_the_lattice_is_fine_and_its_nearest_point_is_near():
-    extent = (-4.0, 4.0, -3.0, 5.0)
-    gx, gy = plots.click_grid(extent)
-    assert len(gx) == (plots.GRID_CELLS + 1) ** 2
-    step = (extent[1] - extent[0]) / plots.GRID_CELLS
-    index, (x, y) = plots.nearest_lattice_point(extent, (0.33, 1.01))
-    assert (gx[index], gy[index]) == (np.float32(x), np.float32(y))
-    assert abs(x - 0.33) <= step / 2 + 1e-6 and abs(y - 1.01) <= step / 2 + 1e-6
-
-
-def test_latent_plane_has_a_trace_per_digit_an_invisible_lattice_and_equal_axes():
-    rng = np.random.default_rng(0)
-    points, labels = rng.normal(size=(500, 2)), rng.integers(0, 10, 500)
-    figure = plots.latent_plane(points, labels, (-3, 3, -3, 3), selected=7)
-    names = [trace.name for trace in figure.data]
-    assert names == [str(d) for d in range(10)] + [plots.GRID_NAME]
-    assert sum(len(trace.x) for trace in figure.data[:10]) == 500
-    lattice = figure.data[-1]
-    assert lattice.marker.opacity == 0 and lattice.hoverinfo == "none" and list(lattice.selectedpoints) == [7]
-    assert figure.layout.yaxis.scaleanchor == "x" and figure.layout.xaxis.fixedrange
-    marked = plots.latent_plane(points, labels, (-3, 3, -3, 3), clickable=False, marked=(0.5, -1.0))
-    assert [trace.name for trace in marked.data][-1] == plots.CHOSEN_NAME
 
 
 def test_loss_chart_separates_train_terms_and_test_epochs():

@@ -2,8 +2,8 @@
 
     .venv/bin/python tests/browser/screenshots.py [--out docs]
 
-Starts the app like the browser tests do (own server, temporary runs folder), then: clicks the latent
-plane, uploads a photo of a test digit, trains a short run on a subset. Writes docs/latent.png,
+Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
+latent plane and hovers another (the browser's live decoding), uploads a photo of a test digit, trains a short run on a subset. Writes docs/latent.png,
 docs/reconstruct.png and docs/train.png.
 """
 from __future__ import annotations
@@ -15,20 +15,19 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
 
-from harness import (DECODED_IMAGE, AppServer, click_plane, launch_chromium, open_app,  # noqa: E402
-                     photo_of_digit, start_training, upload, wait_until_idle)
+from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
+                     photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
-SIZE = {"latent": {"width": 1280, "height": 1620}, "reconstruct": {"width": 1280, "height": 820},
+SIZE = {"latent": {"width": 1280, "height": 1500}, "reconstruct": {"width": 1280, "height": 1350},
         "train": {"width": 1280, "height": 1450}}
 
 
 def shoot_latent(page, url: str, out: Path) -> None:
-    open_app(page, f"{url}/latent", DECODED_IMAGE)
-    click_plane(page, 0.62, 0.3)
-    wait_until_idle(page)
-    page.locator('[data-testid="stImage"]').nth(1).wait_for()    # the manifold
-    page.mouse.move(5, 5)                                      # no hover label in the picture
-    page.wait_for_timeout(500)
+    open_plane(page, url)
+    pin_plane(page, 0.62, 0.3)
+    page.locator(".vlp-manifold[data-done]").first.wait_for()      # every manifold tile decoded
+    page.mouse.move(*page_point(page, 0.45, 0.55), steps=8)        # the live preview under the pointer
+    page.wait_for_timeout(300)
     page.screenshot(path=out / "latent.png")
 
 
@@ -38,9 +37,12 @@ def shoot_reconstruct(page, url: str, out: Path) -> None:
     open_app(page, f"{url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
     upload(page, "photo-of-a-4.jpg", photo_of_digit(load_mnist("test")[0][4].numpy(), "JPEG"), "image/jpeg")
     page.locator('[data-testid="stImage"]', has_text="reconstruction").wait_for()
+    page.locator(PLANE).first.wait_for()
     wait_until_idle(page)
     page.wait_for_timeout(800)
-    page.screenshot(path=out / "reconstruct.png")
+    page.mouse.move(*page_point(page, 0.6, 0.45), steps=8)
+    page.wait_for_timeout(300)
+    page.screenshot(path=out / "reconstruct.png", full_page=True)
 
 
 def shoot_train(page, url: str, out: Path) -> None:
@@ -57,12 +59,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--only", nargs="*", choices=["latent", "reconstruct", "train"], help="some pages only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        for shoot in (shoot_latent, shoot_reconstruct, shoot_train):
+        shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
+            [shoot_latent, shoot_reconstruct, shoot_train]
+        for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")
             page = browser.new_page(viewport=SIZE[name])
             shoot(page, server.url, args.out)
