@@ -88,7 +88,8 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path, vae_cli):
     while time.time() < deadline and (read_status(run) or {}).get("pid") != proc.pid:
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
     status = read_status(run)
     assert status["state"] == "stopped" and 1 <= status["step"] < status["total_steps"] == 6
     assert read_checkpoint(run / "checkpoint.pt")["meta"]["step"] == status["step"]

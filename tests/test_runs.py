@@ -132,11 +132,11 @@ def test_stop_signals_only_the_process_that_holds_the_run(tmp_path):
     assert stranger.wait() == -signal.SIGKILL            # a SIGTERM sent before would have set this to -15
 
     # The process that holds the run's lock is the one that is signalled.
-    holder = python(HOLD_LOCK, tmp_path)
-    assert holder.stdout.readline() == "holding\n"
-    assert lock_holder(tmp_path) == holder.pid and read_status(tmp_path)["state"] == "running"
-    assert stop_run(tmp_path)
-    assert holder.wait() == -signal.SIGTERM
+    with python(HOLD_LOCK, tmp_path) as holder:
+        assert holder.stdout.readline() == "holding\n"
+        assert lock_holder(tmp_path) == holder.pid and read_status(tmp_path)["state"] == "running"
+        assert stop_run(tmp_path)
+        assert holder.wait() == -signal.SIGTERM
 
 
 START = """
@@ -159,9 +159,7 @@ def test_two_processes_starting_at_once_start_one_run(tmp_path):
         for starter in starters:
             starter.stdin.write("go\n")
             starter.stdin.flush()
-        answers = sorted(starter.stdout.readline() for starter in starters)
-        for starter in starters:
-            starter.wait()
+        answers = sorted(starter.communicate()[0] for starter in starters)
     finally:
         for run_dir, _ in list_runs(tmp_path):
             stop_run(run_dir)
