@@ -148,7 +148,10 @@ class LatentPlane {
     }
     this.loadDecoder(data);
     this.loadImages(data);
-    this.resize(true);
+    // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
+    const look = JSON.stringify([data.points_key, data.model, data.dims, data.extent, data.mark, data.pin_serial,
+                                 data.manifold, !!this.decoder, data.pin_image]);
+    if (look !== this.look) { this.look = look; this.resize(true); }
   }
 
   loadDecoder(data) {
@@ -559,6 +562,11 @@ class LatentPlane {
 
   scheduleManifold() {
     if (!this.data || !this.data.manifold || !this.decoder) return;
+    const v = this.view, m = this.data.manifold;
+    const inputs = JSON.stringify([v.cx, v.cy, v.half, m.n, m.spacing, this.data.model, this.data.dims,
+                                   this.data.base, this.manifoldWidth]);
+    if (inputs === this.manifoldInputs) return;               // already drawn (or being drawn) for these
+    this.manifoldInputs = inputs;
     clearTimeout(this.manifoldTimer);
     this.manifoldTimer = setTimeout(() => this.renderManifold(), 120);
   }
