@@ -6,7 +6,9 @@
 - pin round trip: from a click's pointerup until Python's new pinned point is on the page and no
   script run is going (measured inside the page);
 - payload: bytes the server sent over the websocket on the first load of the Latent page, and on a
-  later rerun (a pin), counted from the frames Chromium received.
+  later rerun (a pin), counted from the frames Chromium received;
+- page: from navigation to the title, to the plane drawn and to the decoder ready, for a fresh
+  server's first page and (median of --tabs) for new tabs of a browser that has the app's files cached.
 
     .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15]
 """
@@ -31,17 +33,36 @@ def percentile(values, q) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
+def page_times(page, url: str) -> tuple[float, float, float]:
+    """Seconds from navigating to /latent until the title, the plane drawn, the decoder ready; closes the tab."""
+    started = time.perf_counter()
+    page.goto(f"{url}/latent")
+    page.locator("h1").first.wait_for(timeout=120_000)
+    title = time.perf_counter() - started
+    page.locator(".vlp-plane[data-view]").first.wait_for(timeout=120_000)
+    plane = time.perf_counter() - started
+    wait_for_decoder(page, timeout=120_000)
+    ready = time.perf_counter() - started
+    page.close()
+    return title, plane, ready
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--pins", type=int, default=15)
+    parser.add_argument("--tabs", type=int, default=5)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
+        cold = page_times(browser.new_page(viewport=VIEWPORT), server.url)
+        context = browser.new_context(viewport=VIEWPORT)
+        page_times(context.new_page(), server.url)                 # fills the browser's cache
+        warm = [page_times(context.new_page(), server.url) for _ in range(args.tabs)]
         page = browser.new_page(viewport=VIEWPORT)
         received = []                                  # (seconds, bytes) of each websocket frame from the server
         page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(
@@ -81,6 +102,9 @@ def main() -> None:
     print(f"payload: first load of /latent {first_load / 1e6:.2f} MB in {plane_seconds:.1f} s (with the server "
           f"start-up's cold caches); each pin rerun p50 {statistics.median(rerun_bytes) / 1e3:.1f} kB, "
           f"max {max(rerun_bytes) / 1e3:.1f} kB")
+    print(f"page, fresh server: title {cold[0]:.2f} s, plane {cold[1]:.2f} s, decoder {cold[2]:.2f} s; "
+          f"new tabs (median of {len(warm)}): title {statistics.median(t[0] for t in warm):.2f} s, "
+          f"plane {statistics.median(t[1] for t in warm):.2f} s, decoder {statistics.median(t[2] for t in warm):.2f} s")
 
 
 if __name__ == "__main__":

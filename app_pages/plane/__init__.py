@@ -3,12 +3,13 @@ in the browser, Python keeps the pinned point.
 
 What crosses to the browser, and how often:
 - the decoder (vae.webdecoder: layer list + float16 weights), once per checkpoint file version and
-  browser tab: the browser reports `have_decoder` and later runs send only its key;
-- the MNIST test images, gzip-compressed, once per tab, for the dot under the pointer;
+  browser tab, when the browser asks for it (`need_decoder`, see _serve); other runs send its key;
+- the MNIST test images, gzip-compressed, the same way (`need_images`), for the dot under the pointer;
 - the 2-D points and labels of the plane on each run (the element is identical across reruns, so
   Streamlit's message cache sends a reference instead).
 What comes back: `pin` ({"x", "y"}) when the user clicks, taps, presses an arrow key or clicks a
-manifold tile; `have_decoder`, `have_images`; `decoder_failed` with the reason when the weights
+manifold tile; `have_decoder`, `have_images` (the keys it holds), `need_decoder`, `need_images`
+(numbered requests); `decoder_failed` with the reason when the weights
 cannot run in this browser (the page then decodes the pinned point on the server).
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import streamlit as st
 
 HERE = Path(__file__).parent
-STATES = ("pin", "have_decoder", "have_images", "decoder_failed")
+STATES = ("pin", "have_decoder", "have_images", "need_decoder", "need_images", "decoder_failed")
 
 _mount = st.components.v2.component(
     "vae_latent_plane",
@@ -101,11 +102,13 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     of the pin, shown when the browser cannot decode."""
     state = _state(key)
     decoder = dict(decoder_payload(model, checkpoint_key))
-    if decoder["key"] and not _must_send(key, state, "have_decoder", decoder["key"]):
+    send, decoder["served"] = _serve(key, state, "decoder", decoder["key"]) if decoder["key"] else (False, 0)
+    if not send:
         decoder["weights"] = None
-    images_part = images_payload(images, len(images))
-    if not _must_send(key, state, "have_images", images_part["images_key"]):
-        images_part = {**images_part, "images": None}
+    images_part = dict(images_payload(images, len(images)))
+    send, images_part["images_served"] = _serve(key, state, "images", images_part["images_key"])
+    if not send:
+        images_part["images"] = None
     data = {
         "model": decoder["key"] or f"server-{checkpoint_key[0]}",
         "decoder": decoder, **points_payload(points, labels), **images_part,
@@ -122,16 +125,21 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     return PlaneState(parse_pin(state.get("pin")), failed if isinstance(failed, str) and failed else None)
 
 
-def _must_send(key: str, state: dict, name: str, blob: str) -> bool:
-    """Send a blob (decoder, images) unless the browser reported holding it, or it went to this
-    component in this session and the browser has not said it lacks it (it may still be unpacking it)."""
-    if state.get(name) == blob:
-        return False
-    sent = st.session_state.setdefault("plane_blobs_sent", set())
-    if (key, blob) in sent and not (name in state and state[name] is None):
-        return False
-    sent.add((key, blob))
-    return True
+def _serve(key: str, state: dict, name: str, blob: str) -> tuple[bool, int]:
+    """(send the blob now?, the browser's request it answers) for a blob ("decoder", "images").
+
+    The browser asks with need_<name> = 1, 2, … when it lacks the blob; each request is answered
+    once, and every later run says which request was answered (served_<name>), so the browser asks
+    again only if an answered request brought nothing. On its first run the plane goes without the
+    blobs, so it draws at once, and a tab that holds a blob already (from the other page) never
+    gets it twice."""
+    served = st.session_state.setdefault("plane_blobs_served", {})
+    answered = served.get((key, name, blob), 0)
+    request = state.get(f"need_{name}")
+    if state.get(f"have_{name}") == blob or not isinstance(request, int) or request <= answered:
+        return False, answered
+    served[(key, name, blob)] = request
+    return True, request
 
 
 def _ignore() -> None:

@@ -160,9 +160,9 @@ class LatentPlane {
     if (dec.error) { this.failDecoder(dec.error); return; }
     const cached = CACHE.blobs.get(dec.key);
     if (cached) { this.decoder = cached; this.showMessage(""); this.report("have_decoder", dec.key); return; }
-    if (!dec.weights) {                                        // Python thinks we have it, but we do not
+    if (!dec.weights) {                                        // not sent (yet): ask for it
       this.decoder = null;
-      this.report("have_decoder", null);
+      this.ask("decoder", dec.served);
       return;
     }
     try {
@@ -188,7 +188,7 @@ class LatentPlane {
     const cached = CACHE.blobs.get(data.images_key);
     if (cached) { this.images = cached; this.report("have_images", data.images_key); return; }
     if (this.imagesLoading === data.images_key) return;           // still unpacking what came earlier
-    if (!data.images) { this.report("have_images", null); return; }
+    if (!data.images) { this.ask("images", data.images_served); return; }
     this.imagesLoading = data.images_key;
     Promise.resolve(data.images).then((text) => gunzip(bytesFromBase64(text))).then((pixels) => {
       remember(data.images_key, pixels);
@@ -203,6 +203,17 @@ class LatentPlane {
     if (this.reported[name] === value) return;
     this.reported[name] = value;
     if (this.setStateValue) this.setStateValue(name, value);
+  }
+
+  ask(name, served) {
+    // Ask Python for a blob: request 1 first; a new request only once Python says it answered the
+    // last one (served) and the blob is still missing here.
+    this.requests = this.requests || {};
+    const last = this.requests[name] || 0;
+    if (last === 0 || served >= last) {
+      this.requests[name] = Math.max(last, served || 0) + 1;
+      this.report(`need_${name}`, this.requests[name]);
+    }
   }
 
   showMessage(text) { this.msg.textContent = text; this.msg.classList.toggle("shown", !!text); }

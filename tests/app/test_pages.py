@@ -54,6 +54,10 @@ def plane_data(app, index: int = 0) -> dict:
 def test_latent_page_sends_the_decoder_once_and_the_plane_in_view_coordinates(open_page):
     app = open_page("app_pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
+    first = plane_data(app)                            # the plane first, without the big blobs
+    assert first["decoder"]["weights"] is None and first["images"] is None and first["points"]
+    app.session_state["plane"] = {"need_decoder": 1, "need_images": 1}     # the browser asks for both
+    app.run()
     data = plane_data(app)
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     decoder = data["decoder"]
@@ -66,12 +70,19 @@ def test_latent_page_sends_the_decoder_once_and_the_plane_in_view_coordinates(op
     np.testing.assert_allclose(points[:50], vae.inference.encode_dataset(model, images[:50]), atol=1e-5)
     assert (labels == true_labels.numpy()).all()
     assert gzip.decompress(base64.b64decode(data["images"])) == images.numpy().tobytes()
-    # The browser reports what it holds: the next runs send neither weights nor images again.
-    app.session_state["plane"] = {"have_decoder": decoder["key"], "have_images": data["images_key"]}
+    # A request is answered once, even before the browser says it holds the blobs ...
     app.run()
     again = plane_data(app)
     assert again["decoder"]["weights"] is None and again["images"] is None
+    assert again["decoder"]["served"] == 1 and again["images_served"] == 1
     assert again["decoder"]["key"] == decoder["key"] and again["points"] == data["points"]
+    # ... a second request (the first brought nothing) is answered again, and holding it stops all.
+    app.session_state["plane"] = {"need_decoder": 2, "need_images": 1}
+    app.run()
+    assert plane_data(app)["decoder"]["weights"] == decoder["weights"] and plane_data(app)["images"] is None
+    app.session_state["plane"] = {"need_decoder": 2, "have_decoder": decoder["key"]}
+    app.run()
+    assert plane_data(app)["decoder"]["weights"] is None
 
 
 def test_latent_page_restores_model_point_and_dimensions_from_the_url(open_page, tmp_path, monkeypatch):
@@ -112,7 +123,7 @@ def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
     monkeypatch.setattr(vae.inference, "encode_dataset", lambda *a, **k: calls.append(1) or encode(*a, **k))
     app = open_page("app_pages/latent.py")
     app.slider[0].set_value(12).run()
-    app.session_state["plane"] = {"have_decoder": "something else"}
+    app.session_state["plane"] = {"need_decoder": 1}
     app.run()
     app.switch_page("app_pages/reconstruct.py").run()
     assert messages(app)["exception"] == []
