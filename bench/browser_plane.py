@@ -99,8 +99,8 @@ def main() -> None:
     ms = [1e3 * s for s in pins]
     print(f"pin round trip, {len(ms)} clicks: p50 {statistics.median(ms):.0f} ms, min {min(ms):.0f} ms, "
           f"max {max(ms):.0f} ms")
-    print(f"payload: first load of /latent {first_load / 1e6:.2f} MB in {plane_seconds:.1f} s (with the server "
-          f"start-up's cold caches); each pin rerun p50 {statistics.median(rerun_bytes) / 1e3:.1f} kB, "
+    print(f"payload: first load of /latent {first_load / 1e6:.2f} MB in {plane_seconds:.1f} s until "
+          f"the decoder was ready; each pin rerun p50 {statistics.median(rerun_bytes) / 1e3:.1f} kB, "
           f"max {max(rerun_bytes) / 1e3:.1f} kB")
     print(f"page, fresh server: title {cold[0]:.2f} s, plane {cold[1]:.2f} s, decoder {cold[2]:.2f} s; "
           f"new tabs (median of {len(warm)}): title {statistics.median(t[0] for t in warm):.2f} s, "
