@@ -248,3 +248,23 @@ def test_an_animated_upload_uses_its_first_frame_and_says_so(open_page):
     assert messages(app) == {"exception": [], "error": []}
     assert any("only its first frame" in info.value for info in app.info)
     assert len(app.image) == 3
+
+
+def test_the_reconstruct_plane_shows_the_dimensions_and_pin_of_the_latent_page(open_page, tmp_path, monkeypatch):
+    path = tmp_path / "z4.pt"
+    torch.manual_seed(0)
+    model = vae.VAE(vae.ModelConfig(latent_dim=4)).eval()
+    vae.save_checkpoint(path, model, {"epoch": 0, "test_metrics": None})
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    app = open_page("app_pages/latent.py")
+    widget(app.selectbox, "Horizontal axis").set_value(3).run()
+    latent = plane_data(app)
+    assert latent["dims"] == [3, 1]
+    app.switch_page("app_pages/reconstruct.py").run()
+    app.radio[0].set_value("A test digit").run()
+    widget(app.number_input, "Test digit index").set_value(5).run()
+    assert messages(app) == {"exception": [], "error": []}
+    data = plane_data(app)
+    assert data["dims"] == [3, 1] and data["axes"] == ["z3", "z1"] and data["pin"] == latent["pin"]
+    code = vae.inference.encode_dataset(vae.load_checkpoint(path)[0], load_mnist("test")[0][5:6])[0]
+    assert data["mark"] == pytest.approx([code[3], code[1]], abs=1e-5)
