@@ -341,7 +341,8 @@ class LatentPlane {
     ctx.fillStyle = "#555";
     for (const [axis, t] of ticks) {
       const [px, py] = this.toPixel(t, t), label = t.toFixed(decimals);
-      if (axis === "x") ctx.fillText(label, px + 2, this.size - 4); else ctx.fillText(label, 3, py - 3);
+      if (axis === "x" && px > 24 && px < this.size - 60) ctx.fillText(label, px + 2, this.size - 4);
+      if (axis === "y" && py > 24 && py < this.size - 24) ctx.fillText(label, 3, py - 3);
     }
     ctx.font = "bold 12px sans-serif";
     ctx.fillText(this.data.axes[0] + " →", this.size - 40, this.size - 18);
