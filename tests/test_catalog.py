@@ -1,6 +1,9 @@
 """vae.catalog: what the model picker offers, and how it labels it."""
+from pathlib import Path
+
 import vae
 from vae import catalog, runs
+from vae.data import default_root
 
 
 def finished_run(root, name, state="finished", with_checkpoint=True, test_loss=160.25, started=1.0):
@@ -44,4 +47,9 @@ def test_folders_come_from_the_environment(monkeypatch, tmp_path):
     assert catalog.runs_root() == tmp_path / "r"
     assert catalog.default_checkpoint() == tmp_path / "m.pt"
     monkeypatch.delenv(catalog.RUNS_ENV)
-    assert str(catalog.runs_root()) == "runs"
+    monkeypatch.delenv(catalog.CHECKPOINT_ENV)
+    monkeypatch.chdir(tmp_path)                       # the working folder does not matter
+    root = Path(__file__).resolve().parents[1]
+    assert catalog.runs_root() == root / "runs"
+    assert catalog.default_checkpoint() == root / "checkpoints" / "mnist-2d.pt"
+    assert default_root() == root / "data"

@@ -9,16 +9,18 @@ from .checkpoint import CheckpointError, read_checkpoint
 from .runs import CHECKPOINT, list_runs
 
 RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]        # the checkout: checkpoints/, runs/ live here
 
 
 def runs_root() -> Path:
-    """Where training runs live: $VAE_RUNS_DIR, else `runs/` in the current directory."""
-    return Path(os.environ.get(RUNS_ENV, "runs"))
+    """Where training runs live: $VAE_RUNS_DIR, else `runs/` in the project folder (whatever the
+    working folder the app was started from)."""
+    return Path(os.environ.get(RUNS_ENV, PROJECT_ROOT / "runs"))
 
 
 def default_checkpoint() -> Path:
     """The model the app opens with: $VAE_CHECKPOINT, else the shipped `checkpoints/mnist-2d.pt`."""
-    return Path(os.environ.get(CHECKPOINT_ENV, "checkpoints/mnist-2d.pt"))
+    return Path(os.environ.get(CHECKPOINT_ENV, PROJECT_ROOT / "checkpoints" / "mnist-2d.pt"))
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,8 @@ class DataError(RuntimeError):
 
 
 def default_root() -> Path:
-    """The data root: $VAE_DATA_ROOT, else `data/` in the current directory."""
-    return Path(os.environ.get(DATA_ROOT_ENV, "data"))
+    """The data root: $VAE_DATA_ROOT, else `data/` in the project folder (not the working folder)."""
+    return Path(os.environ.get(DATA_ROOT_ENV, Path(__file__).resolve().parents[1] / "data"))
 
 
 def raw_dir(root: str | Path | None = None) -> Path:

@@ -42,19 +42,20 @@ class AppServer:
     """`streamlit run streamlit_app.py` headless on 127.0.0.1:<free port>, runs under `runs_dir`.
     Stopping it also stops any training process it started."""
 
-    def __init__(self, runs_dir: Path, log_path: Path):
-        self.runs_dir, self.log_path = Path(runs_dir), Path(log_path)
+    def __init__(self, runs_dir: Path, log_path: Path, cwd: Path = ROOT):
+        self.runs_dir, self.log_path, self.cwd = Path(runs_dir), Path(log_path), Path(cwd)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> "AppServer":
-        env = {**os.environ, "VAE_RUNS_DIR": str(self.runs_dir), "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+        env = {**os.environ, "VAE_RUNS_DIR": str(self.runs_dir)}
+        env.pop("PYTHONPATH", None)            # the app must find its own code, wherever it is started
+        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness import ERROR, draw_stroke, loss_points, open_app, photo_of_digit, run_heading, start_training, upload
+from harness import (ERROR, AppServer, draw_stroke, loss_points, open_app, photo_of_digit, run_heading, start_training,
+                     upload)
 
 
 def shown_image(page, caption: str) -> np.ndarray:
@@ -94,3 +95,18 @@ def test_a_run_survives_a_reload_and_a_second_tab_and_stops_on_request(page, ser
     page.locator("h3", has_text="stopped").wait_for(timeout=120_000)
     name = heading.split()[1].rstrip(":")
     assert any(name in option and "stopped" in option for option in picker_options(page))
+
+
+def test_started_from_another_folder_the_app_behaves_the_same(chromium, tmp_path):
+    """`streamlit run /abs/path/streamlit_app.py` from elsewhere: the shipped model, the project's
+    settings (20 MB uploads) and the plane, as from the repository root."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env_runs = tmp_path / "runs"
+    with AppServer(env_runs, tmp_path / "log", cwd=elsewhere) as server:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        open_app(page, f"{server.url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+        assert "20MB per file" in page.locator('[data-testid="stFileUploaderDropzoneInstructions"]').inner_text()
+        open_app(page, f"{server.url}/latent", ".vlp-planewrap")
+        assert page.locator('[data-testid="stAlertContainer"]').count() == 0
+        page.close()
