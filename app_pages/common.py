@@ -31,12 +31,23 @@ def load_model(path: str, modified: float):
 
 
 @st.cache_resource(show_spinner="Reading the MNIST test set…")
-def test_set():
-    """The 10,000 MNIST test images (uint8 tensor, read-only) and their labels."""
+def _test_set():
     from vae.data import load_mnist
 
-    images, labels = load_mnist("test")
+    images, labels = load_mnist("test", fetch=False)           # never a download inside the server
     return images, labels.numpy()
+
+
+def test_set():
+    """The 10,000 MNIST test images (uint8 tensor, read-only) and their labels; without them the page
+    says how to fetch them and stops."""
+    from vae.data import DataError
+
+    try:
+        return _test_set()
+    except DataError as exc:
+        st.error(str(exc), icon=":material/database:")
+        st.stop()
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding the 10,000 test digits…")
@@ -44,7 +55,7 @@ def encoded_test_set(_model, checkpoint_key: tuple) -> np.ndarray:
     """Latent means of the test set (10000, latent_dim), computed once per checkpoint."""
     from vae import inference
 
-    return inference.encode_dataset(_model, test_set()[0])
+    return inference.encode_dataset(_model, _test_set()[0])
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -20,8 +20,8 @@ if loaded is None:
     st.stop()
 model = loaded.model
 dims = plane_dims(model.latent_dim)
-points = encoded_test_set(model, loaded.key)[:, dims]           # (10000, 2)
 images, labels = test_set()
+points = encoded_test_set(model, loaded.key)[:, dims]           # (10000, 2)
 extent = plots.plane_extent(points)
 axes = (f"z{dims[0]}", f"z{dims[1]}")
 pin = pinned((loaded.key, dims))

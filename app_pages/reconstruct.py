@@ -38,8 +38,8 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
     model = loaded.model
     dims = shared_dims(model.latent_dim)
-    points = encoded_test_set(model, loaded.key)[:, dims]
     images, labels = test_set()
+    points = encoded_test_set(model, loaded.key)[:, dims]
     z = mean[0]
     pin = pinned((loaded.key, dims))
     axes = (f"z{dims[0]}", f"z{dims[1]}")

