@@ -1,4 +1,6 @@
 """/reconstruct: upload, draw or pick a digit; see its 28×28 input, its reconstruction and its place in z."""
+import re
+
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -16,7 +18,7 @@ from app_pages.common import (Loaded, encoded_test_set, model_picker, move_pin, 
 from app_pages.common import selected_model  # noqa: E402
 from app_pages.plane import latent_plane, parse_pin  # noqa: E402
 from vae import inference, plots  # noqa: E402
-from vae.preprocess import ImageError, mnist_digit, read_upload  # noqa: E402
+from vae.preprocess import ImageError, display_picture, mnist_digit, read_upload  # noqa: E402
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
@@ -33,7 +35,7 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     recon, mean = inference.reconstruct(loaded.model, torch.from_numpy(digit)[None])
     columns = st.columns(3)
     if original is not None:
-        columns[0].image(original, caption="your picture", width=160)
+        columns[0].image(display_picture(original), caption="your picture", width=160)
     columns[1].image(plots.enlarge(digit, 6), caption="28×28 model input (MNIST style)", width=160)
     columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
     model = loaded.model
@@ -54,6 +56,12 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
                  pin_serial=pin.serial, on_pin=take_pin, mark=(z[dims[0]], z[dims[1]]))
 
 
+def plain(text: str) -> str:
+    """User text shown literally: Markdown, HTML and LaTeX characters escaped, cut to 120 characters."""
+    text = text[:120]
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])", r"\\\1", text)
+
+
 def from_upload() -> tuple[np.ndarray, Image.Image] | None:
     file = st.file_uploader("A picture of one handwritten digit", type=UPLOAD_TYPES, key="upload",
                             help="Any size; dark ink on light paper or light on dark; a phone photo works. "
@@ -64,7 +72,7 @@ def from_upload() -> tuple[np.ndarray, Image.Image] | None:
         upload = read_upload(file.getvalue())
         digit = mnist_digit(upload.image)
     except ImageError as exc:
-        st.error(f"{file.name}: {exc}")
+        st.error(f"{plain(file.name)}: {exc}")
         return None
     if upload.animated:
         st.info("This is an animated image: only its first frame is used.")

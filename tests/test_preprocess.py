@@ -5,10 +5,10 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from vae.data import load_mnist
-from vae.preprocess import ImageError, mnist_digit, read_upload
+from vae.preprocess import WORKING_SIDE, ImageError, display_picture, mnist_digit, read_upload
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -94,10 +94,11 @@ def png_with_declared_size(width: int, height: int) -> bytes:
     pytest.param(b"hello, this is a text file\n" * 20, "not an image", id="text-named-png"),
     pytest.param(encode(Image.new("L", (300, 300), 128), "PNG")[:200], "truncated", id="truncated-png"),
     pytest.param(encode(Image.new("RGB", (300, 300), "white"), "JPEG")[:300], "truncated", id="truncated-jpeg"),
-    pytest.param(png_with_declared_size(8_000, 8_000), "8000×8000 pixels, too large", id="over-our-limit"),
+    pytest.param(png_with_declared_size(13_000, 12_000), "13000×12000 pixels, too large", id="over-our-limit"),
     pytest.param(png_with_declared_size(100_000, 100_000), "decompression bomb", id="pillow-bomb"),
 ])
 def test_unusable_files_raise_plain_errors(data, words):
+    """Every way a file can be unusable is an ImageError with a message a person can act on."""
     with pytest.raises(ImageError, match=words):
         read_upload(data)
 
@@ -106,3 +107,35 @@ def test_unusable_files_raise_plain_errors(data, words):
 def test_blank_picture_says_no_digit(colour):
     with pytest.raises(ImageError, match="No digit found"):
         mnist_digit(Image.new("L", (100, 100), colour))
+
+
+def postscript_named_png() -> bytes:
+    """A real PostScript file: Pillow opens it (through Ghostscript) unless the formats are limited."""
+    return b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nnewpath 10 10 moveto 90 90 lineto stroke\nshowpage\n"
+
+
+@pytest.mark.parametrize("data", [postscript_named_png(), encode(Image.new("RGB", (40, 40), "white"), "TIFF"),
+                                  encode(Image.new("RGB", (40, 40), "white"), "ICO")], ids=["postscript", "tiff", "ico"])
+def test_only_the_allowed_decoders_are_reached(data):
+    with pytest.raises(ImageError, match="not an image that can be read"):
+        read_upload(data)
+
+
+@pytest.mark.parametrize("size", [(1700, 10), (10, 1700), (20_000, 8), (3, 3000)])
+def test_any_shape_gives_a_digit_and_a_picture_to_show(size):
+    strip = Image.new("L", size, 255)
+    ImageDraw.Draw(strip).rectangle([size[0] // 4, size[1] // 3, 3 * size[0] // 4, 2 * size[1] // 3], fill=0)
+    upload = read_upload(encode(strip, "PNG"))
+    assert max(upload.image.size) <= WORKING_SIDE and min(upload.image.size) >= 1
+    digit = mnist_digit(upload.image)
+    assert digit.shape == (28, 28) and digit.max() > 100
+    assert display_picture(upload.image).size == (320, 320)
+
+
+def test_a_large_photo_is_read_small_and_keeps_its_digit(mnist_test):
+    digit = mnist_test[0][7].numpy()                                   # a 9
+    photo = Image.fromarray(255 - np.kron(digit, np.ones((300, 300), np.uint8))).convert("RGB")   # 8400² = 70 MP
+    upload = read_upload(encode(photo, "JPEG"))
+    assert max(upload.image.size) <= WORKING_SIDE
+    ours = mnist_digit(upload.image).astype(np.float32)
+    assert np.corrcoef(ours.ravel(), digit.astype(np.float32).ravel())[0, 1] > 0.9

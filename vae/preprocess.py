@@ -9,14 +9,18 @@ be unusable into an `ImageError` whose message a person can act on.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 50_000_000      # larger images are refused (a decompression bomb is tiny on disk)
-WORKING_SIDE = 1024          # big photos are shrunk to this before cleaning; the digit ends up 20 px anyway
+MAX_PIXELS = 150_000_000     # larger images are refused (a decompression bomb is tiny on disk); a 108 MP photo fits
+WORKING_SIDE = 1024          # pictures are shrunk to this as they are read; the digit ends up 20 px anyway
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")       # the only decoders an upload reaches
+BIG_PIXELS = 8_000_000       # decoding a picture larger than this at full size waits for a free slot:
+_BIG_DECODES = threading.BoundedSemaphore(2)          # at most two such decodes at once, whatever the sessions
 BOX, FIELD = 20, 28          # MNIST: the digit fits a 20×20 box inside the 28×28 field
 NOISE_FLOOR = 0.5            # fraction of the Otsu threshold below which a pixel is background
 
@@ -32,20 +36,31 @@ class Upload:
 
 
 def read_upload(data: bytes) -> Upload:
-    """Decode an uploaded file (PNG, JPEG, GIF, BMP, WebP, ...) into a picture, or raise ImageError."""
+    """Decode an uploaded file (PNG, JPEG, GIF, BMP or WebP, nothing else) into a picture at most
+    WORKING_SIDE pixels on a side, or raise ImageError.
+
+    Memory stays bounded whatever the size: JPEGs are decoded at a reduced scale (draft mode), and
+    other large pictures decode one or two at a time across all sessions, then shrink at once."""
     if not data:
         raise ImageError("The file is empty.")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # MAX_PIXELS decides
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ImageError(f"The image is {width}×{height} pixels, too large to open safely "
                                  f"(the limit is {MAX_PIXELS // 1_000_000} megapixels).")
+            if width < 1 or height < 1:
+                raise ImageError("The image has no pixels.")
             animated = getattr(image, "n_frames", 1) > 1
             image.seek(0)
-            image.load()
+            if image.format == "JPEG":
+                image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))      # decode at 1/2, 1/4 or 1/8 scale
+            big = image.size[0] * image.size[1] > BIG_PIXELS
+            with _BIG_DECODES if big else _NO_WAIT:
+                image.load()
+                image = _shrunk(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("The image declares a huge size, too large to open safely (a possible "
                          "decompression bomb).") from None
@@ -59,6 +74,43 @@ def read_upload(data: bytes) -> Upload:
     image = ImageOps.exif_transpose(image)          # phone photos store their rotation in EXIF
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return Upload(image.convert("RGBA" if has_alpha else "RGB"), animated)
+
+
+class _NoWait:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_WAIT = _NoWait()
+
+
+def _shrunk(image: Image.Image) -> Image.Image:
+    """The picture at most WORKING_SIDE on a side (never below 1 pixel), EXIF kept for rotation."""
+    if max(image.size) <= WORKING_SIDE:
+        return image
+    scale = WORKING_SIDE / max(image.size)
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "transparency" in image.info or image.mode in ("PA",) else "RGB")
+    small = image.resize(size, Image.Resampling.LANCZOS)
+    small.info.update({k: v for k, v in image.info.items() if k in ("exif", "transparency")})
+    if hasattr(image, "getexif"):
+        small.getexif().update(image.getexif())
+    return small
+
+
+def display_picture(image: Image.Image, side: int = 320) -> Image.Image:
+    """The picture fitted into a side×side square on light grey, whatever its shape (a 1700×10
+    strip included), for showing beside the 28×28 input."""
+    scale = side / max(image.size)
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    fitted = image.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("RGBA", (side, side), (240, 240, 240, 255))
+    canvas.alpha_composite(fitted, ((side - size[0]) // 2, (side - size[1]) // 2))
+    return canvas.convert("RGB")
 
 
 def ink_intensity(image: Image.Image) -> np.ndarray:

@@ -110,3 +110,16 @@ def test_started_from_another_folder_the_app_behaves_the_same(chromium, tmp_path
         open_app(page, f"{server.url}/latent", ".vlp-planewrap")
         assert page.locator('[data-testid="stAlertContainer"]').count() == 0
         page.close()
+
+
+def test_a_file_name_is_shown_as_text_never_as_markdown(page, server):
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if "evil" in request.url else None)
+    open_app(page, f"{server.url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+    name = "![i](http://127.0.0.1:9/evil.png) <b>bold</b> $x^2$.png"
+    upload(page, name, b"not a picture at all\n" * 10, "image/png")
+    error = page.locator(ERROR).first
+    error.wait_for()
+    assert error.locator("img, b, .katex").count() == 0
+    assert "![i](http://127.0.0.1:9/evil.png) <b>bold</b> $x^2$.png" in error.inner_text()
+    assert fetched == []
