@@ -28,6 +28,54 @@ def test_bad_config_is_refused():
         ModelConfig(arch="transformer")
     with pytest.raises(ValueError, match="latent_dim"):
         ModelConfig(latent_dim=0)
+    with pytest.raises(ValueError, match="activation must be one of .*'relu'.*got 'swish'"):
+        ModelConfig(activation="swish")
+    for name in ("hidden", "depth", "channels"):
+        with pytest.raises(ValueError, match="^hidden, depth and channels must be positive$"):
+            ModelConfig(**{name: 0})
+    ModelConfig(latent_dim=1, hidden=1, depth=1, channels=1)          # the smallest of each is allowed
+
+
+def explicit_forward(model, x):
+    """The encoder and decoder written out with torch.nn.functional and the model's own weights:
+    (mean, logvar) of x and the logits of decoding the mean. ReLU after every layer but the last."""
+    p = dict(model.named_parameters())
+    if model.config.arch == "mlp":
+        h = x.reshape(len(x), 784)
+        n = model.config.depth
+        for i in range(n + 1):
+            h = F.linear(h, p[f"encoder.{1 + 2 * i}.weight"], p[f"encoder.{1 + 2 * i}.bias"])
+            h = F.relu(h) if i < n else h
+        mean, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:]
+        h = mean
+        for i in range(n + 1):
+            h = F.linear(h, p[f"decoder.{2 * i}.weight"], p[f"decoder.{2 * i}.bias"])
+            h = F.relu(h) if i < n else h
+        return mean, logvar, h.reshape(-1, 1, 28, 28)
+    c = model.config.channels
+    h = F.relu(F.conv2d(x, p["encoder.0.weight"], p["encoder.0.bias"], stride=2, padding=1))
+    h = F.relu(F.conv2d(h, p["encoder.2.weight"], p["encoder.2.bias"], stride=2, padding=1))
+    h = F.relu(F.linear(h.flatten(1), p["encoder.5.weight"], p["encoder.5.bias"]))
+    h = F.linear(h, p["encoder.7.weight"], p["encoder.7.bias"])
+    mean, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:]
+    h = F.relu(F.linear(mean, p["decoder.0.weight"], p["decoder.0.bias"]))
+    h = F.relu(F.linear(h, p["decoder.2.weight"], p["decoder.2.bias"])).reshape(-1, 2 * c, 7, 7)
+    h = F.relu(F.conv_transpose2d(h, p["decoder.5.weight"], p["decoder.5.bias"], stride=2, padding=1))
+    return mean, logvar, F.conv_transpose2d(h, p["decoder.7.weight"], p["decoder.7.bias"], stride=2, padding=1)
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(hidden=24), ModelConfig(latent_dim=3, hidden=16, depth=3),
+                                 ModelConfig(arch="conv", hidden=24, channels=4)], ids=["mlp", "mlp-depth3", "conv"])
+def test_layers_compute_what_the_architecture_says(cfg, generator):
+    torch.manual_seed(0)
+    model = VAE(cfg).double()
+    for param in model.parameters():          # large enough weights that a missing ReLU shows
+        torch.nn.init.normal_(param, std=0.5, generator=generator)
+    x = torch.rand(3, 1, 28, 28, generator=generator, dtype=torch.float64)
+    mean, logvar, logits = explicit_forward(model, x)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(x), (mean, logvar))
+        torch.testing.assert_close(model.decode_logits(mean), logits)
 
 
 def test_elbo_terms_match_a_direct_float64_computation(generator):
@@ -56,6 +104,11 @@ def test_reconstruction_is_summed_over_pixels_not_averaged(generator):
     assert per_image.shape == (4,)
     torch.testing.assert_close(per_image.double(), F.binary_cross_entropy_with_logits(
         logits.double(), x.double(), reduction="none").sum(dim=1), rtol=1e-5, atol=0)
+
+
+def test_kl_sums_over_the_last_dimension_only():
+    mean, logvar = torch.ones(4, 5, 3), torch.zeros(4, 5, 3)
+    torch.testing.assert_close(kl_divergence(mean, logvar), torch.full((4, 5), 1.5))
 
 
 def test_kl_is_summed_over_latent_dimensions_and_averaged_over_the_batch():
@@ -91,15 +144,39 @@ def test_analytic_kl_matches_monte_carlo(generator):
 
 
 def test_log_normal_matches_torch_distributions(generator):
-    z, mean, logvar = (torch.randn(6, 3, generator=generator, dtype=torch.float64) for _ in range(3))
+    # (k, B, L) as the IWAE bound uses it: the sum runs over the last dimension only
+    z, mean, logvar = (torch.randn(4, 6, 3, generator=generator, dtype=torch.float64) for _ in range(3))
     expected = Normal(mean, torch.exp(0.5 * logvar)).log_prob(z).sum(dim=-1)
     torch.testing.assert_close(log_normal(z, mean, logvar), expected)
+
+
+def test_sample_decodes_draws_from_the_prior():
+    model = VAE(ModelConfig(latent_dim=3, hidden=32)).eval()
+    with torch.no_grad():
+        images = model.sample(5, torch.Generator().manual_seed(9))
+        expected = model.decode(torch.randn(5, 3, generator=torch.Generator().manual_seed(9)))
+    assert images.shape == (5, 1, 28, 28)
+    torch.testing.assert_close(images, expected, rtol=0, atol=0)
 
 
 def test_reconstruction_is_stable_for_confident_logits():
     logits = torch.full((1, 784), 80.0)
     assert torch.isfinite(reconstruction_nll(logits, torch.zeros(1, 784))).all()
     assert reconstruction_nll(logits, torch.ones(1, 784)).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_forward_draws_its_noise_from_the_given_generator(generator):
+    model = VAE(ModelConfig(hidden=16))
+    x = torch.rand(4, 784, generator=generator)
+    first, again, other = (model(x, torch.Generator().manual_seed(s))[0] for s in (3, 3, 4))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_reparameterize_draws_noise_in_the_dtype_of_the_mean():
+    mean, logvar = torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 2, dtype=torch.float64)
+    z = VAE.reparameterize(mean, logvar, torch.Generator().manual_seed(5))
+    assert z.dtype == torch.float64
+    assert torch.equal(z, torch.randn(3, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64))
 
 
 def test_reparameterize_is_differentiable_and_seeded():
