@@ -1,3 +1,4 @@
+import re
 import struct
 
 import pytest
@@ -36,6 +37,8 @@ def test_bad_files_give_a_clear_error_naming_the_file(saved, tmp_path, content):
     with pytest.raises(CheckpointError, match="bad.pt: not a readable checkpoint") as refused:
         load_checkpoint(bad)
     assert "weights_only" not in str(refused.value) and "trust" not in str(refused.value)
+    # one line: the error's type, then the first line of its message when that line says something
+    assert re.search(r"not a torch file\?\): [A-Za-z]+Error(: [^\n]+)?$", str(refused.value)), str(refused.value)
 
 
 def test_foreign_and_future_files_are_refused(tmp_path):
@@ -66,8 +69,10 @@ def test_a_flipped_bit_in_the_weights_is_a_checksum_error(tmp_path):
 def test_an_edited_tensor_or_trainer_state_is_a_checksum_error(tmp_path):
     from vae.checkpoint import read_checkpoint
 
-    save_checkpoint(tmp_path / "model.pt", VAE(ModelConfig(hidden=32)), {}, extra={"trainer": {"step": 40}})
-    for edit in (lambda p: p["model_state"]["encoder.1.weight"].mul_(2), lambda p: p["trainer"].update(step=41)):
+    save_checkpoint(tmp_path / "model.pt", VAE(ModelConfig(hidden=32)), {},
+                    extra={"trainer": {"step": 40, "groups": [{"lr": 0.1}, {"lr": 0.2}]}})
+    for edit in (lambda p: p["model_state"]["encoder.1.weight"].mul_(2), lambda p: p["trainer"].update(step=41),
+                 lambda p: p["trainer"]["groups"][1].update(lr=0.3)):
         payload = read_checkpoint(tmp_path / "model.pt")
         edit(payload)
         torch.save(payload, tmp_path / "edited.pt")
@@ -93,8 +98,9 @@ def test_a_config_declaring_a_bigger_model_is_refused_before_allocation(tmp_path
         return model
 
     monkeypatch.setattr(vae.checkpoint, "VAE", spy)
-    with pytest.raises(CheckpointError, match="big.pt: weights do not fit.* declares [0-9,]+ parameters"):
+    with pytest.raises(CheckpointError, match="big.pt: weights do not fit.* declares [0-9,]+ parameters") as refused:
         load_checkpoint(tmp_path / "big.pt")
+    assert "('decoder.0.bias', (32,)), ('decoder.0.bias', (5000,))" in str(refused.value)   # what differs
     assert [device for hidden, device in built if hidden == 5000] in ([], ["meta"])   # shapes only, no memory
     load_checkpoint(tmp_path / "model.pt")                        # a sound file still builds its model
     assert (32, "cpu") in built

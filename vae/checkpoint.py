@@ -83,7 +83,8 @@ def read_checkpoint(path, map_location="cpu") -> dict:
             raise CheckpointError(f"{path}: holds Python objects besides tensors and plain data; it is refused "
                                   "because loading those could run code. Checkpoints of this project never "
                                   "hold any.") from None
-        detail = "" if "weights_only" in str(exc) else f": {_first_line(exc)}"
+        first = _first_line(exc)
+        detail = f": {first}" if first and "weights_only" not in str(exc) else ""
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file?): "
                               f"{type(exc).__name__}{detail}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
