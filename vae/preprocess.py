@@ -8,6 +8,8 @@ be unusable into an `ImageError` whose message a person can act on.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import threading
 import warnings
@@ -61,6 +63,8 @@ def read_upload(data: bytes) -> Upload:
             with _BIG_DECODES if big else _NO_WAIT:
                 image.load()
                 image = _shrunk(image)
+            if big:
+                _return_freed_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("The image declares a huge size, too large to open safely (a possible "
                          "decompression bomb).") from None
@@ -74,6 +78,15 @@ def read_upload(data: bytes) -> Upload:
     image = ImageOps.exif_transpose(image)          # phone photos store their rotation in EXIF
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return Upload(image.convert("RGBA" if has_alpha else "RGB"), animated)
+
+
+def _return_freed_memory() -> None:
+    """Hand the full-size decode's freed memory back to the system (glibc keeps it otherwise: 8
+    sessions' 50 MP uploads left the server 0.5 GB larger for good)."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass                                            # not glibc: nothing to do
 
 
 class _NoWait:

@@ -51,6 +51,7 @@ class AppServer:
     def start(self, timeout: float = 90) -> "AppServer":
         env = {**os.environ, "VAE_RUNS_DIR": str(self.runs_dir)}
         env.pop("PYTHONPATH", None)            # the app must find its own code, wherever it is started
+        env.setdefault("MALLOC_ARENA_MAX", "2")    # as `make run` starts it
         command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
