@@ -112,6 +112,7 @@ def test_knn_accuracy_on_a_constructed_case():
     assert knn_accuracy(ref, ref_labels, queries, torch.tensor([0, 1, 1, 0]), k=3) == 1.0
     assert knn_accuracy(ref, ref_labels, queries, torch.tensor([0, 1, 0, 0]), k=3) == 0.75
     assert knn_accuracy(ref, ref_labels, queries, torch.tensor([1, 0, 0, 1]), k=3, chunk=1) == 0.0
+    assert knn_accuracy(ref, ref_labels, queries, torch.tensor([0, 1, 1, 0]), k=3, chunk=3) == 1.0   # chunks add up
 
 
 def test_class_agreement_on_a_constructed_case():
