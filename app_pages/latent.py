@@ -10,6 +10,7 @@ placeholder.caption("Loading the model and the test digits…")
 
 from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, plane_dims,  # noqa: E402
                               selected_model, test_set)
+from app_pages import explore  # noqa: E402
 from app_pages.plane import latent_plane, parse_pin  # noqa: E402
 from vae import inference, plots  # noqa: E402
 
@@ -36,6 +37,22 @@ spacing = spacing_column.radio(
          "Welling (2014), figure 4. Both follow the plane's zoom.")
 tiles = size_column.slider("Manifold: digits per side", min_value=10, max_value=30, value=20, key="tiles")
 
+st.subheader("More ways to explore")
+sampling, path, story = st.tabs(["Sample from the prior", "Interpolate", "A dot's story"], key="explore_tab",
+                                on_change="rerun")           # only the open tab runs, and marks the plane
+encodings = encoded_test_set(model, loaded.key)                  # (10000, latent_dim)
+overlays = {}
+if sampling.open:
+    with sampling:
+        overlays["points"] = explore.prior_samples(model, dims)
+if path.open:
+    with path:
+        overlays["path"] = explore.interpolation(model, dims, inference.embed_2d(model, [pin.xy], dims)[0],
+                                                 encodings)
+if story.open:
+    with story:
+        overlays["ellipse"] = explore.dot_story(model, dims, pin.xy, encodings, points, images, labels)
+
 
 def take_pin() -> None:
     xy = parse_pin(st.session_state["plane"]["pin"])
@@ -51,7 +68,7 @@ def plane_and_pin() -> None:
     image = inference.decode_points(model, inference.embed_2d(model, [[x, y]], dims))[0]
     state = latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
                          images=images, extent=extent, dims=dims, axes=axes, pin=pin.placed, pin_serial=pin.serial,
-                         on_pin=take_pin, manifold={"n": tiles, "spacing": spacing},
+                         on_pin=take_pin, manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
                          pin_image=plots.enlarge(image, 1) if failed else None)
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
     picture.image(plots.enlarge(image, 8), width=224,

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae import VAE, ModelConfig, load_checkpoint
+import vae
+from vae import VAE, ModelConfig, inference, load_checkpoint
 from vae.inference import decode_points, embed_2d, encode_dataset, latent_grid, reconstruct
 
 
@@ -43,3 +44,45 @@ def test_other_dims_held_at_zero():
     model = VAE(ModelConfig(latent_dim=4)).eval()
     z = embed_2d(model, [[1.5, -2.0]], dims=(1, 3))
     assert z.tolist() == [[0.0, 1.5, 0.0, -2.0]]
+
+
+def test_prior_samples_are_seeded_and_scaled_by_the_temperature():
+    model = vae.VAE(vae.ModelConfig(latent_dim=3))
+    a = inference.sample_prior(model, 4000, seed=5)
+    assert (a == inference.sample_prior(model, 4000, seed=5)).all()
+    assert not (a == inference.sample_prior(model, 4000, seed=6)).all()
+    hot = inference.sample_prior(model, 4000, seed=5, temperature=2.0)
+    np.testing.assert_allclose(hot, 2 * a, rtol=1e-6)
+    assert a.shape == (4000, 3) and abs(a.std() - 1) < 0.05 and abs(a.mean()) < 0.05
+
+
+def test_linear_interpolation_walks_the_segment_evenly():
+    path = inference.interpolate([0.0, 2.0], [4.0, -2.0], 5)
+    np.testing.assert_allclose(path, [[0, 2], [1, 1], [2, 0], [3, -1], [4, -2]], atol=1e-6)
+
+
+def test_slerp_turns_at_a_constant_rate_with_the_norm_going_linearly():
+    a, b = np.array([3.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.5])           # 90 degrees apart
+    path = inference.interpolate(a, b, 7, mode="slerp").astype(np.float64)
+    np.testing.assert_allclose(path[0], a, atol=1e-6)
+    np.testing.assert_allclose(path[-1], b, atol=1e-6)
+    angles = np.degrees(np.arctan2(path[:, 2], path[:, 0]))
+    np.testing.assert_allclose(np.diff(angles), 15.0, atol=1e-4)             # 90° in six equal turns
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), np.linspace(3.0, 1.5, 7), atol=1e-5)
+    assert abs(path[:, 1]).max() < 1e-6                                      # stays in the plane of a and b
+    with pytest.raises(ValueError, match="slerp"):
+        inference.interpolate(a, b, 3, mode="cubic")
+
+
+def test_posterior_and_nearest_neighbours():
+    torch.manual_seed(0)
+    model = vae.VAE(vae.ModelConfig(latent_dim=2, hidden=16)).eval()
+    image = np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)
+    mean, std = inference.posterior(model, image)
+    with torch.no_grad():
+        m, logvar = model.encode(torch.from_numpy(image).float().div(255).reshape(1, 1, 28, 28))
+    np.testing.assert_allclose(mean, m[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(std, np.sqrt(np.exp(logvar[0].numpy())), rtol=1e-5)
+    points = np.array([[0, 0], [1, 0], [0, 2], [5, 5], [0.5, 0]], dtype=np.float32)
+    assert list(inference.nearest(points, [0.1, 0.0], 3)) == [0, 4, 1]
+    assert list(inference.nearest(points, [0.1, 0.0], 2, exclude=0)) == [4, 1]

@@ -53,3 +53,49 @@ def reconstruct(model: VAE, images: torch.Tensor) -> tuple[np.ndarray, np.ndarra
     """Decode the latent means of `images`: (reconstructions (B, 28, 28), latent means (B, latent_dim))."""
     mean, _ = model.encode(_as_float_images(torch.as_tensor(images)).to(model.device))
     return model.decode(mean)[:, 0].cpu().numpy(), mean.cpu().numpy()
+
+
+def sample_prior(model: VAE, count: int, *, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
+    """`count` latent points z ~ N(0, temperature² I), reproducible from `seed` (a private generator,
+    never the global random state): (count, latent_dim) float32."""
+    generator = torch.Generator().manual_seed(int(seed))
+    return (temperature * torch.randn(count, model.latent_dim, generator=generator)).numpy()
+
+
+def interpolate(a, b, steps: int, *, mode: str = "linear") -> np.ndarray:
+    """`steps` points from a to b inclusive, (steps, D) float32. "linear": evenly along the segment.
+    "slerp": along the great circle at evenly spaced angles, with the norm going linearly from |a| to
+    |b| (for a Gaussian prior, where typical points lie near a sphere, not on the chord through it)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if mode == "linear":
+        return ((1 - t) * a + t * b).astype(np.float32)
+    if mode != "slerp":
+        raise ValueError(f"mode must be 'linear' or 'slerp', got {mode!r}")
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na < 1e-8 or nb < 1e-8:
+        return ((1 - t) * a + t * b).astype(np.float32)            # no direction to turn through
+    ua, ub = a / na, b / nb
+    theta = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
+    if theta < 1e-6:
+        direction = (1 - t) * ua + t * ub
+    else:
+        direction = (np.sin((1 - t) * theta) * ua + np.sin(t * theta) * ub) / np.sin(theta)
+    return (direction * ((1 - t) * na + t * nb)).astype(np.float32)
+
+
+@torch.inference_mode()
+def posterior(model: VAE, image) -> tuple[np.ndarray, np.ndarray]:
+    """q(z|x) of one image (28, 28) uint8 or [0, 1]: (mean (D,), standard deviation (D,))."""
+    mean, logvar = model.encode(_as_float_images(torch.as_tensor(np.asarray(image))[None]).to(model.device))
+    return mean[0].cpu().numpy(), torch.exp(0.5 * logvar[0]).cpu().numpy()
+
+
+def nearest(encodings: np.ndarray, z, count: int, *, exclude: int | None = None) -> np.ndarray:
+    """Indices of the `count` rows of encodings (N, D) nearest to z in Euclidean distance, nearest
+    first, leaving out row `exclude`."""
+    distance = np.linalg.norm(encodings - np.asarray(z, dtype=encodings.dtype), axis=1)
+    if exclude is not None:
+        distance[exclude] = np.inf
+    order = np.argpartition(distance, count)[:count]
+    return order[np.argsort(distance[order])]

@@ -94,12 +94,14 @@ def parse_pin(value) -> tuple[float, float] | None:
 def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, labels: np.ndarray,
                  images, extent, dims: tuple[int, int], axes: tuple[str, str], pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
-                 interactive: bool = True) -> PlaneState:
+                 overlays: dict | None = None, interactive: bool = True) -> PlaneState:
     """Mount the plane. `pin` (x, y) is Python's pinned point, applied in the browser whenever
     `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
     {"n": tiles per side, "spacing": "linear" | "gaussian"} or None. `mark` is a point drawn as a
     red cross (the Reconstruct page's digit). `pin_image` (28, 28) uint8 is the server's decoding
-    of the pin, shown when the browser cannot decode."""
+    of the pin, shown when the browser cannot decode. `overlays` may hold "points" [[x, y], …]
+    (samples, drawn as diamonds), "path" [[x, y], …] (an interpolation, A to B) and "ellipse"
+    {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ), all in the plane's coordinates."""
     state = _state(key)
     decoder = dict(decoder_payload(model, checkpoint_key))
     send, decoder["served"] = _serve(key, state, "decoder", decoder["key"]) if decoder["key"] else (False, 0)
@@ -117,7 +119,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
         "pin": None if pin is None else [float(pin[0]), float(pin[1])], "pin_serial": int(pin_serial),
         "manifold": manifold, "mark": None if mark is None else [float(mark[0]), float(mark[1])],
         "pin_image": None if pin_image is None else _b64(np.asarray(pin_image, dtype=np.uint8).tobytes()),
-        "interactive": interactive,
+        "interactive": interactive, "overlays": _plain_overlays(overlays),
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=data, **callbacks)
@@ -140,6 +142,19 @@ def _serve(key: str, state: dict, name: str, blob: str) -> tuple[bool, int]:
         return False, answered
     served[(key, name, blob)] = request
     return True, request
+
+
+def _plain_overlays(overlays: dict | None) -> dict | None:
+    """Overlays as JSON numbers (numpy floats are not JSON)."""
+    if not overlays:
+        return None
+    out = {}
+    for name in ("points", "path"):
+        if overlays.get(name) is not None:
+            out[name] = [[float(x), float(y)] for x, y in np.asarray(overlays[name], dtype=float).reshape(-1, 2)]
+    if overlays.get("ellipse"):
+        out["ellipse"] = {k: float(v) for k, v in overlays["ellipse"].items()}
+    return out
 
 
 def _ignore() -> None:

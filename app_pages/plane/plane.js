@@ -150,7 +150,7 @@ class LatentPlane {
     this.loadImages(data);
     // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
     const look = JSON.stringify([data.points_key, data.model, data.dims, data.extent, data.mark, data.pin_serial,
-                                 data.manifold, !!this.decoder, data.pin_image]);
+                                 data.manifold, !!this.decoder, data.pin_image, data.overlays]);
     if (look !== this.look) { this.look = look; this.resize(true); }
   }
 
@@ -363,6 +363,30 @@ class LatentPlane {
         ctx.moveTo(px + size, py - size); ctx.lineTo(px - size, py + size); ctx.stroke();
       }
     };
+    const extra = this.data.overlays || {};
+    if (extra.ellipse) {                                     // a posterior q(z|x): mean ± 2σ on the two axes
+      const e = extra.ellipse, [cx, cy] = this.toPixel(e.x, e.y), s = this.size / (2 * this.view.half);
+      ctx.beginPath(); ctx.ellipse(cx, cy, Math.max(1, e.rx * s), Math.max(1, e.ry * s), 0, 0, 2 * Math.PI);
+      ctx.fillStyle = "rgba(214, 39, 40, 0.12)"; ctx.fill();
+      ctx.lineWidth = 2; ctx.strokeStyle = "#d62728"; ctx.setLineDash([5, 3]); ctx.stroke(); ctx.setLineDash([]);
+    }
+    if (extra.path && extra.path.length > 1) {               // an interpolation: its points joined, A and B named
+      ctx.lineWidth = 2.5; ctx.strokeStyle = "#111"; ctx.beginPath();
+      extra.path.forEach(([x, y], i) => { const [px, py] = this.toPixel(x, y); i ? ctx.lineTo(px, py) : ctx.moveTo(px, py); });
+      ctx.stroke();
+      ctx.fillStyle = "#111";
+      for (const [x, y] of extra.path) { const [px, py] = this.toPixel(x, y); ctx.beginPath(); ctx.arc(px, py, 2.5, 0, 2 * Math.PI); ctx.fill(); }
+      ctx.font = "bold 13px sans-serif";
+      for (const [label, [x, y]] of [["A", extra.path[0]], ["B", extra.path[extra.path.length - 1]]]) {
+        const [px, py] = this.toPixel(x, y);
+        ctx.lineWidth = 3; ctx.strokeStyle = "#fff"; ctx.strokeText(label, px + 6, py - 6); ctx.fillText(label, px + 6, py - 6);
+      }
+    }
+    for (const [x, y] of extra.points || []) {              // samples from the prior: hollow diamonds
+      const [px, py] = this.toPixel(x, y);
+      ctx.beginPath(); ctx.moveTo(px, py - 6); ctx.lineTo(px + 6, py); ctx.lineTo(px, py + 6); ctx.lineTo(px - 6, py); ctx.closePath();
+      ctx.lineWidth = 3.5; ctx.strokeStyle = "#fff"; ctx.stroke(); ctx.lineWidth = 2; ctx.strokeStyle = "#000"; ctx.stroke();
+    }
     if (this.data.mark) cross(this.data.mark[0], this.data.mark[1], "#d62728", 8);
     if (this.pin) {
       const [px, py] = this.toPixel(this.pin[0], this.pin[1]);

@@ -286,3 +286,71 @@ def test_without_mnist_the_pages_say_how_to_fetch_it_and_download_nothing(open_p
     assert messages(app)["exception"] == []
     assert any("make data" in e.value for e in app.error), messages(app)
     assert not (tmp_path / "no-data").exists()
+
+
+def open_explore_tab(app, tab: str):
+    app.session_state["explore_tab"] = tab
+    return app.run()
+
+
+def test_prior_samples_are_seeded_and_marked_on_the_plane(open_page):
+    app = open_page("app_pages/latent.py")
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    expected = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).numpy()      # seed 0, T = 1
+    np.testing.assert_allclose(plane_data(app)["overlays"]["points"], expected, atol=1e-6)
+    app.button(key="prior_next").click().run()
+    again = torch.randn(16, 2, generator=torch.Generator().manual_seed(1)).numpy()
+    np.testing.assert_allclose(plane_data(app)["overlays"]["points"], again, atol=1e-6)
+    app.slider(key="prior_temperature").set_value(2.0).run()
+    np.testing.assert_allclose(plane_data(app)["overlays"]["points"], 2 * again, atol=1e-5)
+
+
+def test_interpolation_runs_from_a_test_digit_to_the_pin_and_downloads_a_gif(open_page):
+    app = open_explore_tab(open_page("app_pages/latent.py"), "Interpolate")
+    assert messages(app) == {"exception": [], "error": []}
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    start = vae.inference.encode_dataset(model, load_mnist("test")[0][:1])[0]
+    path = np.asarray(plane_data(app)["overlays"]["path"])
+    assert len(path) == 10
+    np.testing.assert_allclose(path[0], start, atol=1e-5)               # A: test digit 0
+    np.testing.assert_allclose(path[-1], [0.0, 0.0], atol=1e-6)          # B: the pinned point
+    np.testing.assert_allclose(np.diff(path, axis=0), np.broadcast_to((path[-1] - path[0]) / 9, (9, 2)), atol=1e-5)
+    assert {b.label for b in app.get("download_button")} == {"Download the strip (PNG)", "Download as an animation (GIF)"}
+    app.selectbox(key="interp_b_source").set_value("a test digit").run()          # B: test digit 1
+    straight = np.asarray(plane_data(app)["overlays"]["path"])
+    end = vae.inference.encode_dataset(model, load_mnist("test")[0][1:2])[0]
+    np.testing.assert_allclose(straight[-1], end, atol=1e-5)
+    app.radio(key="interp_mode").set_value("slerp").run()
+    curved = np.asarray(plane_data(app)["overlays"]["path"])
+    assert np.abs(curved - straight).max() > 0.05                        # a different path, same ends
+    np.testing.assert_allclose(curved[[0, -1]], straight[[0, -1]], atol=1e-5)
+
+
+def test_a_dots_story_draws_its_posterior_and_reads_its_digit(open_page):
+    app = open_explore_tab(open_page("app_pages/latent.py"), "A dot's story")
+    app.number_input(key="story_index").set_value(3).run()
+    assert messages(app) == {"exception": [], "error": []}
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    image = load_mnist("test")[0][3].float().div(255).reshape(1, 1, 28, 28)
+    with torch.no_grad():
+        mean, logvar = model.encode(image)
+    ellipse = plane_data(app)["overlays"]["ellipse"]
+    assert (ellipse["x"], ellipse["y"]) == pytest.approx(tuple(mean[0].tolist()), abs=1e-5)
+    assert (ellipse["rx"], ellipse["ry"]) == pytest.approx(tuple((2 * torch.exp(0.5 * logvar[0])).tolist()), abs=1e-5)
+    captions = [c for image in app.image for c in image.captions]
+    assert any("test digit #3, labelled 0; the classifier reads a 0" in c for c in captions), captions
+    app.button(key="story_next").click().run()
+    assert app.number_input(key="story_index").value == 4
+
+
+def test_the_interpolation_gif_goes_there_and_back_frame_by_frame():
+    from app_pages.explore import gif_bytes
+
+    frames = np.stack([np.full((28, 28), v, np.float32) for v in np.linspace(0, 1, 6)])
+    gif = Image.open(io.BytesIO(gif_bytes(frames, scale=2)))
+    assert gif.n_frames == 10 and gif.size == (56, 56)
+    levels = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        levels.append(int(np.asarray(gif.convert("L"))[0, 0]))
+    assert levels == [0, 51, 102, 153, 204, 255, 204, 153, 102, 51]

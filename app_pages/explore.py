@@ -1,0 +1,158 @@
+"""The Latent page's "more ways to explore": samples from the prior, interpolation between two
+points, and one test digit's story. Each draws its widgets and results, and returns what it wants
+drawn on the plane (in the plane's two coordinates)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+
+from vae import inference, plots
+from vae.catalog import PROJECT_ROOT
+
+CLASSIFIER = PROJECT_ROOT / "checkpoints" / "mnist-classifier.pt"
+
+
+@st.cache_resource(show_spinner="Loading the digit classifier…")
+def classifier():
+    """The shipped CNN that reads digits (99.17 % on the test set), or None if it cannot be opened."""
+    from vae.checkpoint import CheckpointError
+    from vae.classifier import load_classifier
+
+    try:
+        return load_classifier(CLASSIFIER)[0]
+    except (OSError, CheckpointError):
+        return None
+
+
+def read_digits(images) -> list[tuple[int, float]] | None:
+    """What the classifier reads in each image (N, 28, 28) in [0, 1] or uint8: (digit, confidence)."""
+    model = classifier()
+    if model is None:
+        return None
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    x = x / 255.0 if x.max() > 1 else x
+    with torch.inference_mode():
+        p = model(x.reshape(-1, 1, 28, 28)).softmax(dim=1)
+    confidence, digit = p.max(dim=1)
+    return [(int(d), float(c)) for d, c in zip(digit, confidence)]
+
+
+def grid(decodings: np.ndarray, per_row: int) -> np.ndarray:
+    """Decodings (N, 28, 28) in [0, 1] tiled per_row to a row, grey gaps, the last row padded dark."""
+    rows = [decodings[i: i + per_row] for i in range(0, len(decodings), per_row)]
+    rows[-1] = np.concatenate([rows[-1], np.zeros((per_row - len(rows[-1]), 28, 28), np.float32)])
+    return plots.digit_rows(*rows)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def gif_bytes(frames: np.ndarray, scale: int = 6, ms: int = 120) -> bytes:
+    """An animated GIF of decodings (N, 28, 28) in [0, 1], there and back, looping."""
+    pictures = [Image.fromarray(plots.enlarge(frame, scale)) for frame in frames]
+    pictures = pictures + pictures[-2:0:-1]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, "GIF", save_all=True, append_images=pictures[1:], duration=ms, loop=0)
+    return buffer.getvalue()
+
+
+def _next_seed() -> None:
+    st.session_state.prior_seed = int(st.session_state.get("prior_seed", 0)) + 1
+
+
+def prior_samples(model, dims) -> np.ndarray | None:
+    """k decodings of z ~ N(0, T² I), seeded; returns their positions on the plane, or None."""
+    left, middle, right = st.columns(3)
+    count = left.slider("Samples", 8, 64, 16, step=8, key="prior_count")
+    temperature = middle.slider("Temperature (σ scale)", 0.25, 3.0, 1.0, step=0.25, key="prior_temperature",
+                                help="1 samples the prior itself. Below 1 stays near its centre; above 1 "
+                                     "goes out where the encoder put few digits, and the decodings degrade.")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="prior_seed",
+                              help="The same seed draws the same samples.")
+    st.button("Draw other samples", key="prior_next", on_click=_next_seed)
+    z = inference.sample_prior(model, count, seed=int(seed), temperature=temperature)
+    st.image(plots.enlarge(grid(inference.decode_points(model, z), 8), 3),
+             caption=f"{count} decodings of z ~ N(0, {temperature:g}² I), seed {int(seed)}; "
+                     "the black diamonds on the plane mark where they were drawn.")
+    return z[:, list(dims)] if st.toggle("Mark them on the plane", True, key="prior_show") else None
+
+
+def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray, key: str) -> np.ndarray:
+    sources = ["the pinned point", "a test digit"] + (["your digit (Reconstruct page)"]
+                                                       if "reconstruct_code" in st.session_state else [])
+    source = st.selectbox(label, sources, index=sources.index(default), key=f"{key}_source")
+    if source == "the pinned point":
+        return pin_z
+    if source == "a test digit":
+        index = st.number_input(f"{label}: test digit index", 0, len(encodings) - 1,
+                                0 if key == "interp_a" else 1, key=f"{key}_index")
+        return encodings[int(index)]
+    code = np.asarray(st.session_state.reconstruct_code, dtype=np.float32)
+    return code if code.shape == encodings.shape[1:] else pin_z
+
+
+def interpolation(model, dims, pin_z: np.ndarray, encodings: np.ndarray) -> np.ndarray | None:
+    """The decodings along a path from A to B; returns the path on the plane."""
+    a_column, b_column = st.columns(2)
+    with a_column:
+        a = _endpoint("A", "a test digit", pin_z, encodings, "interp_a")
+    with b_column:
+        b = _endpoint("B", "the pinned point", pin_z, encodings, "interp_b")
+    steps_column, mode_column = st.columns(2)
+    steps = steps_column.slider("Steps", 5, 30, 10, key="interp_steps")
+    mode = mode_column.radio("Path", ["linear", "slerp"], horizontal=True, key="interp_mode",
+                             format_func={"linear": "straight line", "slerp": "spherical (slerp)"}.get,
+                             help="Spherical interpolation turns at a constant rate around the prior's "
+                                  "centre instead of cutting across it, where typical codes of a "
+                                  "many-dimensional Gaussian rarely lie.")
+    path = inference.interpolate(a, b, steps, mode=mode)
+    decodings = inference.decode_points(model, path)
+    strip = plots.enlarge(plots.digit_rows(decodings), 3)
+    st.image(strip, caption=f"From A to B in {steps} steps"
+                            + (f", in all {model.latent_dim} latent dimensions (the plane shows the path's "
+                               "projection)" if model.latent_dim > 2 else "") + ".")
+    png_column, gif_column = st.columns(2)
+    png_column.download_button("Download the strip (PNG)", png_bytes(strip), "interpolation.png", "image/png",
+                               key="interp_png")
+    gif_column.download_button("Download as an animation (GIF)", gif_bytes(decodings), "interpolation.gif",
+                               "image/gif", key="interp_gif")
+    return path[:, list(dims)]
+
+
+def dot_story(model, dims, pin_xy, encodings: np.ndarray, plane_points: np.ndarray, images, labels) -> dict | None:
+    """One test digit: original and reconstruction with what the classifier reads in each, its
+    posterior as an ellipse on the plane, and its nearest neighbours in latent space."""
+    if "story_index" not in st.session_state:
+        st.session_state.story_index = 0
+    pick, near_pin, random_one, next_one = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    if near_pin.button("The dot nearest the pinned point", key="story_pin"):
+        st.session_state.story_index = int(inference.nearest(plane_points, pin_xy, 1)[0])
+    if random_one.button("Random", key="story_random"):
+        st.session_state.story_index = int(np.random.default_rng().integers(len(images)))
+    if next_one.button("Next", key="story_next"):
+        st.session_state.story_index = (int(st.session_state.story_index) + 1) % len(images)
+    index = int(pick.number_input("Test digit index", 0, len(images) - 1, key="story_index"))
+    image = images[index].numpy()
+    mean, std = inference.posterior(model, image)
+    recon = inference.decode_points(model, mean[None])[0]
+    reads = read_digits(np.stack([image / 255.0, recon]))
+    said = (lambda i: f"; the classifier reads a {reads[i][0]} ({reads[i][1]:.0%} sure)") if reads else (lambda i: "")
+    original, reconstruction, numbers = st.columns([1, 1, 2])
+    original.image(plots.enlarge(image, 5), width=140, caption=f"test digit #{index}, labelled {labels[index]}{said(0)}")
+    reconstruction.image(plots.enlarge(recon, 5), width=140, caption=f"decoded from its mean{said(1)}")
+    x, y = dims
+    numbers.markdown(f"q(z|x) = N(μ, σ²): μ = ({mean[x]:.2f}, {mean[y]:.2f}), σ = ({std[x]:.2f}, {std[y]:.2f}) "
+                     f"on z{x}, z{y}. The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks "
+                     "this digit could have.")
+    neighbours = inference.nearest(encodings, mean, 8, exclude=index)
+    st.image(plots.enlarge(plots.digit_rows(images[neighbours].numpy() / 255.0), 3),
+             caption="Its 8 nearest neighbours in latent space, labelled "
+                     + ", ".join(f"{labels[i]} (#{i})" for i in neighbours) + ".")
+    return {"x": mean[x], "y": mean[y], "rx": 2 * std[x], "ry": 2 * std[y]}
