@@ -43,7 +43,8 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     images, labels = test_set()
     points = encoded_test_set(model, loaded.key)[:, dims]
     z = mean[0]
-    st.session_state.reconstruct_code = z.tolist()              # an endpoint for the Latent page's interpolation
+    st.session_state.reconstruct_code = z.tolist()
+    st.session_state.reconstruct_digit = np.asarray(digit, dtype=np.uint8).tolist()   # for the ELBO page              # an endpoint for the Latent page's interpolation
     pin = pinned((loaded.key, dims))
     axes = (f"z{dims[0]}", f"z{dims[1]}")
     st.subheader("Where its code lands")

@@ -21,7 +21,8 @@ from vae.data import load_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py"]
+PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py",
+         "app_pages/elbo.py"]
 
 
 def messages(app) -> dict:
@@ -354,3 +355,27 @@ def test_the_interpolation_gif_goes_there_and_back_frame_by_frame():
         gif.seek(i)
         levels.append(int(np.asarray(gif.convert("L"))[0, 0]))
     assert levels == [0, 51, 102, 153, 204, 255, 204, 153, 102, 51]
+
+
+def test_the_elbo_page_shows_the_terms_vae_computes_for_that_digit(open_page):
+    app = open_page("app_pages/elbo.py")
+    app.number_input(key="elbo_index").set_value(7).run()
+    app.button(key="elbo_redraw").click().run()                          # draw 1 of ε
+    app.slider(key="elbo_beta").set_value(2.5).run()
+    assert messages(app) == {"exception": [], "error": []}
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    x = load_mnist("test")[0][7].float().div(255).reshape(1, 1, 28, 28)
+    with torch.no_grad():                                                 # independently: the formulas by hand
+        mean, logvar = model.encode(x)
+        eps = torch.randn(mean.shape, generator=torch.Generator().manual_seed(1))
+        z = mean + torch.exp(0.5 * logvar) * eps
+        p = torch.sigmoid(model.decode_logits(z)).double().clamp(1e-12, 1 - 1e-12)
+        recon = -(x.double() * p.log() + (1 - x.double()) * (1 - p).log()).sum().item()
+        kl = 0.5 * (mean.double() ** 2 + logvar.double().exp() - 1 - logvar.double()).sum().item()
+        loss, r, k = vae.model.negative_elbo(model.decode_logits(z), x, mean, logvar, beta=2.5)
+    assert abs(recon - r.item()) < 0.05 and abs(kl - k.item()) < 1e-3
+    text = " ".join(m.value for m in app.markdown)
+    assert f"**{r.item():.2f}**" in text and f"**{k.item():.2f}**" in text
+    assert f"**{loss.item():.2f}**" in text and f"**{r.item() + k.item():.2f}**" in text
+    data = plane_data(app)
+    assert data["mark"] == pytest.approx(z[0].tolist(), abs=1e-5)

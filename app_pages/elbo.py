@@ -1,0 +1,96 @@
+"""/elbo: the ELBO and the reparameterization trick, computed live on one real digit."""
+import streamlit as st
+
+st.title("The ELBO, live")
+st.caption("A VAE is trained to maximise the evidence lower bound (ELBO) of each digit. Here is every "
+           "number in it, for one digit, as the model computes it.")
+placeholder = st.empty()
+placeholder.caption("Loading the model…")
+
+import numpy as np  # noqa: E402  (after the title: a cold start paints before torch has loaded)
+import torch  # noqa: E402
+
+from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, selected_model,  # noqa: E402
+                              shared_dims, test_set)
+from app_pages.plane import latent_plane, parse_pin  # noqa: E402
+from vae import plots  # noqa: E402
+from vae.data import to_float  # noqa: E402
+from vae.model import negative_elbo  # noqa: E402
+
+model_picker()
+loaded = selected_model()
+placeholder.empty()
+if loaded is None:
+    st.stop()
+model = loaded.model
+images, labels = test_set()
+
+sources = ["A test digit"] + (["Your digit (Reconstruct page)"] if "reconstruct_digit" in st.session_state else [])
+source_column, index_column, beta_column = st.columns(3)
+source = source_column.radio("Digit", sources, key="elbo_source")
+if source == "A test digit":
+    index = int(index_column.number_input("Test digit index", 0, len(images) - 1, 0, key="elbo_index"))
+    digit, name = images[index], f"test digit #{index} (a {labels[index]})"
+else:
+    digit, name = torch.tensor(np.asarray(st.session_state.reconstruct_digit, dtype=np.uint8)), "your digit"
+beta = beta_column.slider("β (weight of the KL term)", 0.0, 4.0, 1.0, step=0.1, key="elbo_beta",
+                          help="β = 1 is the ELBO itself. A β-VAE trains on recon + β·KL: larger β pushes "
+                               "codes towards the prior (smoother plane, blurrier digits), smaller β the other way.")
+draw = st.session_state.setdefault("elbo_draw", 0)
+if st.button("Draw another ε", key="elbo_redraw", help="A new sample of the noise: z, the decoding and the "
+                                                      "reconstruction term change; μ, σ and the KL do not."):
+    st.session_state.elbo_draw = draw = draw + 1
+
+x = to_float(digit.reshape(1, 28, 28))                                   # (1, 1, 28, 28) in [0, 1]
+with torch.inference_mode():
+    mean, logvar = model.encode(x)
+    epsilon = torch.randn(mean.shape, generator=torch.Generator().manual_seed(draw))
+    z = model.reparameterize(mean, logvar, torch.Generator().manual_seed(draw))
+    logits = model.decode_logits(z)
+    objective, recon, kl = negative_elbo(logits, x, mean, logvar, beta=beta)
+    decoded = torch.sigmoid(logits)[0, 0].numpy()
+sigma = torch.exp(0.5 * logvar)
+
+
+def vector(t: torch.Tensor) -> str:
+    return "(" + ", ".join(f"{v:.3f}" for v in t[0].tolist()[:8]) + (", …" if t.shape[1] > 8 else "") + ")"
+
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    pictures = st.columns(2)
+    pictures[0].image(plots.enlarge(digit.numpy(), 5), width=120, caption=name)
+    pictures[1].image(plots.enlarge(decoded, 5), width=120, caption="p(x | z): the decoding of this z")
+with right:
+    st.markdown(f"**1. Encode.** q(z|x) = N(μ, σ²) with μ = {vector(mean)}, σ = {vector(sigma)}")
+    st.markdown(f"**2. Sample by reparameterization** (draw {draw}): ε = {vector(epsilon)}, z = μ + σ·ε = {vector(z)}")
+    st.latex(r"z = \mu + \sigma \odot \varepsilon,\qquad \varepsilon \sim \mathcal{N}(0, I)")
+    st.markdown(f"**3. Reconstruction term** (nats): −log p(x|z) = **{recon.item():.2f}**")
+    st.latex(r"-\log p(x\mid z) = -\sum_{i=1}^{784} \big[x_i \log p_i + (1 - x_i)\log(1 - p_i)\big]")
+    st.markdown(f"**4. KL term** (nats): KL(q(z|x) ‖ p(z)) = **{kl.item():.2f}**")
+    st.latex(r"\mathrm{KL} = \tfrac12 \sum_{j} \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big)")
+    st.markdown(f"**5. Together**: −ELBO = {recon.item():.2f} + {kl.item():.2f} = **{recon.item() + kl.item():.2f}** "
+                f"nats; the training objective with β = {beta:g} is {recon.item():.2f} + {beta:g} × {kl.item():.2f} "
+                f"= **{objective.item():.2f}**.")
+    st.latex(r"-\mathrm{ELBO}(x) = \underbrace{-\log p(x\mid z)}_{\text{reconstruction}} + "
+             r"\beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}},\quad \beta = 1")
+
+st.subheader("Where z lands")
+dims = shared_dims(model.latent_dim)
+pin = pinned((loaded.key, dims))
+points = encoded_test_set(model, loaded.key)[:, dims]
+mu, sd, zz = mean[0].numpy(), sigma[0].numpy(), z[0].numpy()
+st.caption(f"The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, where z falls 86 % of the time "
+           f"(on {'the' if model.latent_dim == 2 else f'z{dims[0]} and z{dims[1]} of the'} latent plane).")
+
+
+def take_pin() -> None:
+    xy = parse_pin(st.session_state["plane_elbo"]["pin"])
+    if xy is not None:
+        move_pin(xy)
+
+
+latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, points=points, labels=labels, images=images,
+             extent=plots.plane_extent(points), dims=dims, axes=(f"z{dims[0]}", f"z{dims[1]}"), pin=pin.placed,
+             pin_serial=pin.serial, on_pin=take_pin, mark=(zz[dims[0]], zz[dims[1]]),
+             overlays={"ellipse": {"x": mu[dims[0]], "y": mu[dims[1]], "rx": 2 * sd[dims[0]], "ry": 2 * sd[dims[1]]}})
