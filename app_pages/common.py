@@ -151,17 +151,48 @@ def parse_pair(text: str | None, kind=float) -> tuple | None:
     return pair if all(math.isfinite(v) for v in pair) else None
 
 
-def plane_dims(latent_dim: int) -> tuple[int, int]:
-    """Let the user pick the two latent dimensions to view when there are more than two (first run:
-    from ?dims= in the URL). The choice is kept in st.session_state.plane_dims for the other pages."""
+@dataclass(frozen=True)
+class PlaneView:
+    """The plane through latent space that the pages show (vae.inference.PlaneBasis) and its names."""
+    basis: object            # vae.inference.PlaneBasis
+    axes: tuple[str, str]
+    key: tuple               # identifies the view: a new one gets a new pin and zoom
+    url: str                 # its ?dims= value
+    note: str | None         # what the page says about it (None for a 2-D model)
+
+
+def _choice_view(latent_dim: int, choice: tuple, encodings: np.ndarray) -> PlaneView:
+    from vae import inference
+
+    if choice[0] == "pca":
+        basis, explained = inference.pca_basis(encodings)
+        return PlaneView(basis, ("PC1", "PC2"), ("pca",), "pca",
+                         f"PCA view: the plane of the first two principal components of the test encodings "
+                         f"({explained[0]:.0%} and {explained[1]:.0%} of their variance), through their mean; "
+                         f"decoding maps a point back with the other {latent_dim - 2} components at their mean.")
+    _, (x, y), hold = choice
+    held = encodings[hold] if hold is not None else None
+    others = f"the other {latent_dim - 2} held at " + (f"test digit #{hold}'s values" if hold is not None else "0")
+    note = None if latent_dim == 2 else f"Dimensions view: z{x} against z{y}, {others} when decoding."
+    return PlaneView(inference.dims_basis(latent_dim, (x, y), held), (f"z{x}", f"z{y}"), ("dims", x, y, hold),
+                     f"{x},{y}", note)
+
+
+def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
+    """The Latent page's view picker (models with more than two latent dimensions): two of them, the
+    others at 0 or at a test digit's values, or the PCA plane. First run: from ?dims= in the URL (i,j or
+    pca). The choice is kept in st.session_state.plane_choice for the other pages."""
     if latent_dim == 2:
-        st.session_state.plane_dims = (0, 1)
-        return 0, 1
+        st.session_state.plane_choice = ("dims", (0, 1), None)
+        return _choice_view(2, st.session_state.plane_choice, encodings)
     options = list(range(latent_dim))
     wanted = first_visit_param("dims")
     if wanted is not None:
         dims = parse_pair(wanted, int)
-        if dims and all(0 <= d < latent_dim for d in dims) and dims[0] != dims[1]:
+        if wanted == "pca":
+            st.session_state.view_kind = "pca"
+        elif dims and all(0 <= d < latent_dim for d in dims) and dims[0] != dims[1]:
+            st.session_state.view_kind = "dims"
             st.session_state.dim_x, st.session_state.dim_y = dims
         else:
             st.warning(f"The link's dimensions “{wanted[:40]}” do not fit this model "
@@ -169,23 +200,34 @@ def plane_dims(latent_dim: int) -> tuple[int, int]:
     for name, default in (("dim_x", 0), ("dim_y", 1)):
         if st.session_state.get(name) not in options:
             st.session_state[name] = default
-    left, right = st.columns(2)
-    x = left.selectbox("Horizontal axis: latent dimension", options, key="dim_x")
-    y = right.selectbox("Vertical axis: latent dimension", options, key="dim_y")
-    if x == y:
-        st.error("Pick two different dimensions.")
-        st.stop()
-    st.info(f"This model has {latent_dim} latent dimensions. You see z{x} against z{y}; "
-            f"the other {latent_dim - 2} are held at 0 when decoding.")
-    st.session_state.plane_dims = (x, y)
-    st.query_params["dims"] = f"{x},{y}"
-    return x, y
+    kind = st.radio("View", ["dims", "pca"], horizontal=True, key="view_kind",
+                    format_func={"dims": "two latent dimensions", "pca": "principal components (PCA)"}.get)
+    if kind == "pca":
+        choice = ("pca",)
+    else:
+        left, right, hold_column = st.columns(3)
+        x = left.selectbox("Horizontal axis: latent dimension", options, key="dim_x")
+        y = right.selectbox("Vertical axis: latent dimension", options, key="dim_y")
+        if x == y:
+            st.error("Pick two different dimensions.")
+            st.stop()
+        hold = hold_column.number_input("Hold the others at test digit # (empty: at 0)", 0, len(encodings) - 1,
+                                        value=None, key="hold_index",
+                                        help="Decode with the other dimensions at this digit's code instead of 0.")
+        choice = ("dims", (x, y), None if hold is None else int(hold))
+    st.session_state.plane_choice = choice
+    view = _choice_view(latent_dim, choice, encodings)
+    st.info(view.note, icon=":material/info:")
+    st.query_params["dims"] = view.url
+    return view
 
 
-def shared_dims(latent_dim: int) -> tuple[int, int]:
-    """The dimensions the Latent page last showed for a model of this size, else (0, 1)."""
-    dims = st.session_state.get("plane_dims", (0, 1))
-    return tuple(dims) if max(dims) < latent_dim else (0, 1)
+def shared_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
+    """The view the Latent page last showed for a model of this size, else z0 against z1."""
+    choice = st.session_state.get("plane_choice", ("dims", (0, 1), None))
+    if choice[0] == "dims" and (max(choice[1]) >= latent_dim or (choice[2] or 0) >= len(encodings)):
+        choice = ("dims", (0, 1), None)
+    return _choice_view(latent_dim, choice, encodings)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402  (after the title: a cold start paints before t
 import torch  # noqa: E402
 
 from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, selected_model,  # noqa: E402
-                              shared_dims, test_set)
+                              shared_view, test_set)
 from app_pages.plane import latent_plane, parse_pin  # noqa: E402
 from vae import plots  # noqa: E402
 from vae.data import to_float  # noqa: E402
@@ -76,12 +76,14 @@ with right:
              r"\beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}},\quad \beta = 1")
 
 st.subheader("Where z lands")
-dims = shared_dims(model.latent_dim)
-pin = pinned((loaded.key, dims))
-points = encoded_test_set(model, loaded.key)[:, dims]
-mu, sd, zz = mean[0].numpy(), sigma[0].numpy(), z[0].numpy()
-st.caption(f"The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, where z falls 86 % of the time "
-           f"(on {'the' if model.latent_dim == 2 else f'z{dims[0]} and z{dims[1]} of the'} latent plane).")
+encodings = encoded_test_set(model, loaded.key)
+view = shared_view(model.latent_dim, encodings)
+pin = pinned((loaded.key, view.key))
+points = view.basis.to_plane(encodings)
+(mx, my), (zx, zy) = view.basis.to_plane(mean.numpy())[0], view.basis.to_plane(z.numpy())[0]
+sx, sy = view.basis.spread(sigma[0].numpy())
+st.caption("The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, where z falls 86 % of the time"
+           + (" (in the Latent page's view of the latent space)." if model.latent_dim > 2 else "."))
 
 
 def take_pin() -> None:
@@ -91,6 +93,5 @@ def take_pin() -> None:
 
 
 latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, points=points, labels=labels, images=images,
-             extent=plots.plane_extent(points), dims=dims, axes=(f"z{dims[0]}", f"z{dims[1]}"), pin=pin.placed,
-             pin_serial=pin.serial, on_pin=take_pin, mark=(zz[dims[0]], zz[dims[1]]),
-             overlays={"ellipse": {"x": mu[dims[0]], "y": mu[dims[1]], "rx": 2 * sd[dims[0]], "ry": 2 * sd[dims[1]]}})
+             extent=plots.plane_extent(points), view=view, pin=pin.placed, pin_serial=pin.serial,
+             on_pin=take_pin, mark=(zx, zy), overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}})

@@ -67,7 +67,7 @@ def _next_seed() -> None:
     st.session_state.prior_seed = int(st.session_state.get("prior_seed", 0)) + 1
 
 
-def prior_samples(model, dims) -> np.ndarray | None:
+def prior_samples(model, view) -> np.ndarray | None:
     """k decodings of z ~ N(0, T² I), seeded; returns their positions on the plane, or None."""
     left, middle, right = st.columns(3)
     count = left.slider("Samples", 8, 64, 16, step=8, key="prior_count")
@@ -81,7 +81,7 @@ def prior_samples(model, dims) -> np.ndarray | None:
     st.image(plots.enlarge(grid(inference.decode_points(model, z), 8), 3),
              caption=f"{count} decodings of z ~ N(0, {temperature:g}² I), seed {int(seed)}; "
                      "the black diamonds on the plane mark where they were drawn.")
-    return z[:, list(dims)] if st.toggle("Mark them on the plane", True, key="prior_show") else None
+    return view.basis.to_plane(z) if st.toggle("Mark them on the plane", True, key="prior_show") else None
 
 
 def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray, key: str) -> np.ndarray:
@@ -98,7 +98,7 @@ def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray
     return code if code.shape == encodings.shape[1:] else pin_z
 
 
-def interpolation(model, dims, pin_z: np.ndarray, encodings: np.ndarray) -> np.ndarray | None:
+def interpolation(model, view, pin_z: np.ndarray, encodings: np.ndarray) -> np.ndarray | None:
     """The decodings along a path from A to B; returns the path on the plane."""
     a_column, b_column = st.columns(2)
     with a_column:
@@ -123,10 +123,10 @@ def interpolation(model, dims, pin_z: np.ndarray, encodings: np.ndarray) -> np.n
                                key="interp_png")
     gif_column.download_button("Download as an animation (GIF)", gif_bytes(decodings), "interpolation.gif",
                                "image/gif", key="interp_gif")
-    return path[:, list(dims)]
+    return view.basis.to_plane(path)
 
 
-def dot_story(model, dims, pin_xy, encodings: np.ndarray, plane_points: np.ndarray, images, labels) -> dict | None:
+def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarray, images, labels) -> dict | None:
     """One test digit: original and reconstruction with what the classifier reads in each, its
     posterior as an ellipse on the plane, and its nearest neighbours in latent space."""
     if "story_index" not in st.session_state:
@@ -147,12 +147,12 @@ def dot_story(model, dims, pin_xy, encodings: np.ndarray, plane_points: np.ndarr
     original, reconstruction, numbers = st.columns([1, 1, 2])
     original.image(plots.enlarge(image, 5), width=140, caption=f"test digit #{index}, labelled {labels[index]}{said(0)}")
     reconstruction.image(plots.enlarge(recon, 5), width=140, caption=f"decoded from its mean{said(1)}")
-    x, y = dims
-    numbers.markdown(f"q(z|x) = N(μ, σ²): μ = ({mean[x]:.2f}, {mean[y]:.2f}), σ = ({std[x]:.2f}, {std[y]:.2f}) "
-                     f"on z{x}, z{y}. The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks "
-                     "this digit could have.")
+    (mx, my), (sx, sy) = view.basis.to_plane(mean)[0], view.basis.spread(std)
+    ax, ay = view.axes
+    numbers.markdown(f"q(z|x) = N(μ, σ²): μ = ({mx:.2f}, {my:.2f}), σ = ({sx:.2f}, {sy:.2f}) on {ax}, {ay}. "
+                     "The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks this digit could have.")
     neighbours = inference.nearest(encodings, mean, 8, exclude=index)
     st.image(plots.enlarge(plots.digit_rows(images[neighbours].numpy() / 255.0), 3),
              caption="Its 8 nearest neighbours in latent space, labelled "
                      + ", ".join(f"{labels[i]} (#{i})" for i in neighbours) + ".")
-    return {"x": mean[x], "y": mean[y], "rx": 2 * std[x], "ry": 2 * std[y]}
+    return {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}

@@ -1,5 +1,6 @@
 """/latent: the encoded test set on the latent plane. The browser decodes under the pointer; a click,
 tap or arrow key pins a point, which this page shows large and keeps in the URL."""
+import numpy as np
 import streamlit as st
 
 st.title("The latent plane")
@@ -8,7 +9,7 @@ st.caption("Each dot is one of the 10,000 MNIST test digits, placed at the mean 
 placeholder = st.empty()
 placeholder.caption("Loading the model and the test digits…")
 
-from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, plane_dims,  # noqa: E402
+from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, plane_view,  # noqa: E402
                               selected_model, test_set)
 from app_pages import explore  # noqa: E402
 from app_pages.plane import latent_plane, parse_pin  # noqa: E402
@@ -20,12 +21,13 @@ placeholder.empty()
 if loaded is None:
     st.stop()
 model = loaded.model
-dims = plane_dims(model.latent_dim)
 images, labels = test_set()
-points = encoded_test_set(model, loaded.key)[:, dims]           # (10000, 2)
+encodings = encoded_test_set(model, loaded.key)                  # (10000, latent_dim)
+view = plane_view(model.latent_dim, encodings)
+points = view.basis.to_plane(encodings)                          # (10000, 2)
 extent = plots.plane_extent(points)
-axes = (f"z{dims[0]}", f"z{dims[1]}")
-pin = pinned((loaded.key, dims))
+axes = view.axes
+pin = pinned((loaded.key, view.key))
 
 plane_slot = st.container()                      # the plane first on screen, its manifold controls below
 spacing_column, size_column = st.columns(2)
@@ -40,18 +42,16 @@ tiles = size_column.slider("Manifold: digits per side", min_value=10, max_value=
 st.subheader("More ways to explore")
 sampling, path, story = st.tabs(["Sample from the prior", "Interpolate", "A dot's story"], key="explore_tab",
                                 on_change="rerun")           # only the open tab runs, and marks the plane
-encodings = encoded_test_set(model, loaded.key)                  # (10000, latent_dim)
 overlays = {}
 if sampling.open:
     with sampling:
-        overlays["points"] = explore.prior_samples(model, dims)
+        overlays["points"] = explore.prior_samples(model, view)
 if path.open:
     with path:
-        overlays["path"] = explore.interpolation(model, dims, inference.embed_2d(model, [pin.xy], dims)[0],
-                                                 encodings)
+        overlays["path"] = explore.interpolation(model, view, view.basis.to_latent([pin.xy])[0], encodings)
 if story.open:
     with story:
-        overlays["ellipse"] = explore.dot_story(model, dims, pin.xy, encodings, points, images, labels)
+        overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels)
 
 
 def take_pin() -> None:
@@ -60,14 +60,23 @@ def take_pin() -> None:
         move_pin(xy)
 
 
+def server_manifold(n: int, extent) -> np.ndarray:
+    """The manifold decoded on the server, for a browser that cannot decode: n×n, evenly spaced."""
+    xs = np.linspace(extent[0], extent[1], n)
+    ys = np.linspace(extent[3], extent[2], n)                      # top row first
+    gx, gy = np.meshgrid(xs, ys)
+    tiles = inference.decode_points(model, view.basis.to_latent(np.stack([gx.ravel(), gy.ravel()], 1)))
+    return tiles.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(28 * n, 28 * n)
+
+
 @st.fragment
 def plane_and_pin() -> None:
     """Reruns alone when a point is pinned: the plane element is unchanged, the pin's details update."""
     failed = st.session_state.get("plane", {}).get("decoder_failed") if "plane" in st.session_state else None
     x, y = pin.xy
-    image = inference.decode_points(model, inference.embed_2d(model, [[x, y]], dims))[0]
+    image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0]
     state = latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                         images=images, extent=extent, dims=dims, axes=axes, pin=pin.placed, pin_serial=pin.serial,
+                         images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
                          on_pin=take_pin, manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
                          pin_image=plots.enlarge(image, 1) if failed else None)
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
@@ -79,7 +88,7 @@ def plane_and_pin() -> None:
                   "this model and point: reload it or share it to come back here.")
     if state.decoder_failed:
         st.subheader("The learned manifold (decoded on the server)")
-        st.image(inference.latent_grid(model, tiles, extent, dims=dims), width=min(28 * tiles, 560),
+        st.image(server_manifold(tiles, extent), width=min(28 * tiles, 560),
                  caption=f"Evenly spaced over the plotted extent, {axes[0]} from {extent[0]:g} to {extent[1]:g}, "
                          f"{axes[1]} from {extent[2]:g} (bottom) to {extent[3]:g} (top).")
 

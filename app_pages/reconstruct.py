@@ -14,7 +14,7 @@ placeholder.caption("Loading the model…")
 import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 
 from app_pages.common import (Loaded, encoded_test_set, model_picker, move_pin, pinned,  # noqa: E402
-                              shared_dims, test_set)
+                              shared_view, test_set)
 from app_pages.common import selected_model  # noqa: E402
 from app_pages.plane import latent_plane, parse_pin  # noqa: E402
 from vae import inference, plots  # noqa: E402
@@ -39,23 +39,23 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     columns[1].image(plots.enlarge(digit, 6), caption="28×28 model input (MNIST style)", width=160)
     columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
     model = loaded.model
-    dims = shared_dims(model.latent_dim)
     images, labels = test_set()
-    points = encoded_test_set(model, loaded.key)[:, dims]
+    encodings = encoded_test_set(model, loaded.key)
+    view = shared_view(model.latent_dim, encodings)
+    points = view.basis.to_plane(encodings)
     z = mean[0]
     st.session_state.reconstruct_code = z.tolist()
     st.session_state.reconstruct_digit = np.asarray(digit, dtype=np.uint8).tolist()   # for the ELBO page              # an endpoint for the Latent page's interpolation
-    pin = pinned((loaded.key, dims))
-    axes = (f"z{dims[0]}", f"z{dims[1]}")
+    pin = pinned((loaded.key, view.key))
+    axes, mark = view.axes, view.basis.to_plane(z)[0]
     st.subheader("Where its code lands")
-    where = f"Its code, the red cross: {axes[0]} = {z[dims[0]]:.2f}, {axes[1]} = {z[dims[1]]:.2f}"
-    shown = f" ({axes[0]} and {axes[1]} of {model.latent_dim} dimensions, as on the Latent page)" \
-        if model.latent_dim > 2 else ""
+    where = f"Its code, the red cross: {axes[0]} = {mark[0]:.2f}, {axes[1]} = {mark[1]:.2f}"
+    shown = f" (the Latent page's view of its {model.latent_dim} dimensions)" if model.latent_dim > 2 else ""
     st.caption(where + shown + ". The black ring is the point pinned on the Latent page; move the pointer "
                "over the plane to decode what lies around your digit.")
     latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                 images=images, extent=plots.plane_extent(points), dims=dims, axes=axes, pin=pin.placed,
-                 pin_serial=pin.serial, on_pin=take_pin, mark=(z[dims[0]], z[dims[1]]))
+                 images=images, extent=plots.plane_extent(points), view=view, pin=pin.placed,
+                 pin_serial=pin.serial, on_pin=take_pin, mark=mark)
 
 
 def plain(text: str) -> str:

@@ -4,7 +4,7 @@ import torch
 
 import vae
 from vae import VAE, ModelConfig, inference, load_checkpoint
-from vae.inference import decode_points, embed_2d, encode_dataset, latent_grid, reconstruct
+from vae.inference import decode_points, encode_dataset, reconstruct
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +21,6 @@ def test_encode_dataset_matches_the_encoder(model, mnist_test):
     np.testing.assert_allclose(means, direct, rtol=1e-5, atol=1e-5)
 
 
-def test_grid_tiles_are_the_decoded_corners(model):
-    extent = (-2.0, 3.0, -1.0, 4.0)
-    grid = latent_grid(model, 4, extent)
-    assert grid.shape == (112, 112)
-    top_left, bottom_right = decode_points(model, [[-2.0, 4.0], [3.0, -1.0]])
-    np.testing.assert_allclose(grid[:28, :28], top_left, atol=1e-6)
-    np.testing.assert_allclose(grid[-28:, -28:], bottom_right, atol=1e-6)
-
-
 def test_reconstructions_resemble_their_inputs(model, mnist_test):
     images = mnist_test[0][:200]
     recons, means = reconstruct(model, images)
@@ -38,12 +29,6 @@ def test_reconstructions_resemble_their_inputs(model, mnist_test):
     shuffled = np.abs(recons - np.roll(x, 1, axis=0)).mean()
     assert recons.shape == (200, 28, 28) and means.shape == (200, 2)
     assert own < 0.7 * shuffled
-
-
-def test_other_dims_held_at_zero():
-    model = VAE(ModelConfig(latent_dim=4)).eval()
-    z = embed_2d(model, [[1.5, -2.0]], dims=(1, 3))
-    assert z.tolist() == [[0.0, 1.5, 0.0, -2.0]]
 
 
 def test_prior_samples_are_seeded_and_scaled_by_the_temperature():
@@ -86,3 +71,25 @@ def test_posterior_and_nearest_neighbours():
     points = np.array([[0, 0], [1, 0], [0, 2], [5, 5], [0.5, 0]], dtype=np.float32)
     assert list(inference.nearest(points, [0.1, 0.0], 3)) == [0, 4, 1]
     assert list(inference.nearest(points, [0.1, 0.0], 2, exclude=0)) == [4, 1]
+
+
+def test_a_dims_plane_reads_and_writes_the_two_dimensions_and_holds_the_rest():
+    basis = inference.dims_basis(4, (3, 1), held=[0.5, 9.0, -1.0, 9.0])
+    z = basis.to_latent([[2.0, -3.0]])
+    np.testing.assert_allclose(z, [[0.5, -3.0, -1.0, 2.0]])
+    np.testing.assert_allclose(basis.to_plane(np.array([[7.0, 8.0, 9.0, 10.0]])), [[10.0, 8.0]])
+    assert basis.spread([1.0, 2.0, 3.0, 4.0]) == (4.0, 2.0)
+
+
+def test_pca_plane_holds_the_largest_variance_and_round_trips():
+    rng = np.random.default_rng(0)
+    direction = np.array([1.0, 2.0, 2.0]) / 3                          # the long axis, by construction
+    z = 5 + rng.normal(0, 3, (5000, 1)) * direction + rng.normal(0, 0.3, (5000, 3))
+    basis, explained = inference.pca_basis(z)
+    assert abs(abs(basis.u @ direction) - 1) < 1e-3 and abs(basis.u @ basis.v) < 1e-9
+    np.testing.assert_allclose(basis.origin, z.mean(axis=0))
+    assert explained[0] > 0.95 and abs(explained.sum() - 1) < 1e-9
+    on_plane = basis.to_latent(basis.to_plane(z[:10]))                    # the projection is idempotent
+    np.testing.assert_allclose(basis.to_plane(on_plane), basis.to_plane(z[:10]), atol=1e-4)
+    cov = np.cov((z - z.mean(0)).T)
+    assert basis.u @ cov @ basis.u > basis.v @ cov @ basis.v > 0

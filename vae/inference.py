@@ -1,6 +1,8 @@
 """What the dashboard calls: encode, decode points and grids, reconstruct. No gradients, the model's device."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -27,25 +29,6 @@ def decode_points(model: VAE, points) -> np.ndarray:
     """Latent points (B, latent_dim) -> decoded pixel probabilities (B, 28, 28) float32 numpy."""
     z = torch.as_tensor(np.asarray(points, dtype=np.float32), device=model.device).reshape(-1, model.latent_dim)
     return model.decode(z)[:, 0].cpu().numpy()
-
-
-def embed_2d(model: VAE, xy, dims: tuple[int, int] = (0, 1)) -> np.ndarray:
-    """Points of a 2-D view (B, 2) -> full latent points with the other dimensions held at 0."""
-    xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
-    z = np.zeros((len(xy), model.latent_dim), dtype=np.float32)
-    z[:, dims[0]], z[:, dims[1]] = xy[:, 0], xy[:, 1]
-    return z
-
-
-def latent_grid(model: VAE, n: int, extent: tuple[float, float, float, float], *,
-                dims: tuple[int, int] = (0, 1)) -> np.ndarray:
-    """Decode an n×n grid over extent = (x0, x1, y0, y1) in the plane of `dims` and tile it as one
-    image (28n, 28n) with y growing upwards (row 0 is the top, y1), as in Kingma & Welling's figure."""
-    xs = np.linspace(extent[0], extent[1], n, dtype=np.float32)
-    ys = np.linspace(extent[3], extent[2], n, dtype=np.float32)          # top row first
-    gx, gy = np.meshgrid(xs, ys)                                         # (n, n), row-major from the top
-    tiles = decode_points(model, embed_2d(model, np.stack([gx.ravel(), gy.ravel()], 1), dims))
-    return tiles.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(28 * n, 28 * n)
 
 
 @torch.inference_mode()
@@ -99,3 +82,49 @@ def nearest(encodings: np.ndarray, z, count: int, *, exclude: int | None = None)
         distance[exclude] = np.inf
     order = np.argpartition(distance, count)[:count]
     return order[np.argsort(distance[order])]
+
+
+@dataclass(frozen=True)
+class PlaneBasis:
+    """A plane through latent space: the point (x, y) of the plane is origin + x·u + y·v, with u and
+    v orthonormal. Two latent dimensions i, j: u, v are the unit vectors e_i, e_j and the origin holds
+    the other dimensions (at 0, or at a chosen digit's values). PCA: u, v are the first two principal
+    components of the test encodings and the origin is their mean."""
+    origin: np.ndarray      # (D,)
+    u: np.ndarray           # (D,)
+    v: np.ndarray           # (D,)
+
+    def to_latent(self, xy) -> np.ndarray:
+        """Points of the plane (N, 2) -> latent points (N, D) float32."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        return (self.origin + xy[:, :1] * self.u + xy[:, 1:] * self.v).astype(np.float32)
+
+    def to_plane(self, z) -> np.ndarray:
+        """Latent points (N, D) -> their orthogonal projections onto the plane (N, 2) float32."""
+        centred = np.asarray(z, dtype=np.float64).reshape(-1, len(self.origin)) - self.origin
+        return np.stack([centred @ self.u, centred @ self.v], axis=1).astype(np.float32)
+
+    def spread(self, std) -> tuple[float, float]:
+        """Standard deviations along u and v of a diagonal Gaussian with per-dimension `std`."""
+        var = np.asarray(std, dtype=np.float64) ** 2
+        return float(np.sqrt(var @ self.u ** 2)), float(np.sqrt(var @ self.v ** 2))
+
+
+def dims_basis(latent_dim: int, dims: tuple[int, int], held=None) -> PlaneBasis:
+    """The plane of latent dimensions dims[0] (x) and dims[1] (y); the others held at `held` (D,), else 0."""
+    eye = np.eye(latent_dim)
+    origin = np.zeros(latent_dim) if held is None else np.asarray(held, dtype=np.float64).copy()
+    origin[list(dims)] = 0.0
+    return PlaneBasis(origin, eye[dims[0]], eye[dims[1]])
+
+
+def pca_basis(encodings: np.ndarray) -> tuple[PlaneBasis, np.ndarray]:
+    """The plane of the first two principal components of `encodings` (N, D) through their mean, and
+    the share of the variance each component explains (D,). Signs are fixed so each component's
+    largest coordinate is positive (the same plane on every run)."""
+    z = np.asarray(encodings, dtype=np.float64)
+    mean = z.mean(axis=0)
+    _, singular, vt = np.linalg.svd(z - mean, full_matrices=False)
+    vt = vt * np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]
+    explained = singular ** 2 / np.sum(singular ** 2)
+    return PlaneBasis(mean, vt[0], vt[1]), explained

@@ -92,10 +92,11 @@ def parse_pin(value) -> tuple[float, float] | None:
 
 
 def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, labels: np.ndarray,
-                 images, extent, dims: tuple[int, int], axes: tuple[str, str], pin, pin_serial: int,
+                 images, extent, view, pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
                  overlays: dict | None = None, interactive: bool = True) -> PlaneState:
-    """Mount the plane. `pin` (x, y) is Python's pinned point, applied in the browser whenever
+    """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
+    (x, y) at origin + x·u + y·v). `points` (N, 2) are in the plane's coordinates. `pin` (x, y) is Python's pinned point, applied in the browser whenever
     `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
     {"n": tiles per side, "spacing": "linear" | "gaussian"} or None. `mark` is a point drawn as a
     red cross (the Reconstruct page's digit). `pin_image` (28, 28) uint8 is the server's decoding
@@ -114,7 +115,8 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     data = {
         "model": decoder["key"] or f"server-{checkpoint_key[0]}",
         "decoder": decoder, **points_payload(points, labels), **images_part,
-        "extent": [float(v) for v in extent], "dims": [int(d) for d in dims], "axes": list(axes),
+        "extent": [float(v) for v in extent], "view_key": repr(view.key), "axes": list(view.axes),
+        "basis": {name: [float(v) for v in getattr(view.basis, name)] for name in ("origin", "u", "v")},
         "latent_dim": int(model.latent_dim),
         "pin": None if pin is None else [float(pin[0]), float(pin[1])], "pin_serial": int(pin_serial),
         "manifold": manifold, "mark": None if mark is None else [float(mark[0]), float(mark[1])],

@@ -125,14 +125,14 @@ class LatentPlane {
     this.setStateValue = setStateValue;
     const previous = this.data;
     this.data = data;
-    const viewKey = `${data.model}|${data.dims.join(",")}`;
+    const viewKey = `${data.model}|${data.view_key}`;
     if (!previous || previous.points_key !== data.points_key) {
       const raw = bytesFromBase64(data.points);
       this.points = new Float32Array(raw.buffer, 0, raw.length / 4);
       this.labels = bytesFromBase64(data.labels);
       this.buildIndex();
     }
-    if (!previous || `${previous.model}|${previous.dims.join(",")}` !== viewKey) {
+    if (!previous || `${previous.model}|${previous.view_key}` !== viewKey) {
       this.viewKey = viewKey;
       this.view = CACHE.views.get(viewKey) || this.homeView();
     }
@@ -149,7 +149,7 @@ class LatentPlane {
     this.loadDecoder(data);
     this.loadImages(data);
     // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
-    const look = JSON.stringify([data.points_key, data.model, data.dims, data.extent, data.mark, data.pin_serial,
+    const look = JSON.stringify([data.points_key, data.model, data.view_key, data.basis, data.extent, data.mark, data.pin_serial,
                                  data.manifold, !!this.decoder, data.pin_image, data.overlays]);
     if (look !== this.look) { this.look = look; this.resize(true); }
   }
@@ -423,9 +423,9 @@ class LatentPlane {
 
   // ---- decoding under the pointer -------------------------------------------------------------
   latentVector(x, y) {
-    const z = new Float32Array(this.data.latent_dim);
-    if (this.data.base) z.set(this.data.base);
-    z[this.data.dims[0]] = x; z[this.data.dims[1]] = y;
+    // The plane's point (x, y) in latent space: origin + x·u + y·v (vae.inference.PlaneBasis).
+    const { origin, u, v } = this.data.basis, z = new Float32Array(origin.length);
+    for (let i = 0; i < origin.length; i++) z[i] = origin[i] + x * u[i] + y * v[i];
     return z;
   }
 
@@ -599,8 +599,8 @@ class LatentPlane {
   scheduleManifold() {
     if (!this.data || !this.data.manifold || !this.decoder) return;
     const v = this.view, m = this.data.manifold;
-    const inputs = JSON.stringify([v.cx, v.cy, v.half, m.n, m.spacing, this.data.model, this.data.dims,
-                                   this.data.base, this.manifoldWidth]);
+    const inputs = JSON.stringify([v.cx, v.cy, v.half, m.n, m.spacing, this.data.model, this.data.view_key,
+                                   this.data.basis, this.manifoldWidth]);
     if (inputs === this.manifoldInputs) return;               // already drawn (or being drawn) for these
     this.manifoldInputs = inputs;
     clearTimeout(this.manifoldTimer);

@@ -95,7 +95,8 @@ def test_latent_page_restores_model_point_and_dimensions_from_the_url(open_page,
     app.switch_page("app_pages/latent.py").run()
     assert messages(app) == {"exception": [], "error": []}
     data = plane_data(app)
-    assert data["pin"] == [1.25, -0.5] and data["dims"] == [3, 1] and data["axes"] == ["z3", "z1"]
+    assert data["pin"] == [1.25, -0.5] and data["axes"] == ["z3", "z1"]
+    assert data["basis"]["u"] == [0, 0, 0, 1] and data["basis"]["v"] == [0, 1, 0, 0]
     assert any("**1.250**" in m.value and "**-0.500**" in m.value for m in app.markdown)
     assert dict(app.query_params) == {"model": "z4", "z": "1.2500,-0.5000", "dims": "3,1"}
 
@@ -260,13 +261,13 @@ def test_the_reconstruct_plane_shows_the_dimensions_and_pin_of_the_latent_page(o
     app = open_page("app_pages/latent.py")
     widget(app.selectbox, "Horizontal axis").set_value(3).run()
     latent = plane_data(app)
-    assert latent["dims"] == [3, 1]
+    assert latent["axes"] == ["z3", "z1"]
     app.switch_page("app_pages/reconstruct.py").run()
     app.radio[0].set_value("A test digit").run()
     widget(app.number_input, "Test digit index").set_value(5).run()
     assert messages(app) == {"exception": [], "error": []}
     data = plane_data(app)
-    assert data["dims"] == [3, 1] and data["axes"] == ["z3", "z1"] and data["pin"] == latent["pin"]
+    assert data["basis"] == latent["basis"] and data["axes"] == ["z3", "z1"] and data["pin"] == latent["pin"]
     code = vae.inference.encode_dataset(vae.load_checkpoint(path)[0], load_mnist("test")[0][5:6])[0]
     assert data["mark"] == pytest.approx([code[3], code[1]], abs=1e-5)
 
@@ -379,3 +380,31 @@ def test_the_elbo_page_shows_the_terms_vae_computes_for_that_digit(open_page):
     assert f"**{loss.item():.2f}**" in text and f"**{r.item() + k.item():.2f}**" in text
     data = plane_data(app)
     assert data["mark"] == pytest.approx(z[0].tolist(), abs=1e-5)
+
+
+def test_pca_and_hold_at_a_digit_views_of_a_four_dimensional_model(open_page, tmp_path, monkeypatch):
+    path = tmp_path / "z4.pt"
+    torch.manual_seed(0)
+    vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)).eval(), {"epoch": 0, "test_metrics": None})
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    model, _ = vae.load_checkpoint(path)
+    encodings = vae.inference.encode_dataset(model, load_mnist("test")[0]).astype(np.float64)
+    app = open_page("app_pages/latent.py")
+    app.radio(key="view_kind").set_value("pca").run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("PCA view" in i.value for i in app.info) and app.query_params["dims"] == "pca"
+    data = plane_data(app)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(encodings.T))           # independently: the covariance
+    top = eigenvectors[:, -1]
+    assert abs(abs(np.dot(data["basis"]["u"], top)) - 1) < 1e-6
+    np.testing.assert_allclose(data["basis"]["origin"], encodings.mean(axis=0), atol=1e-6)
+    points = np.frombuffer(base64.b64decode(data["points"]), dtype="<f4").reshape(-1, 2)
+    assert points[:, 0].var() == pytest.approx(eigenvalues[-1], rel=1e-3)
+    assert points[:, 1].var() == pytest.approx(eigenvalues[-2], rel=1e-3)
+    app.radio(key="view_kind").set_value("dims").run()
+    app.number_input(key="hold_index").set_value(5).run()
+    data = plane_data(app)
+    held = encodings[5].copy()
+    held[[0, 1]] = 0
+    np.testing.assert_allclose(data["basis"]["origin"], held, atol=1e-6)
+    assert any("test digit #5's values" in i.value for i in app.info)
