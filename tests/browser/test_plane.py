@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import vae
-from harness import (PLANE, PREVIEW, ROOT, darkest_near, hover_plane, latent_at, open_app, open_plane, page_point,
+import vae.data
+import vae.inference
+from harness import (PLANE, PREVIEW, ROOT, AppServer, darkest_near, hover_plane, latent_at, open_app, open_plane, page_point,
                      pin_plane, pinned_point, plane_box, plane_view, preview, wait_for_decoder, wait_until_idle)
 from vae.webdecoder import reference_decode, web_decoder
 
@@ -225,3 +227,26 @@ def test_when_the_weights_do_not_load_the_plane_decodes_on_the_server(chromium, 
     z, pixels = preview(page)
     assert z == pytest.approx(pinned_point(page), abs=1e-3) and pixels.std() > 0.05
     context.close()
+
+
+def test_a_four_dimensional_model_decodes_its_pca_plane_in_the_browser(chromium, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = vae.VAE(vae.ModelConfig(latent_dim=4, hidden=64)).eval()
+    with torch.no_grad():
+        for parameter in model.decoder.parameters():
+            parameter.mul_(3)
+    path = tmp_path / "z4.pt"
+    vae.save_checkpoint(path, model, {"epoch": 0, "test_metrics": None})
+    monkeypatch.setenv("VAE_CHECKPOINT", str(path))
+    with AppServer(tmp_path / "runs", tmp_path / "log") as server:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        open_plane(page, server.url, "/latent?dims=pca")
+        page.get_by_text("PCA view").first.wait_for()
+        model, _ = vae.load_checkpoint(path)
+        encodings = vae.inference.encode_dataset(model, vae.data.load_mnist("test")[0])
+        basis, _ = vae.inference.pca_basis(encodings)
+        expected, (z, pixels) = hover_plane(page, 0.3, 0.7)
+        assert z == pytest.approx(expected, abs=0.05)
+        assert_preview_is_torch(model, basis.to_latent([z])[0], pixels)
+        page.close()
