@@ -246,7 +246,10 @@ def test_a_four_dimensional_model_decodes_its_pca_plane_in_the_browser(chromium,
         model, _ = vae.load_checkpoint(path)
         encodings = vae.inference.encode_dataset(model, vae.data.load_mnist("test")[0])
         basis, _ = vae.inference.pca_basis(encodings)
-        expected, (z, pixels) = hover_plane(page, 0.3, 0.7)
+        expected, (z, pixels) = hover_plane(page, 0.15, 0.3)             # x < 0 < y: swapping them shows
         assert z == pytest.approx(expected, abs=0.05)
         assert_preview_is_torch(model, basis.to_latent([z])[0], pixels)
+        swapped = basis.origin + z[0] * basis.v + z[1] * basis.u
+        assert np.abs(torch_decoding(model, swapped) - pixels).max() > 4 * PIXEL_TOLERANCE, \
+            "the check cannot tell the plane's axes apart"
         page.close()
