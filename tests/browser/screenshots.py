@@ -1,10 +1,11 @@
 """Save a screenshot of each page after a realistic interaction, for the README.
 
-    .venv/bin/python tests/browser/screenshots.py [--out docs]
+    .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent reconstruct elbo train]
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
-latent plane and hovers another (the browser's live decoding), uploads a photo of a test digit, trains a short run on a subset. Writes docs/latent.png,
-docs/reconstruct.png and docs/train.png.
+latent plane and hovers another (the browser's live decoding), uploads a photo of a test digit, draws
+a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png, docs/reconstruct.png,
+docs/elbo.png and docs/train.png.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, pa
                      photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
 SIZE = {"latent": {"width": 1280, "height": 1500}, "reconstruct": {"width": 1280, "height": 1350},
+        "elbo": {"width": 1280, "height": 1100},
         "train": {"width": 1280, "height": 1450}}
 
 
@@ -45,6 +47,14 @@ def shoot_reconstruct(page, url: str, out: Path) -> None:
     page.screenshot(path=out / "reconstruct.png", full_page=True)
 
 
+def shoot_elbo(page, url: str, out: Path) -> None:
+    open_app(page, f"{url}/elbo", PLANE)
+    page.get_by_role("button", name="Draw another ε").click()
+    wait_until_idle(page)
+    page.wait_for_timeout(800)
+    page.screenshot(path=out / "elbo.png")
+
+
 def shoot_train(page, url: str, out: Path) -> None:
     open_app(page, f"{url}/train", "text=Start training")
     start_training(page, **{"Epochs": 3, "Batch size": 64, "Training subset": 10000})
@@ -59,14 +69,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--only", nargs="*", choices=["latent", "reconstruct", "train"], help="some pages only")
+    parser.add_argument("--only", nargs="*", choices=["latent", "reconstruct", "elbo", "train"], help="some pages only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
-            [shoot_latent, shoot_reconstruct, shoot_train]
+            [shoot_latent, shoot_reconstruct, shoot_elbo, shoot_train]
         for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")
             page = browser.new_page(viewport=SIZE[name])
