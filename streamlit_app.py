@@ -11,8 +11,9 @@ navigation = st.navigation([
     st.Page("app_pages/latent.py", title="Latent plane", icon=":material/scatter_plot:", url_path="latent"),
     st.Page("app_pages/reconstruct.py", title="Reconstruct", icon=":material/draw:", url_path="reconstruct"),
     st.Page("app_pages/elbo.py", title="The ELBO, live", icon=":material/functions:", url_path="elbo"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
 ])
-DRAW_OWN_PICKER = {"", "latent", "reconstruct", "elbo"}          # url paths ("" is Home)
+DRAW_OWN_PICKER = {"", "latent", "reconstruct", "elbo", "runs"}          # url paths ("" is Home)
 if navigation.url_path not in DRAW_OWN_PICKER:
     from app_pages.common import model_picker
 

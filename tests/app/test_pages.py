@@ -22,7 +22,7 @@ from vae.data import load_mnist
 ROOT = Path(__file__).resolve().parents[2]
 
 PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py",
-         "app_pages/elbo.py"]
+         "app_pages/elbo.py", "app_pages/runs.py"]
 
 
 def messages(app) -> dict:
@@ -408,3 +408,34 @@ def test_pca_and_hold_at_a_digit_views_of_a_four_dimensional_model(open_page, tm
     held[[0, 1]] = 0
     np.testing.assert_allclose(data["basis"]["origin"], held, atol=1e-6)
     assert any("test digit #5's values" in i.value for i in app.info)
+
+
+def finished_run(runs_dir: Path, name: str, losses: list[float]) -> Path:
+    """A run folder as training leaves it: status, test rows per epoch and an exportable checkpoint."""
+    run_dir = runs_dir / name
+    run_dir.mkdir(parents=True)
+    torch.manual_seed(len(losses))
+    model = vae.VAE(vae.ModelConfig(hidden=16)).eval()
+    vae.save_checkpoint(run_dir / runs.CHECKPOINT, model, {"epoch": len(losses), "test_metrics": None},
+                        extra={"optimizer_state": {"step": torch.tensor(3.0)}})
+    rows = [{"split": "test", "epoch": e + 1, "step": 10 * (e + 1), "loss": loss, "recon": loss - 5, "kl": 5.0,
+             "seconds": float(e)} for e, loss in enumerate(losses)]
+    (run_dir / runs.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    status = {"state": "finished", "epoch": len(losses), "epochs": len(losses), "step": 10 * len(losses),
+              "total_steps": 10 * len(losses), "started": time.time(), "pid": 0, "test_loss": losses[-1],
+              "model_config": model.config.to_dict(), "train_config": vae.TrainConfig(epochs=len(losses)).to_dict()}
+    (run_dir / runs.STATUS).write_text(json.dumps(status))
+    return run_dir
+
+
+def test_the_runs_page_compares_runs_and_exports_one(open_page, runs_dir):
+    finished_run(runs_dir, "first", [180.0, 160.0, 150.0])
+    finished_run(runs_dir, "second", [170.0, 155.0])
+    app = open_page("app_pages/runs.py")
+    assert messages(app) == {"exception": [], "error": []}
+    assert set(app.multiselect(key="compare").value) == {"first", "second"}
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    curves = {trace["name"]: trace["y"] for trace in figure["data"]}
+    assert curves == {"first": [180.0, 160.0, 150.0], "second": [170.0, 155.0]}
+    download = app.get("download_button")[0]
+    assert download.proto.label.startswith("Download ")

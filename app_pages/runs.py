@@ -1,0 +1,121 @@
+"""/runs: every training run, compared side by side, and any run's model as a download."""
+import streamlit as st
+
+st.title("Runs")
+st.caption("Every training run under runs/: compare the test curves and final numbers of 2 to 5 of them, "
+           "and download a run's model to share (the CLI's export: weights and description, no optimizer state).")
+placeholder = st.empty()
+placeholder.caption("Reading the runs…")
+
+import tempfile  # noqa: E402  (after the title: a cold start paints before torch has loaded)
+from pathlib import Path  # noqa: E402
+
+import plotly.graph_objects as go  # noqa: E402
+
+from app_pages.common import model_picker, test_set  # noqa: E402
+from vae import catalog, runs  # noqa: E402
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+
+model_picker()
+placeholder.empty()
+root = catalog.runs_root()
+listed = runs.list_runs(root)
+if not listed:
+    st.info(f"No runs yet: start one on the Train page. Runs are saved under `{root}/`.")
+    st.stop()
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing kNN accuracy and class agreement…")
+def latent_metrics(path: str, modified: float) -> dict:
+    """What `python -m vae evaluate` adds to the loss, for one checkpoint version."""
+    import torch
+
+    import vae
+    from app_pages.explore import classifier
+    from vae.classifier import predict
+    from vae.data import load_mnist
+    from vae.evaluate import class_agreement, knn_accuracy
+    from vae.inference import encode_dataset
+
+    model, _ = vae.load_checkpoint(path)
+    train_images, train_labels = load_mnist("train", fetch=False)
+    images, labels = test_set()
+    labels = torch.as_tensor(labels)
+    result = {"5-NN accuracy": knn_accuracy(encode_dataset(model, train_images), train_labels,
+                                            encode_dataset(model, images), labels)}
+    reader = classifier()
+    if reader is not None:
+        result["class agreement"] = class_agreement(lambda x: predict(reader, x), model, images, labels)
+    return result
+
+
+def summary(run_dir: Path, status: dict) -> dict:
+    config = status.get("model_config") or {}
+    tests = [r for r in runs.read_metrics(run_dir) if r.get("split") == "test"]
+    last = tests[-1] if tests else {}
+    return {"run": run_dir.name, "state": status.get("state", "?"),
+            "epochs": f"{status.get('epoch', '?')}/{status.get('epochs', '?')}",
+            "model": f"{config.get('arch', '?')} z={config.get('latent_dim', '?')}",
+            "test −ELBO": last.get("loss"), "recon": last.get("recon"), "KL": last.get("kl"),
+            "checkpoint": (run_dir / runs.CHECKPOINT).is_file()}
+
+
+rows = [summary(run_dir, status) for run_dir, status in listed]
+st.dataframe(rows, hide_index=True, column_config={
+    "test −ELBO": st.column_config.NumberColumn(format="%.2f"), "recon": st.column_config.NumberColumn(format="%.2f"),
+    "KL": st.column_config.NumberColumn(format="%.2f"), "checkpoint": st.column_config.CheckboxColumn()})
+
+st.subheader("Compare")
+names = [run_dir.name for run_dir, _ in listed]
+chosen = st.multiselect("Runs to compare (2 to 5)", names, default=names[:2] if len(names) >= 2 else names,
+                        max_selections=5, key="compare")
+if len(chosen) >= 2:
+    figure = go.Figure()
+    for i, name in enumerate(chosen):
+        tests = [r for r in runs.read_metrics(root / name) if r.get("split") == "test"]
+        figure.add_trace(go.Scatter(x=[r.get("epoch") for r in tests], y=[r.get("loss") for r in tests],
+                                    mode="lines+markers", name=name, line=dict(color=PALETTE[i])))
+    figure.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
+                         yaxis_title="test −ELBO (nats per image)", legend=dict(orientation="h", y=-0.25))
+    st.plotly_chart(figure, config={"displayModeBar": False})
+    table = [row for row in rows if row["run"] in chosen]
+    if st.button("Also compute kNN accuracy and class agreement", key="compare_more",
+                 help="5-NN accuracy of the latent means (train → test) and how many reconstructions the shipped "
+                      "classifier reads as their true digit: a few seconds per run."):
+        for row in table:
+            if row["checkpoint"]:
+                path = root / row["run"] / runs.CHECKPOINT
+                row.update(latent_metrics(str(path), path.stat().st_mtime))
+    st.dataframe(table, hide_index=True)
+elif names:
+    st.caption("Pick at least two runs.")
+
+st.subheader("Download a run's model")
+with_checkpoint = [row["run"] for row in rows if row["checkpoint"]]
+if not with_checkpoint:
+    st.caption("No run has saved a checkpoint yet.")
+else:
+    pick, half = st.columns([3, 1], vertical_alignment="bottom")
+    name = pick.selectbox("Run", with_checkpoint, key="export_run")
+    as_half = half.toggle("float16 (half the size)", key="export_half")
+
+    @st.cache_data(max_entries=4, show_spinner="Exporting…")
+    def exported(path: str, modified: float, half: bool) -> bytes:
+        from vae.checkpoint import export_checkpoint
+
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / "model.pt"
+            export_checkpoint(path, target, half=half)
+            return target.read_bytes()
+
+    source = root / name / runs.CHECKPOINT
+    try:
+        data = exported(str(source), source.stat().st_mtime, as_half)
+    except Exception as exc:                                   # a damaged or vanished checkpoint: say so
+        st.error(f"This run's checkpoint cannot be exported: {exc}")
+    else:
+        st.download_button(f"Download {name}.pt ({len(data) / 1e6:.1f} MB)", data, f"{name}.pt",
+                           "application/octet-stream", key="export_download")
+        st.caption("Open it with `vae.load_checkpoint(path)` or `python -m vae evaluate path`, or put it in "
+                   "`runs/` of another copy of this app.")
