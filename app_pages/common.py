@@ -109,6 +109,17 @@ def model_picker() -> None:
     st.query_params["model"] = url_name(Path(chosen))
 
 
+def page_model(placeholder) -> Loaded:
+    """For a page that painted its title and `placeholder` first: the sidebar's picker, then the chosen
+    model; the placeholder goes, and the page stops (having said why) when there is no model."""
+    model_picker()
+    loaded = selected_model()
+    placeholder.empty()
+    if loaded is None:
+        st.stop()
+    return loaded
+
+
 def selected_model() -> Loaded | None:
     """The picked model, or None after telling the user why there is none."""
     import vae
@@ -257,6 +268,17 @@ def pinned(view: tuple) -> Pin:
     st.session_state.pin = Pin(xy, serial, view, xy)
     set_pin_in_url(xy)
     return st.session_state.pin
+
+
+def pin_from(component_key: str):
+    """The callback for a plane's on_pin: take the point the user pinned in the browser."""
+    def take() -> None:
+        from app_pages.plane import parse_pin
+
+        xy = parse_pin(st.session_state[component_key]["pin"])
+        if xy is not None:
+            move_pin(xy)
+    return take
 
 
 def move_pin(xy: tuple[float, float]) -> None:

@@ -10,18 +10,14 @@ placeholder.caption("Loading the model…")
 import numpy as np  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 import torch  # noqa: E402
 
-from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, selected_model,  # noqa: E402
+from app_pages.common import (encoded_test_set, page_model, pin_from, pinned,  # noqa: E402
                               shared_view, test_set)
-from app_pages.plane import latent_plane, parse_pin  # noqa: E402
+from app_pages.plane import latent_plane  # noqa: E402
 from vae import plots  # noqa: E402
 from vae.data import to_float  # noqa: E402
 from vae.model import negative_elbo  # noqa: E402
 
-model_picker()
-loaded = selected_model()
-placeholder.empty()
-if loaded is None:
-    st.stop()
+loaded = page_model(placeholder)
 model = loaded.model
 images, labels = test_set()
 
@@ -86,12 +82,8 @@ st.caption("The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, w
            + (" (in the Latent page's view of the latent space)." if model.latent_dim > 2 else "."))
 
 
-def take_pin() -> None:
-    xy = parse_pin(st.session_state["plane_elbo"]["pin"])
-    if xy is not None:
-        move_pin(xy)
-
 
 latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, points=points, labels=labels, images=images,
              extent=plots.plane_extent(points), view=view, pin=pin.placed, pin_serial=pin.serial,
-             on_pin=take_pin, mark=(zx, zy), overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}})
+             on_pin=pin_from("plane_elbo"), mark=(zx, zy),
+             overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}})

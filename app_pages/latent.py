@@ -9,17 +9,13 @@ st.caption("Each dot is one of the 10,000 MNIST test digits, placed at the mean 
 placeholder = st.empty()
 placeholder.caption("Loading the model and the test digits…")
 
-from app_pages.common import (encoded_test_set, model_picker, move_pin, pinned, plane_view,  # noqa: E402
-                              selected_model, test_set)
+from app_pages.common import (encoded_test_set, page_model, pin_from, pinned, plane_view,  # noqa: E402
+                              test_set)
 from app_pages import explore  # noqa: E402
-from app_pages.plane import latent_plane, parse_pin  # noqa: E402
+from app_pages.plane import latent_plane  # noqa: E402
 from vae import inference, plots  # noqa: E402
 
-model_picker()
-loaded = selected_model()
-placeholder.empty()
-if loaded is None:
-    st.stop()
+loaded = page_model(placeholder)
 model = loaded.model
 images, labels = test_set()
 encodings = encoded_test_set(model, loaded.key)                  # (10000, latent_dim)
@@ -54,11 +50,6 @@ if story.open:
         overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels)
 
 
-def take_pin() -> None:
-    xy = parse_pin(st.session_state["plane"]["pin"])
-    if xy is not None:
-        move_pin(xy)
-
 
 def server_manifold(n: int, extent) -> np.ndarray:
     """The manifold decoded on the server, for a browser that cannot decode: n×n, evenly spaced."""
@@ -77,7 +68,7 @@ def plane_and_pin() -> None:
     image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0]
     state = latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
                          images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
-                         on_pin=take_pin, manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
+                         on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
                          pin_image=plots.enlarge(image, 1) if failed else None)
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
     picture.image(plots.enlarge(image, 8), width=224,

@@ -13,20 +13,13 @@ placeholder.caption("Loading the model…")
 
 import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 
-from app_pages.common import (Loaded, encoded_test_set, model_picker, move_pin, pinned,  # noqa: E402
+from app_pages.common import (Loaded, encoded_test_set, page_model, pin_from, pinned,  # noqa: E402
                               shared_view, test_set)
-from app_pages.common import selected_model  # noqa: E402
-from app_pages.plane import latent_plane, parse_pin  # noqa: E402
+from app_pages.plane import latent_plane  # noqa: E402
 from vae import inference, plots  # noqa: E402
 from vae.preprocess import ImageError, display_picture, mnist_digit, read_upload  # noqa: E402
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
-
-
-def take_pin() -> None:
-    xy = parse_pin(st.session_state["plane_reconstruct"]["pin"])
-    if xy is not None:
-        move_pin(xy)
 
 
 def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image | np.ndarray | None) -> None:
@@ -55,7 +48,7 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
                "over the plane to decode what lies around your digit.")
     latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
                  images=images, extent=plots.plane_extent(points), view=view, pin=pin.placed,
-                 pin_serial=pin.serial, on_pin=take_pin, mark=mark)
+                 pin_serial=pin.serial, on_pin=pin_from("plane_reconstruct"), mark=mark)
 
 
 def plain(text: str) -> str:
@@ -106,11 +99,7 @@ def from_test_set() -> tuple[np.ndarray, None]:
     return images[index].numpy(), None
 
 
-model_picker()
-loaded = selected_model()
-placeholder.empty()
-if loaded is None:
-    st.stop()
+loaded = page_model(placeholder)
 source = st.radio("Digit from", ["Upload a picture", "Draw with the mouse", "A test digit"], horizontal=True,
                   key="source")
 picked = {"Upload a picture": from_upload, "Draw with the mouse": from_drawing, "A test digit": from_test_set}[source]()

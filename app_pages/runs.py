@@ -17,7 +17,7 @@ from vae import catalog, runs  # noqa: E402
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
-model_picker()
+model_picker()                                          # this page needs no model, only the sidebar
 placeholder.empty()
 root = catalog.runs_root()
 listed = runs.list_runs(root)
