@@ -1,9 +1,14 @@
 import copy
+import itertools
+from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.nn import functional as F
 
+import vae.train
 from vae import VAE, ModelConfig, TrainConfig, Trainer
+from vae.evaluate import evaluate_elbo
 from vae.train import TrainingDiverged, resolve_device
 
 
@@ -100,6 +105,136 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(mnist_train, mnist_t
         trainer.run()
     assert seen and all(torch.isfinite(torch.tensor(seen)))        # callbacks never see the broken loss
     assert len(seen) == trainer.step - 1
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The trainer's perf_counter advances 0.5 s per call: seconds and images/s become exact."""
+    ticks = itertools.count(100.0, 0.5)
+    monkeypatch.setattr(vae.train, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+
+
+def test_step_and_epoch_events_report_the_training(mnist_train, mnist_test, fake_clock):
+    trainer = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64, seed=7)
+    steps, epochs = [], []
+    trainer.on_step.append(lambda t, e: steps.append((t, e)))
+    trainer.on_epoch.append(lambda t, m: epochs.append((t, m, evaluate_elbo(t.model, t.test_images, seed=7))))
+    trainer.run()
+    assert all(t is trainer for t, _ in steps) and all(t is trainer for t, *_ in epochs)
+    events = [e for _, e in steps]
+    assert [e.epoch for e in events] == [1] * 4 + [2] * 4
+    assert [e.step for e in events] == list(range(1, 9)) and {e.total_steps for e in events} == {8}
+    assert all(e.loss == pytest.approx(e.recon + e.kl) and e.recon > 100 and e.kl > 0 for e in events)
+    assert [e.seconds for e in events] == [0.5 * n for n in range(1, 9)] and trainer.seconds == 4.0
+    assert {e.images_per_sec for e in events} == {64 / 0.5}
+    assert [m for _, m, _ in epochs] == [reference for *_, reference in epochs]    # the test set, with the run's seed
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.0               # AdamW's own default is 0.01
+
+
+def test_a_resumed_run_counts_seconds_and_speed_from_where_it_stopped(mnist_train, mnist_test, fake_clock):
+    trainer = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64)
+    trainer.run(should_stop=lambda: trainer.step == 3)
+    resumed = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64)
+    resumed.model.load_state_dict(trainer.model.state_dict())
+    resumed.load_state_dict(trainer.state_dict())
+    events = []
+    resumed.on_step.append(lambda t, e: events.append(e))
+    resumed.run()
+    assert [e.seconds for e in events] == [1.5 + 0.5 * n for n in range(1, 6)]
+    assert {e.images_per_sec for e in events} == {64 / 0.5}
+
+
+def test_the_trainer_descends_the_beta_weighted_elbo(mnist_train, mnist_test):
+    """The gradient of the first step against one computed here in float64 from the same batch and noise:
+    mean over the batch of the pixel-summed Bernoulli NLL plus beta times the analytic KL."""
+    trainer = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64, beta=0.25, weight_decay=0.1)
+    reference = copy.deepcopy(trainer.model).double()
+    seen = {}
+
+    def before_forward(module, args):
+        seen.setdefault("batch", (args[0].clone(), args[1].get_state()))
+
+    def before_step(optimizer, args, kwargs):
+        seen.setdefault("grads", {n: p.grad.clone() for n, p in trainer.model.named_parameters()})
+
+    trainer.model.register_forward_pre_hook(before_forward)
+    trainer.optimizer.register_step_pre_hook(before_step)
+    trainer.run(should_stop=lambda: trainer.step == 1)
+    x, noise_state = seen["batch"]
+    x = x.double().reshape(64, 784)
+    mean, logvar = reference.encode(x)
+    eps = torch.randn(mean.shape, generator=torch.Generator().set_state(noise_state)).double()
+    logits = reference.decode_logits(mean + torch.exp(0.5 * logvar) * eps).reshape(64, 784)
+    recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=1).mean()
+    kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).sum(dim=1).mean()
+    (recon + 0.25 * kl).backward()
+    for name, param in reference.named_parameters():
+        torch.testing.assert_close(param.grad.float(), seen["grads"][name], rtol=1e-4, atol=1e-6)
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.1
+
+
+def test_the_decoder_starts_at_the_training_set_mean_image(mnist_train, mnist_test):
+    trainer = small_trainer(mnist_train, mnist_test, limit=500)
+    mean_image = mnist_train[0][:500].double().mean(dim=0) / 255
+    expected = torch.logit(mean_image.clamp(1e-3, 1 - 1e-3)).flatten().float()
+    torch.testing.assert_close(trainer.model.decoder[-2].bias.detach(), expected)
+
+
+def test_the_kl_weight_is_beta_after_its_warm_up(mnist_train, mnist_test):
+    for warmup, expected in [(0.0, [0.5] * 8), (0.5, [0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])]:
+        trainer = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64, beta=0.5, kl_warmup_epochs=warmup)
+        betas = []
+        trainer.on_step.append(lambda t, e: betas.append(e.beta))
+        trainer.run()
+        assert betas == expected, warmup
+
+
+def test_divergence_messages_say_where_and_what_to_try(mnist_train, mnist_test, monkeypatch):
+    trainer = small_trainer(mnist_train, mnist_test, limit=64, batch_size=64, grad_clip=5.0)
+    monkeypatch.setattr(vae.train, "evaluate_elbo", lambda *a, **k: {"neg_elbo": float("inf"), "recon": 0, "kl": 0})
+    with pytest.raises(TrainingDiverged, match=r"became inf on the test set after epoch 1; try a lower learning "
+                                               r"rate than 0\.002$"):
+        trainer.run()
+    unclipped = small_trainer(mnist_train, mnist_test, limit=64, batch_size=64)
+    with pytest.raises(TrainingDiverged, match="rate than 0.002 or --grad-clip 1$"):
+        unclipped.run()
+
+
+GOOD = dict(epochs=1, batch_size=1, lr=1e-9, beta=0.0, kl_warmup_epochs=0.0, grad_clip=0.0, limit=0, log_every=1)
+BAD = [("epochs", 0, "epochs must be at least 1"), ("batch_size", 0, "batch_size must be at least 1"),
+       ("lr", 0.0, "lr must be positive"), ("lr_schedule", "linear", "lr_schedule must be one of"),
+       ("beta", -0.1, "beta must be non-negative"), ("kl_warmup_epochs", -1.0, "kl_warmup_epochs must be non-negative"),
+       ("grad_clip", -1.0, "grad_clip must be non-negative"), ("limit", -1, "limit must be non-negative"),
+       ("log_every", 0, "log_every must be at least 1"), ("device", "tpu", "device must be auto, cpu, cuda or mps")]
+
+
+@pytest.mark.parametrize("name, value, message", BAD, ids=[b[0] for b in BAD])
+def test_config_validation_refuses_just_past_each_bound(name, value, message):
+    TrainConfig(**GOOD)                                  # every bound itself is allowed
+    for device in ("auto", "cpu", "cuda", "mps", "cuda:1"):
+        TrainConfig(device=device)
+    with pytest.raises(ValueError, match=f"^{message}"):
+        TrainConfig(**{**GOOD, name: value})
+
+
+def test_config_round_trips_through_a_dict_and_ignores_unknown_keys():
+    config = TrainConfig(epochs=3, lr=1e-3, beta=0.5, device="cpu")
+    assert TrainConfig.from_dict({**config.to_dict(), "from_a_newer_version": 1}) == config
+    assert config.to_dict()["lr"] == 1e-3
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+                         ids=["cuda", "mps", "cpu"])
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert resolve_device("auto") == torch.device(expected)
+    if not mps:
+        with pytest.raises(ValueError, match="^--device mps was asked for, but Apple's MPS is not available here$"):
+            resolve_device("mps")
+    if not cuda:
+        with pytest.raises(ValueError, match="^--device cuda was asked for, but torch sees no CUDA device here$"):
+            resolve_device("cuda")
 
 
 def test_config_validation():
