@@ -28,7 +28,7 @@ def training_form(root: Path) -> None:
     with st.form("train_form"):
         left, middle, right = st.columns(3)
         epochs = left.number_input("Epochs", min_value=1, max_value=500, value=train_defaults.epochs)
-        latent_dim = left.number_input("Latent size (z dimensions)", min_value=1, max_value=64,
+        latent_dim = left.number_input("Latent size (z dimensions)", min_value=2, max_value=64,
                                        value=model_defaults.latent_dim, help="2 can be drawn as it is.")
         arch = left.selectbox("Architecture", ARCHITECTURES, index=ARCHITECTURES.index(model_defaults.arch))
         batch_size = middle.number_input("Batch size", min_value=1, max_value=4096, value=train_defaults.batch_size)
