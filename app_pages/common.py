@@ -60,13 +60,13 @@ def encoded_test_set(_model, checkpoint_key: tuple) -> np.ndarray:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def shipped_label(path: str, modified: float):
-    from vae import catalog
+    from app_pages import catalog
 
     return catalog.shipped_choice(Path(path))
 
 
 def model_choices() -> list:
-    from vae import catalog
+    from app_pages import catalog
 
     shipped = catalog.default_checkpoint()
     first = shipped_label(str(shipped), shipped.stat().st_mtime) if shipped.is_file() else None
@@ -75,7 +75,7 @@ def model_choices() -> list:
 
 def url_name(path: Path) -> str:
     """A model's name in the URL: the shipped file's stem, or run:<folder> for a training run."""
-    from vae import catalog
+    from app_pages import catalog
 
     path = Path(path)
     return SHIPPED_PREFIX + path.stem if path == catalog.default_checkpoint() else RUN_PREFIX + path.parent.name

@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from app_pages.common import (encoded_test_set, page_model, pin_from, pinned,  # noqa: E402
                               shared_view, test_set)
 from app_pages.plane import latent_plane  # noqa: E402
-from vae import plots  # noqa: E402
+from app_pages import plots  # noqa: E402
 from vae.data import to_float  # noqa: E402
 from vae.model import negative_elbo  # noqa: E402
 

@@ -10,8 +10,9 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from vae import inference, plots
-from vae.catalog import PROJECT_ROOT
+from app_pages import plots
+from vae import inference
+from app_pages.catalog import PROJECT_ROOT
 
 CLASSIFIER = PROJECT_ROOT / "checkpoints" / "mnist-classifier.pt"
 

@@ -13,7 +13,8 @@ from app_pages.common import (encoded_test_set, page_model, pin_from, pinned, pl
                               test_set)
 from app_pages import explore  # noqa: E402
 from app_pages.plane import latent_plane  # noqa: E402
-from vae import inference, plots  # noqa: E402
+from app_pages import plots  # noqa: E402
+from vae import inference  # noqa: E402
 
 loaded = page_model(placeholder)
 model = loaded.model

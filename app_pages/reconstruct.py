@@ -16,7 +16,8 @@ import torch  # noqa: E402  (after the title: a cold start paints before torch h
 from app_pages.common import (Loaded, encoded_test_set, page_model, pin_from, pinned,  # noqa: E402
                               shared_view, test_set)
 from app_pages.plane import latent_plane  # noqa: E402
-from vae import inference, plots  # noqa: E402
+from app_pages import plots  # noqa: E402
+from vae import inference  # noqa: E402
 from vae.preprocess import ImageError, display_picture, mnist_digit, read_upload  # noqa: E402
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]

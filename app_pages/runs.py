@@ -13,7 +13,8 @@ from pathlib import Path  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
 from app_pages.common import model_picker, test_set  # noqa: E402
-from vae import catalog, runs  # noqa: E402
+from app_pages import catalog  # noqa: E402
+from vae import runs  # noqa: E402
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 

@@ -5,8 +5,9 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import load_model, test_set
-from vae import CheckpointError, ModelConfig, TrainConfig, catalog, inference, plots, runs
-from vae.launch import available_devices, configs_from_form
+from app_pages import catalog, plots
+from app_pages.launch import available_devices, configs_from_form
+from vae import CheckpointError, ModelConfig, TrainConfig, inference, runs
 from vae.model import ARCHITECTURES
 
 EXPLANATION = """

@@ -1,8 +1,9 @@
-"""vae.catalog: what the model picker offers, and how it labels it."""
+"""app_pages.catalog: what the model picker offers, and how it labels it."""
 from pathlib import Path
 
 import vae
-from vae import catalog, runs
+from app_pages import catalog
+from vae import runs
 from vae.data import default_root
 
 

@@ -151,7 +151,7 @@ def test_a_training_error_keeps_its_traceback_and_states_one_line(tmp_path, vae_
 
 def test_a_diverged_run_fails_naming_the_step_and_keeps_its_last_finite_checkpoint(tmp_path, vae_cli, monkeypatch):
     import vae.train
-    from vae import catalog
+    from app_pages import catalog
 
     calls, elbo = [], vae.train.negative_elbo
 

@@ -1,7 +1,7 @@
-"""vae.launch: the training form's values to checked configs."""
+"""app_pages.launch: the training form's values to checked configs."""
 import pytest
 
-from vae.launch import available_devices, configs_from_form
+from app_pages.launch import available_devices, configs_from_form
 
 FORM = dict(epochs=2, latent_dim=2, batch_size=128, lr=1e-3, seed=0, device="cpu", limit=0)
 

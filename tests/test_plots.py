@@ -1,7 +1,7 @@
-"""vae.plots: the latent plane's extent, the loss chart, image tiles."""
+"""app_pages.plots: the latent plane's extent, the loss chart, image tiles."""
 import numpy as np
 
-from vae import plots
+from app_pages import plots
 
 
 def test_plane_extent_is_square_rounded_and_covers_the_bulk():

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from vae import ModelConfig, TrainConfig, catalog
+from app_pages import catalog
+from vae import ModelConfig, TrainConfig
 from vae.runs import (active_run, list_runs, lock_holder, read_metrics, read_status, resume_run, start_run,
                       stop_run, write_json_atomic)
 

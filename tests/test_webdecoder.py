@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 import vae
-from vae import catalog, inference
+from app_pages import catalog
+from vae import inference
 from vae.webdecoder import UnsupportedDecoder, reference_decode, web_decoder
 
 

@@ -5,7 +5,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from vae import catalog, runs
+from app_pages import catalog
+from vae import runs
 
 ROOT = Path(__file__).resolve().parents[2]
 

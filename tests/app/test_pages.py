@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 import vae
 import vae.inference
-from vae import catalog, runs
+from app_pages import catalog
+from vae import runs
 from vae.data import load_mnist
 
 ROOT = Path(__file__).resolve().parents[2]

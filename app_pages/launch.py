@@ -5,8 +5,8 @@ import math
 
 import torch
 
-from .model import ModelConfig
-from .train import TrainConfig
+from vae.model import ModelConfig
+from vae.train import TrainConfig
 
 MNIST_TRAIN_IMAGES = 60_000
 CHART_POINTS = 60            # short runs log more often so the live chart still draws a curve

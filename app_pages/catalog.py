@@ -5,8 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import CheckpointError, read_checkpoint
-from .runs import CHECKPOINT, list_runs
+from vae.checkpoint import CheckpointError, read_checkpoint
+from vae.runs import CHECKPOINT, list_runs
 
 RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]        # the checkout: checkpoints/, runs/ live here
