@@ -1,7 +1,7 @@
-"""VAE Latent Explorer: `streamlit run streamlit_app.py`. Navigation and the sidebar's model picker.
+"""VAE Latent Explorer: `streamlit run streamlit_app.py`. Navigation, nothing else.
 
-The pages in DRAW_OWN_PICKER show their title before they call app_pages.common.model_picker (which
-loads torch), so a cold start paints at once; the others get the picker before they run."""
+Each page shows its title first and then calls app_pages.common.model_picker (the sidebar's model
+menu, which loads torch), so a cold start paints at once."""
 import streamlit as st
 
 st.set_page_config(page_title="VAE Latent Explorer", page_icon="🔢", layout="wide")
@@ -13,9 +13,4 @@ navigation = st.navigation([
     st.Page("app_pages/elbo.py", title="The ELBO, live", icon=":material/functions:", url_path="elbo"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
 ])
-DRAW_OWN_PICKER = {"", "latent", "reconstruct", "elbo", "runs"}          # url paths ("" is Home)
-if navigation.url_path not in DRAW_OWN_PICKER:
-    from app_pages.common import model_picker
-
-    model_picker()
 navigation.run()

@@ -1,14 +1,19 @@
 """/train: start a training process, watch it live, stop or resume it. All state comes from the run folder."""
-from pathlib import Path
-
-import numpy as np
 import streamlit as st
 
-from app_pages.common import load_model, test_set
-from app_pages import catalog, plots
-from app_pages.launch import available_devices, configs_from_form
-from vae import CheckpointError, ModelConfig, TrainConfig, inference, runs
-from vae.model import ARCHITECTURES
+st.title("Train a VAE")
+placeholder = st.empty()
+placeholder.caption("Loading…")
+
+from pathlib import Path  # noqa: E402  (after the title: a cold start paints before torch has loaded)
+
+import numpy as np  # noqa: E402
+
+from app_pages import catalog, plots  # noqa: E402
+from app_pages.common import load_model, model_picker, test_set  # noqa: E402
+from app_pages.launch import available_devices, configs_from_form  # noqa: E402
+from vae import CheckpointError, ModelConfig, TrainConfig, inference, runs  # noqa: E402
+from vae.model import ARCHITECTURES  # noqa: E402
 
 EXPLANATION = """
 **What the curves mean.** The loss is the negative ELBO, in nats per image (lower is better):
@@ -130,7 +135,8 @@ def run_view(run_dir: Path, was_running: bool) -> None:
                                                   f"checkpoint (epoch {status.get('epoch')}).")
 
 
-st.title("Train a VAE")
+model_picker()
+placeholder.empty()
 root = catalog.runs_root()
 current = runs.active_run(root)
 if current is not None:
