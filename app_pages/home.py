@@ -24,6 +24,16 @@ with reconstruct:
     st.caption("Upload a photo of a handwritten digit or draw one with the mouse, and see where it lands "
                "in the latent space and how the model redraws it.")
 
+elbo, runs_column, _ = st.columns(3)
+with elbo:
+    st.page_link("app_pages/elbo.py", label="**The ELBO**, live", icon=":material/functions:")
+    st.caption("Every number in the objective for one real digit: μ, σ, a drawn ε, z = μ + σ·ε, and the "
+               "reconstruction and KL terms in nats beside their formulas.")
+with runs_column:
+    st.page_link("app_pages/runs.py", label="**Compare** your runs", icon=":material/compare_arrows:")
+    st.caption("Overlay the test curves of up to five runs, compare their final numbers, and download a "
+               "run's model to share.")
+
 from app_pages.common import model_picker  # noqa: E402  (loads torch: after the page has painted)
 
 model_picker()
