@@ -171,3 +171,9 @@ def test_a_diverged_run_fails_naming_the_step_and_keeps_its_last_finite_checkpoi
     assert all(torch.isfinite(t).all() for t in payload["model_state"].values())
     assert all(r["loss"] == r["loss"] for r in read_metrics(run))   # no NaN row
     assert catalog.run_choices(tmp_path / "runs") == []
+
+
+def test_a_one_dimensional_latent_space_is_refused_before_anything_is_written(tmp_path, vae_cli):
+    code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--latent-dim", 1, "--epochs", 1, "--limit", 64)
+    assert code == 2 and "--latent-dim must be at least 2" in err and "plane" in err
+    assert not (tmp_path / "r").exists()

@@ -94,7 +94,11 @@ def _configs(args):
     from .train import TrainConfig
 
     pick = lambda cls: cls(**{f.name: getattr(args, f.name) for f in fields(cls)})  # noqa: E731
-    return pick(ModelConfig), pick(TrainConfig)
+    model_cfg = pick(ModelConfig)
+    if model_cfg.latent_dim < 2:
+        raise ValueError(f"--latent-dim must be at least 2, got {model_cfg.latent_dim}: the dashboard draws "
+                         "the latent space as a plane of two of its dimensions")
+    return model_cfg, pick(TrainConfig)
 
 
 def cmd_train(args) -> int:
