@@ -224,6 +224,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
     """Wire the trainer's events to metrics.jsonl, status.json, checkpoint.pt and a progress bar."""
     from tqdm import tqdm
 
+    from . import replay
     from .checkpoint import save_checkpoint
 
     every = trainer.config.log_every
@@ -260,6 +261,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
 
     trainer.on_step.append(on_step)
     trainer.on_epoch.append(on_epoch)
+    replay.attach(trainer, ckpt_path.parent)          # the test encodings over time, for the dashboard's replay
     state = trainer.run(should_stop=lambda: bool(stop_requested))
     bar.close()
     if state == "stopped":
