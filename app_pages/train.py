@@ -85,6 +85,8 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
     elif state == "stopped":
         if status.get("interrupted"):
             st.warning(f"Interrupted: {status.get('error')}.")
+        elif not (run_dir / runs.CHECKPOINT).is_file():
+            st.info("Stopped before its first checkpoint: nothing was saved.")
         else:
             st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
         if can_resume and st.button("Resume training", key="resume", help="Continues from the last checkpoint."):

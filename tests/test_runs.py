@@ -114,6 +114,27 @@ def test_a_killed_run_keeps_its_checkpoint_and_resumes(tmp_path):
     assert wait_for(lambda: reaped(pid))
 
 
+def test_stop_pressed_while_the_run_is_starting_reads_as_stopped(tmp_path):
+    run = start_run(tmp_path, ModelConfig(), LONG)
+    assert stop_run(run)                     # the child is still importing torch: SIGTERM ends it outright
+    assert wait_for(lambda: stopped(run))
+    status = read_status(run)
+    assert status["state"] == "stopped" and not status.get("interrupted") and not status.get("error")
+    assert not (run / "checkpoint.pt").exists() and catalog.run_choices(tmp_path) == []
+
+
+def test_a_stop_meant_for_an_earlier_process_does_not_excuse_a_kill(tmp_path):
+    write_json_atomic(tmp_path / "status.json", {"state": "running", "pid": 4321, "checkpoint_step": 2, "step": 3})
+    (tmp_path / "checkpoint.pt").write_bytes(b"weights")
+    (tmp_path / "run.lock").write_text("4321")                       # its last holder, now gone
+    (tmp_path / "stop.requested").write_text("1234")                 # a Stop sent to an earlier session
+    status = read_status(tmp_path)
+    assert status["state"] == "stopped" and status["interrupted"] and status["step"] == 2
+    (tmp_path / "stop.requested").write_text("4321")
+    status = read_status(tmp_path)
+    assert status["state"] == "stopped" and not status.get("interrupted")
+
+
 HOLD_LOCK = """
 import sys
 from vae.runs import run_lock

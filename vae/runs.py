@@ -5,6 +5,8 @@
   checkpoint.pt   written atomically at each epoch end (and on stop)
   train.log       the training process's stdout and stderr (when started by `start_run`)
   run.lock        flock'ed by the training process for its whole life; holds its pid
+  stop.requested  the pid that `stop_run` signalled, so a process that dies of the signal before it
+                  could handle it (Stop pressed while it was still starting) reads as stopped, not failed
 
 A run is alive while some process holds its lock: the kernel drops the lock when the process
 ends, however it ends (kill -9, out of memory), so a dead run cannot look alive even when its pid
@@ -34,6 +36,7 @@ except ImportError:            # Windows: no flock; liveness falls back to the p
 
 STATES = ("running", "finished", "stopped", "failed")      # read_status adds "unreadable" for broken files
 METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log", "run.lock"
+STOP_MARK = "stop.requested"
 START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
 LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
 HEARTBEAT_SECONDS = 5.0
@@ -129,14 +132,30 @@ def read_status(run_dir) -> dict | None:
 
 
 def _interrupted(run_dir: Path, status: dict) -> dict:
-    """How a run reads whose process ended without writing its last status."""
-    if not (run_dir / CHECKPOINT).is_file():
+    """How a run reads whose process ended without writing its last status: stopped if Stop signalled
+    that very process, else killed (or out of memory); resumable when it left a checkpoint."""
+    signalled = _read_pid(run_dir / STOP_MARK)
+    stopped = signalled is not None and signalled == _read_pid(run_dir / LOCK)     # the lock keeps its last pid
+    has_checkpoint = (run_dir / CHECKPOINT).is_file()
+    if not has_checkpoint:
+        if stopped:
+            return {"state": "stopped", "error": None}
         return {"state": "failed", "error": status.get("error") or
                 "the training process ended before its first checkpoint (killed, or out of memory?)"}
     epoch, step = status.get("checkpoint_epoch", status.get("epoch")), status.get("checkpoint_step", status.get("step"))
+    if stopped:
+        return {"state": "stopped", "epoch": epoch, "step": step, "eta_seconds": None}
     return {"state": "stopped", "interrupted": True, "epoch": epoch, "step": step, "eta_seconds": None,
             "error": f"the training process ended without a word (killed, or out of memory?); its last "
                      f"checkpoint (epoch {epoch}, step {step}) is kept and the run can be resumed from it"}
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 METRIC_NUMBERS = ("loss", "recon", "kl", "seconds")
@@ -405,6 +424,7 @@ def stop_run(run_dir) -> bool:
     try:
         if lock_holder(run_dir) != pid:          # the pid now refers to the lock's holder, no other
             return False
+        (Path(run_dir) / STOP_MARK).write_text(str(pid))
         if process is None:
             os.kill(pid, signal.SIGTERM)
         else:
