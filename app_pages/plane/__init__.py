@@ -94,7 +94,8 @@ def parse_pin(value) -> tuple[float, float] | None:
 def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, labels: np.ndarray,
                  images, extent, view, pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
-                 overlays: dict | None = None, interactive: bool = True) -> PlaneState:
+                 overlays: dict | None = None, interactive: bool = True, frames: dict | None = None,
+                 decode: bool = True) -> PlaneState:
     """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
     (x, y) at origin + x·u + y·v). `points` (N, 2) are in the plane's coordinates. `pin` (x, y) is Python's pinned point, applied in the browser whenever
     `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
@@ -102,26 +103,34 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     red cross (the Reconstruct page's digit). `pin_image` (28, 28) uint8 is the server's decoding
     of the pin, shown when the browser cannot decode. `overlays` may hold "points" [[x, y], …]
     (samples, drawn as diamonds), "path" [[x, y], …] (an interpolation, A to B) and "ellipse"
-    {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ), all in the plane's coordinates."""
+    {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ), all in the plane's coordinates. `frames`
+    {"key", "labels": [...], "points": [(N, 2) arrays]} turns the plane into a replay with a slider
+    and a play button; `decode=False` leaves the decoder out (a replay's early planes had others)."""
     state = _state(key)
-    decoder = dict(decoder_payload(model, checkpoint_key))
-    send, decoder["served"] = _serve(key, state, "decoder", decoder["key"]) if decoder["key"] else (False, 0)
-    if not send:
-        decoder["weights"] = None
+    if decode:
+        decoder = dict(decoder_payload(model, checkpoint_key))
+        send, decoder["served"] = _serve(key, state, "decoder", decoder["key"]) if decoder["key"] else (False, 0)
+        if not send:
+            decoder["weights"] = None
+    else:
+        decoder = {"key": None, "layers": [], "weights": None, "error": None, "off": True, "served": 0}
     images_part = dict(images_payload(images, len(images)))
     send, images_part["images_served"] = _serve(key, state, "images", images_part["images_key"])
     if not send:
         images_part["images"] = None
     data = {
-        "model": decoder["key"] or f"server-{checkpoint_key[0]}",
+        "model": decoder["key"] or f"server-{checkpoint_key[0]}" + ("-replay" if frames else ""),
         "decoder": decoder, **points_payload(points, labels), **images_part,
         "extent": [float(v) for v in extent], "view_key": repr(view.key), "axes": list(view.axes),
         "basis": {name: [float(v) for v in getattr(view.basis, name)] for name in ("origin", "u", "v")},
-        "latent_dim": int(model.latent_dim),
+        "latent_dim": len(view.basis.origin),
         "pin": None if pin is None else [float(pin[0]), float(pin[1])], "pin_serial": int(pin_serial),
         "manifold": manifold, "mark": None if mark is None else [float(mark[0]), float(mark[1])],
         "pin_image": None if pin_image is None else _b64(np.asarray(pin_image, dtype=np.uint8).tobytes()),
         "interactive": interactive, "overlays": _plain_overlays(overlays),
+        "frames": None if frames is None else {
+            "key": frames["key"], "labels": list(frames["labels"]),
+            "points": [_b64(np.ascontiguousarray(p, dtype="<f2").tobytes()) for p in frames["points"]]},
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=data, **callbacks)

@@ -75,6 +75,11 @@ const HTML = `
 <div class="vlp">
   <div class="vlp-msg" role="status"></div>
   <div class="vlp-bar"><span class="vlp-title">digit:</span></div>
+  <div class="vlp-replay" hidden>
+    <button type="button" class="vlp-play" aria-label="play the replay">▶ Play</button>
+    <input type="range" class="vlp-frame" min="0" max="0" value="0" aria-label="snapshot">
+    <span class="vlp-frame-label" aria-live="polite"></span>
+  </div>
   <div class="vlp-row">
     <div class="vlp-planewrap">
       <canvas class="vlp-plane" tabindex="0" role="application"></canvas>
@@ -118,7 +123,7 @@ class LatentPlane {
     this.resizeObserver.observe(this.manifoldWrap);
   }
 
-  destroy() { this.resizeObserver.disconnect(); this.el.remove(); }
+  destroy() { this.stopPlaying(); this.resizeObserver.disconnect(); this.el.remove(); }
 
   // ---- data from Python ---------------------------------------------------------------------
   update(data, setStateValue) {
@@ -148,15 +153,66 @@ class LatentPlane {
     }
     this.loadDecoder(data);
     this.loadImages(data);
+    this.setupFrames(data);
     // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
     const look = JSON.stringify([data.points_key, data.model, data.view_key, data.basis, data.extent, data.mark, data.pin_serial,
                                  data.manifold, !!this.decoder, data.pin_image, data.overlays]);
     if (look !== this.look) { this.look = look; this.resize(true); }
   }
 
+  // ---- training replay: the same plane at several moments of training -----------------------
+  setupFrames(data) {
+    const frames = data.frames, box = this.el.querySelector(".vlp-replay");
+    box.hidden = !frames;
+    this.el.classList.toggle("vlp-replaying", !!frames);
+    if (!frames) { this.frames = null; return; }
+    if (this.frames && this.frames.key === frames.key) return;
+    this.frames = { key: frames.key, labels: frames.labels, raw: frames.points, cache: new Map() };
+    const range = box.querySelector(".vlp-frame"), play = box.querySelector(".vlp-play");
+    range.max = String(frames.labels.length - 1);
+    range.value = String(frames.labels.length - 1);
+    if (!this.replayWired) {
+      this.replayWired = true;
+      range.addEventListener("input", () => { this.stopPlaying(); this.showFrame(Number(range.value)); });
+      play.addEventListener("click", () => (this.playing ? this.stopPlaying() : this.startPlaying()));
+    }
+    this.showFrame(frames.labels.length - 1);
+  }
+
+  showFrame(index) {
+    const f = this.frames;
+    if (!f.cache.has(index)) f.cache.set(index, vaeHalfToFloat(bytesFromBase64(f.raw[index])));
+    this.points = f.cache.get(index);
+    this.frameIndex = index;
+    this.buildIndex();
+    const box = this.el.querySelector(".vlp-replay");
+    box.querySelector(".vlp-frame").value = String(index);
+    box.querySelector(".vlp-frame-label").textContent = f.labels[index];
+    this.plane.dataset.frame = String(index);
+    this.drawPlane();
+    this.drawOverlay();
+  }
+
+  startPlaying() {
+    const f = this.frames, play = this.el.querySelector(".vlp-play");
+    if (this.frameIndex >= f.labels.length - 1) this.showFrame(0);
+    this.playing = setInterval(() => {
+      if (this.frameIndex >= f.labels.length - 1) { this.stopPlaying(); return; }
+      this.showFrame(this.frameIndex + 1);
+    }, 450);
+    play.textContent = "❚❚ Pause";
+  }
+
+  stopPlaying() {
+    clearInterval(this.playing);
+    this.playing = null;
+    this.el.querySelector(".vlp-play").textContent = "▶ Play";
+  }
+
   loadDecoder(data) {
     const dec = data.decoder;
     this.decoderError = null;
+    if (dec.off) { this.decoder = null; this.showMessage(""); return; }
     if (dec.error) { this.failDecoder(dec.error); return; }
     const cached = CACHE.blobs.get(dec.key);
     if (cached) { this.decoder = cached; this.showMessage(""); this.report("have_decoder", dec.key); return; }

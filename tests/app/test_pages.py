@@ -440,3 +440,21 @@ def test_the_runs_page_compares_runs_and_exports_one(open_page, runs_dir):
     assert curves == {"first": [180.0, 160.0, 150.0], "second": [170.0, 155.0]}
     download = app.get("download_button")[0]
     assert download.proto.label.startswith("Download ")
+
+
+def test_the_train_page_replays_a_runs_snapshots(open_page, runs_dir):
+    from vae import replay
+
+    run = finished_run(runs_dir, "replayed", [170.0, 150.0])
+    images = load_mnist("test")[0]
+    for step, seed in [(0, 1), (3, 2), (20, 3)]:
+        torch.manual_seed(seed)
+        replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
+    app = open_page("app_pages/train.py")
+    assert messages(app) == {"exception": [], "error": []}
+    data = next(d for d in (json.loads(e.proto.json) for e in app.get("bidi_component")) if d.get("frames"))
+    assert data["frames"]["labels"] == ["before training", "epoch 0.3 · step 3", "epoch 2 · step 20"]
+    shown = [np.frombuffer(base64.b64decode(p), dtype="<f2").reshape(-1, 2) for p in data["frames"]["points"]]
+    for frame, entry in zip(shown, replay.read_index(run)):
+        np.testing.assert_array_equal(frame, replay.load_snapshot(run, entry)[:, :2].astype(np.float16))
+    assert data["decoder"]["off"] and data["decoder"]["weights"] is None
