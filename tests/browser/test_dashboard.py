@@ -127,3 +127,43 @@ def test_a_file_name_is_shown_as_text_never_as_markdown(page, server):
     assert error.locator("img, b, .katex").count() == 0
     assert "![i](http://127.0.0.1:9/evil.png) <b>bold</b> $x^2$.png" in error.inner_text()
     assert fetched == []
+
+
+def test_the_replay_plays_and_scrubs_a_runs_snapshots(page, server):
+    """A run folder with three snapshots: Play walks through them; the slider goes back to the start."""
+    import json
+    import shutil
+
+    import torch
+
+    import vae
+    import vae.data
+    from vae import replay, runs
+
+    run = server.runs_dir / "zz-replayed"
+    run.mkdir(parents=True)
+    images = vae.data.load_mnist("test")[0]
+    for step, seed in [(0, 1), (5, 2), (40, 3)]:
+        torch.manual_seed(seed)
+        replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 20)
+    (run / runs.STATUS).write_text(json.dumps({"state": "finished", "epoch": 2, "epochs": 2, "step": 40,
+                                               "total_steps": 40, "started": time.time() + 3600, "pid": 0}))
+    try:
+        open_app(page, f"{server.url}/train", ".vlp-replay:not([hidden])")
+        plane = page.locator(".vlp-plane").first
+        assert plane.get_attribute("data-frame") == "2"
+        assert page.locator(".vlp-frame-label").first.inner_text() == "epoch 2 · step 40"
+        page.get_by_role("button", name="play the replay").click()
+        seen = set()
+        for _ in range(40):
+            seen.add(plane.get_attribute("data-frame"))
+            if len(seen) == 3:
+                break
+            page.wait_for_timeout(100)
+        assert seen == {"0", "1", "2"}, f"the replay did not walk through every snapshot: {seen}"
+        slider = page.locator(".vlp-frame").first
+        slider.fill("0")
+        assert page.locator(".vlp-frame-label").first.inner_text() == "before training"
+        assert plane.get_attribute("data-frame") == "0"
+    finally:
+        shutil.rmtree(run)
