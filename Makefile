@@ -1,11 +1,12 @@
 # make run   : set up .venv, fetch MNIST, serve the dashboard
 # make test  : the same setup plus test tools, then the whole test suite
-# make screenshots : fresh docs/*.png of the three pages (needs Chromium)
+# make screenshots : fresh docs/*.png of the pages (needs Chromium)
+# make mutation    : mutation testing of the core modules with mutmut (long; not part of make test)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test data screenshots bench clean
+.PHONY: run test data screenshots mutation clean
 
 # (Re)install when a requirements file is newer than the last install.
 $(VENV)/.installed: requirements.txt
@@ -32,5 +33,12 @@ test: $(VENV)/.installed-test data
 screenshots: $(VENV)/.installed-test data
 	$(BIN)/python tests/browser/screenshots.py
 
+# Mutation testing of model, evaluate, train, checkpoint, data and preprocess (an hour or more on 2
+# cores; not part of `make test`). One thread: torch's forked workers otherwise deadlock under mutmut.
+mutation: $(VENV)/.installed-test data
+	$(BIN)/python -m pip install --quiet -r requirements-mutation.txt
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run || true
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

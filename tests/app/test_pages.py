@@ -458,3 +458,57 @@ def test_the_train_page_replays_a_runs_snapshots(open_page, runs_dir):
     for frame, entry in zip(shown, replay.read_index(run)):
         np.testing.assert_array_equal(frame, replay.load_snapshot(run, entry)[:, :2].astype(np.float16))
     assert data["decoder"]["off"] and data["decoder"]["weights"] is None
+
+
+def newest_run_page(open_page, run_dir: Path, status: dict):
+    """The Train page showing run_dir, whose status.json is `status` (started in the future: the newest)."""
+    (run_dir / runs.STATUS).write_text(json.dumps({"started": time.time() + 3600, **status}))
+    return open_page("app_pages/train.py")
+
+
+@pytest.mark.parametrize("status, kind, words", [
+    ({"state": "stopped", "epoch": 0, "epochs": 3}, "info", "Stopped before its first checkpoint"),
+    (None, "error", "cannot be read"),
+    ({"state": "failed", "error": "RuntimeError: CUDA out of memory"}, "error", "CUDA out of memory"),
+], ids=["stopped-early", "status-null", "failed"])
+def test_the_train_page_explains_each_way_a_run_can_end(open_page, runs_dir, status, kind, words):
+    run_dir = runs_dir / "odd"
+    run_dir.mkdir(parents=True)
+    if status is None:
+        (run_dir / runs.STATUS).write_text("null")
+        (run_dir / runs.STATUS).touch()
+        app = open_page("app_pages/train.py")
+    else:
+        app = newest_run_page(open_page, run_dir, status)
+    assert messages(app)["exception"] == []
+    shown = [e.value for e in getattr(app, kind)]
+    assert any(words in text for text in shown), shown
+
+
+def test_an_unusable_checkpoint_is_a_warning_not_a_crash(open_page, runs_dir):
+    run_dir = finished_run(runs_dir, "broken", [170.0, 160.0])
+    (run_dir / runs.CHECKPOINT).write_bytes(b"not a checkpoint at all")
+    app = newest_run_page(open_page, run_dir, {"state": "finished", "epoch": 2, "epochs": 2})
+    assert messages(app)["exception"] == []
+    assert any("checkpoint cannot be used" in w.value for w in app.warning)
+
+
+def test_a_killed_run_is_offered_for_resume_and_resumes(open_page, runs_dir):
+    from vae.cli import main
+
+    run_dir = runs_dir / "killed"
+    assert main(["train", "--run-dir", str(run_dir), "--epochs", "2", "--limit", "256", "--batch-size", "64",
+                 "--device", "cpu"]) == 0
+    status = json.loads((run_dir / runs.STATUS).read_text())
+    # As if kill -9 had hit it mid-run: "running", epochs to go, and a pid that no process holds.
+    status.update(state="running", epochs=4, pid=2**22 - 3)
+    (run_dir / runs.STATUS).write_text(json.dumps(status))
+    app = open_page("app_pages/train.py")
+    assert messages(app)["exception"] == []
+    assert any("Interrupted" in w.value for w in app.warning), [w.value for w in app.warning]
+    app.button(key="resume").click().run()
+    assert messages(app)["exception"] == [] and messages(app)["error"] == []
+    deadline = time.time() + 120
+    while runs.read_status(run_dir)["state"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
