@@ -253,3 +253,32 @@ def test_a_four_dimensional_model_decodes_its_pca_plane_in_the_browser(chromium,
         assert np.abs(torch_decoding(model, swapped) - pixels).max() > 4 * PIXEL_TOLERANCE, \
             "the check cannot tell the plane's axes apart"
         page.close()
+
+
+def test_drag_pans_shift_drag_zooms_to_the_box_and_the_manifold_follows(page, server):
+    open_plane(page, server.url)
+    x0, x1, y0, y1 = plane_view(page)
+    width = x1 - x0
+    start, end = page_point(page, 0.5, 0.5), page_point(page, 0.25, 0.5)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=6)
+    page.mouse.up()
+    panned = plane_view(page)                                  # dragged left by a quarter: the view moved right
+    assert panned[0] == pytest.approx(x0 + width / 4, abs=0.02 * width)
+    assert panned[1] - panned[0] == pytest.approx(width, rel=1e-3) and panned[2] == pytest.approx(y0, abs=1e-3)
+    corner_a, corner_b = latent_at(page, 0.2, 0.2), latent_at(page, 0.6, 0.6)
+    page.keyboard.down("Shift")
+    page.mouse.move(*page_point(page, 0.2, 0.2))
+    page.mouse.down()
+    page.mouse.move(*page_point(page, 0.6, 0.6), steps=6)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    boxed = plane_view(page)
+    assert boxed[1] - boxed[0] == pytest.approx(corner_b[0] - corner_a[0], rel=0.02)
+    assert (boxed[0] + boxed[1]) / 2 == pytest.approx((corner_a[0] + corner_b[0]) / 2, abs=0.01 * width)
+    caption = page.locator(".vlp-manifold-caption").first
+    page.wait_for_function("""([lo]) => [...document.querySelectorAll('*')].some((e) => e.shadowRoot &&
+        (e.shadowRoot.querySelector('.vlp-manifold-caption') || {}).textContent?.includes('from ' + lo))""",
+                           arg=[f"{boxed[0] + (boxed[1] - boxed[0]) / 40:.2f}"])
+    assert "decodings of the visible square" in caption.inner_text()
