@@ -155,7 +155,7 @@ def test_a_diverged_run_fails_naming_the_step_and_keeps_its_last_finite_checkpoi
 
     calls, elbo = [], vae.train.negative_elbo
 
-    def nan_from_step_4(*args, **kwargs):                # as lr 0.3 does by itself at step 3
+    def nan_from_step_4(*args, **kwargs):                # planted: the bounded log-variance keeps real runs finite
         calls.append(1)
         loss, recon, kl = elbo(*args, **kwargs)
         return (loss * float("nan"), recon * float("nan"), kl) if len(calls) >= 4 else (loss, recon, kl)

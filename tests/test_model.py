@@ -38,7 +38,8 @@ def test_bad_config_is_refused():
 
 def explicit_forward(model, x):
     """The encoder and decoder written out with torch.nn.functional and the model's own weights:
-    (mean, logvar) of x and the logits of decoding the mean. ReLU after every layer but the last."""
+    (mean, logvar) of x and the logits of decoding the mean. ReLU after every layer but the last;
+    the log-variance bounded to [-30, 20]."""
     p = dict(model.named_parameters())
     if model.config.arch == "mlp":
         h = x.reshape(len(x), 784)
@@ -46,7 +47,7 @@ def explicit_forward(model, x):
         for i in range(n + 1):
             h = F.linear(h, p[f"encoder.{1 + 2 * i}.weight"], p[f"encoder.{1 + 2 * i}.bias"])
             h = F.relu(h) if i < n else h
-        mean, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:]
+        mean, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:].clamp(-30.0, 20.0)
         h = mean
         for i in range(n + 1):
             h = F.linear(h, p[f"decoder.{2 * i}.weight"], p[f"decoder.{2 * i}.bias"])
@@ -57,7 +58,7 @@ def explicit_forward(model, x):
     h = F.relu(F.conv2d(h, p["encoder.2.weight"], p["encoder.2.bias"], stride=2, padding=1))
     h = F.relu(F.linear(h.flatten(1), p["encoder.5.weight"], p["encoder.5.bias"]))
     h = F.linear(h, p["encoder.7.weight"], p["encoder.7.bias"])
-    mean, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:]
+    mean, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:].clamp(-30.0, 20.0)
     h = F.relu(F.linear(mean, p["decoder.0.weight"], p["decoder.0.bias"]))
     h = F.relu(F.linear(h, p["decoder.2.weight"], p["decoder.2.bias"])).reshape(-1, 2 * c, 7, 7)
     h = F.relu(F.conv_transpose2d(h, p["decoder.5.weight"], p["decoder.5.bias"], stride=2, padding=1))
@@ -220,3 +221,21 @@ def test_output_bias_starts_at_the_mean_image(arch, generator):
     decoded = model.decode(torch.randn(3, 2, generator=generator))[:, 0]
     expected = mean_image if arch == "mlp" else mean_image.mean().expand(28, 28)
     torch.testing.assert_close(decoded, expected.expand(3, 28, 28), atol=1e-5, rtol=1e-4)
+
+
+def test_a_wild_encoder_output_keeps_the_loss_finite():
+    """An encoder that outputs log-variances of ±1e4 (one bad step can): without the bound exp() gives
+    inf or 0 and the KL is inf or NaN; with it every term stays finite."""
+    from vae.model import LOGVAR_MAX, LOGVAR_MIN, kl_divergence
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(latent_dim=2, hidden=8))
+    with torch.no_grad():
+        last = model.encoder[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, 0.0, 1e4, -1e4]))        # logvar: +1e4, -1e4
+    x = torch.rand(3, 1, 28, 28)
+    mean, logvar = model.encode(x)
+    assert logvar[:, 0].eq(LOGVAR_MAX).all() and logvar[:, 1].eq(LOGVAR_MIN).all()
+    logits, mean, logvar = model(x, torch.Generator().manual_seed(0))
+    assert torch.isfinite(kl_divergence(mean, logvar)).all() and torch.isfinite(logits).all()

