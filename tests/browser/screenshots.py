@@ -21,7 +21,7 @@ from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, pa
 
 SIZE = {"latent": {"width": 1280, "height": 1500}, "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
-        "train": {"width": 1280, "height": 1450}}
+        "train": {"width": 1280, "height": 2150}}
 
 
 def shoot_latent(page, url: str, out: Path) -> None:
@@ -60,6 +60,8 @@ def shoot_train(page, url: str, out: Path) -> None:
     start_training(page, **{"Epochs": 3, "Batch size": 64, "Training subset": 10000})
     page.locator("h3", has_text=": finished").wait_for(timeout=300_000)
     wait_until_idle(page)
+    page.locator(".vlp-replay:not([hidden])").wait_for()           # the replay of the run's snapshots
+    page.locator(".vlp-frame").first.fill("3")                     # mid first epoch: the clusters forming
     page.wait_for_timeout(800)
     page.screenshot(path=out / "train.png")
 
