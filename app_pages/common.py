@@ -291,3 +291,55 @@ def move_pin(xy: tuple[float, float]) -> None:
 
 def set_pin_in_url(xy) -> None:
     st.query_params["z"] = f"{xy[0]:.4f},{xy[1]:.4f}"
+
+
+# Training replay ------------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def replay_frames(run_dir: str, index_modified: float) -> dict | None:
+    """The run's replay snapshots on z0, z1 as component frames; None with fewer than two."""
+    from vae import replay
+
+    entries = [e for e in replay.read_index(run_dir)]
+    frames, labels = [], []
+    for entry in entries:
+        try:
+            codes = replay.load_snapshot(run_dir, entry)
+        except (OSError, ValueError):
+            continue                                   # a snapshot removed by thinning since the index was read
+        if codes.ndim != 2 or codes.shape[1] < 2:
+            return None
+        frames.append(codes[:, :2])
+        labels.append("before training" if entry["step"] == 0 else f"epoch {entry['epoch']:g} · step {entry['step']}")
+    if len(frames) < 2:
+        return None
+    return {"key": f"{run_dir}@{index_modified}", "labels": labels, "points": frames, "latent_dim": codes.shape[1]}
+
+
+def replay_view(run_dir: Path, heading: bool = True) -> None:
+    """The latent plane at each snapshot of the run: a slider and a play button scrub through them.
+    Nothing when the run has no replay."""
+    from vae import replay
+
+    index = run_dir / replay.FOLDER / replay.INDEX
+    if not index.is_file():
+        return
+    frames = replay_frames(str(run_dir), index.stat().st_mtime)
+    if frames is None:
+        return
+    if heading:
+        st.subheader("Replay: the latent plane while it trained")
+    st.caption("The 10,000 test digits encoded by the model at each snapshot: before training, during the first "
+               "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider."
+               + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
+                  frames["latent_dim"] > 2 else ""))
+    from app_pages import plots
+    from app_pages.plane import latent_plane
+    from vae import inference
+
+    images, labels = test_set()
+    view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
+    everything = np.concatenate(frames["points"])
+    latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],
+                 labels=labels, images=images, extent=plots.plane_extent(everything), view=view, pin=None,
+                 pin_serial=0, on_pin=lambda: None, frames=frames, decode=False, interactive=False)

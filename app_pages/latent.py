@@ -1,5 +1,7 @@
 """/latent: the encoded test set on the latent plane. The browser decodes under the pointer; a click,
 tap or arrow key pins a point, which this page shows large and keeps in the URL."""
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -10,7 +12,7 @@ placeholder = st.empty()
 placeholder.caption("Loading the model and the test digits…")
 
 from app_pages.common import (encoded_test_set, page_model, pin_from, pinned, plane_view,  # noqa: E402
-                              test_set)
+                              replay_view, test_set)
 from app_pages import explore  # noqa: E402
 from app_pages.plane import latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
@@ -37,8 +39,10 @@ spacing = spacing_column.radio(
 tiles = size_column.slider("Manifold: digits per side", min_value=10, max_value=30, value=20, key="tiles")
 
 st.subheader("More ways to explore")
-sampling, path, story = st.tabs(["Sample from the prior", "Interpolate", "A dot's story"], key="explore_tab",
-                                on_change="rerun")           # only the open tab runs, and marks the plane
+run_folder = Path(loaded.key[0]).parent                          # a training run's model has its replay there
+names = ["Sample from the prior", "Interpolate", "A dot's story"]
+names += ["Training replay"] if (run_folder / "replay" / "index.json").is_file() else []
+sampling, path, story, *replaying = st.tabs(names, key="explore_tab", on_change="rerun")  # only the open tab runs
 overlays = {}
 if sampling.open:
     with sampling:
@@ -49,6 +53,11 @@ if path.open:
 if story.open:
     with story:
         overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels)
+if replaying and replaying[0].open:
+    with replaying[0]:
+        st.caption("This model's training run saved the test digits' encodings as it trained: the plane "
+                   "at each snapshot (z0 and z1), before training, during the first epoch and at each epoch end.")
+        replay_view(run_folder, heading=False)
 
 
 

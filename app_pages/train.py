@@ -10,10 +10,9 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 import numpy as np  # noqa: E402
 
 from app_pages import catalog, plots  # noqa: E402
-from app_pages.common import PlaneView, load_model, model_picker, test_set  # noqa: E402
-from app_pages.plane import latent_plane  # noqa: E402
+from app_pages.common import load_model, model_picker, replay_view, test_set  # noqa: E402
 from app_pages.launch import available_devices, configs_from_form  # noqa: E402
-from vae import CheckpointError, ModelConfig, TrainConfig, inference, replay, runs  # noqa: E402
+from vae import CheckpointError, ModelConfig, TrainConfig, inference, runs  # noqa: E402
 from vae.model import ARCHITECTURES  # noqa: E402
 
 EXPLANATION = """
@@ -67,46 +66,6 @@ def strip_reconstructions(checkpoint: str, modified: float) -> np.ndarray:
     model, _ = load_model(checkpoint, modified)
     recons, _ = inference.reconstruct(model, images[picks])
     return plots.digit_rows(images[picks].numpy() / 255.0, recons)
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def replay_frames(run_dir: str, index_modified: float) -> dict | None:
-    """The run's replay snapshots on z0, z1 as component frames; None with fewer than two."""
-    entries = [e for e in replay.read_index(run_dir)]
-    frames, labels = [], []
-    for entry in entries:
-        try:
-            codes = replay.load_snapshot(run_dir, entry)
-        except (OSError, ValueError):
-            continue                                   # a snapshot removed by thinning since the index was read
-        if codes.ndim != 2 or codes.shape[1] < 2:
-            return None
-        frames.append(codes[:, :2])
-        labels.append("before training" if entry["step"] == 0 else f"epoch {entry['epoch']:g} · step {entry['step']}")
-    if len(frames) < 2:
-        return None
-    return {"key": f"{run_dir}@{index_modified}", "labels": labels, "points": frames, "latent_dim": codes.shape[1]}
-
-
-def replay_view(run_dir: Path) -> None:
-    """The latent plane at each snapshot of the run: a slider and a play button scrub through them."""
-    index = run_dir / replay.FOLDER / replay.INDEX
-    if not index.is_file():
-        return
-    frames = replay_frames(str(run_dir), index.stat().st_mtime)
-    if frames is None:
-        return
-    st.subheader("Replay: the latent plane while it trained")
-    st.caption("The 10,000 test digits encoded by the model at each snapshot: before training, during the first "
-               "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider."
-               + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
-                  frames["latent_dim"] > 2 else ""))
-    images, labels = test_set()
-    view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
-    everything = np.concatenate(frames["points"])
-    latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],
-                 labels=labels, images=images, extent=plots.plane_extent(everything), view=view, pin=None,
-                 pin_serial=0, on_pin=lambda: None, frames=frames, decode=False, interactive=False)
 
 
 def progress(status: dict) -> None:

@@ -512,3 +512,22 @@ def test_a_killed_run_is_offered_for_resume_and_resumes(open_page, runs_dir):
     while runs.read_status(run_dir)["state"] == "running" and time.time() < deadline:
         time.sleep(0.5)
     assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
+
+
+def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
+    from vae import replay
+
+    run = finished_run(runs_dir, "replayed", [170.0, 150.0])
+    images = load_mnist("test")[0]
+    for step, seed in [(0, 1), (9, 2)]:
+        torch.manual_seed(seed)
+        replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
+    app = open_page("app_pages/latent.py")
+    app.sidebar.selectbox[0].set_value(str(run / runs.CHECKPOINT)).run()
+    app.session_state["explore_tab"] = "Training replay"
+    app.run()
+    assert messages(app) == {"exception": [], "error": []}
+    frames = [json.loads(e.proto.json)["frames"] for e in app.get("bidi_component")]
+    assert [f["labels"] for f in frames if f] == [["before training", "epoch 0.9 · step 9"]]
+    app = open_page("app_pages/latent.py")                      # the shipped model: no replay tab
+    assert "Training replay" not in [t.label for t in app.tabs]
