@@ -97,7 +97,7 @@ with_checkpoint = [row["run"] for row in rows if row["checkpoint"]]
 if not with_checkpoint:
     st.caption("No run has saved a checkpoint yet.")
 else:
-    pick, half = st.columns([3, 1], vertical_alignment="bottom")
+    pick, half = st.columns([3, 2], vertical_alignment="bottom")
     name = pick.selectbox("Run", with_checkpoint, key="export_run")
     as_half = half.toggle("float16 (half the size)", key="export_half")
 
