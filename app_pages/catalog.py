@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.checkpoint import CheckpointError, read_checkpoint
+from vae.files import PROJECT_ROOT
 from vae.runs import CHECKPOINT, list_runs
 
 RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]        # the checkout: checkpoints/, runs/ live here
 
 
 def runs_root() -> Path:

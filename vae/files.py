@@ -1,10 +1,14 @@
-"""Atomic file writes: readers see the old file or the new one, never half of one."""
+"""Where the project's files live, and atomic file writes: readers see the old file or the new one,
+never half of one."""
 from __future__ import annotations
 
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]   # the checkout holding vae/: checkpoints/, data/, runs/ live here
+CLASSIFIER_PATH = PROJECT_ROOT / "checkpoints" / "mnist-classifier.pt"   # the shipped digit classifier
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-from .files import atomic_path
+from .files import PROJECT_ROOT, atomic_path
 
 try:
     import fcntl
@@ -40,7 +40,6 @@ STOP_MARK = "stop.requested"
 START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
 LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
 HEARTBEAT_SECONDS = 5.0
-PROJECT_ROOT = Path(__file__).resolve().parents[1]          # the folder that holds the vae package
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
