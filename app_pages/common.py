@@ -300,9 +300,8 @@ def replay_frames(run_dir: str, index_modified: float) -> dict | None:
     """The run's replay snapshots on z0, z1 as component frames; None with fewer than two."""
     from vae import replay
 
-    entries = [e for e in replay.read_index(run_dir)]
     frames, labels = [], []
-    for entry in entries:
+    for entry in replay.read_index(run_dir):
         try:
             codes = replay.load_snapshot(run_dir, entry)
         except (OSError, ValueError):
@@ -313,7 +312,10 @@ def replay_frames(run_dir: str, index_modified: float) -> dict | None:
         labels.append("before training" if entry["step"] == 0 else f"epoch {entry['epoch']:g} · step {entry['step']}")
     if len(frames) < 2:
         return None
-    return {"key": f"{run_dir}@{index_modified}", "labels": labels, "points": frames, "latent_dim": codes.shape[1]}
+    from app_pages import plots
+
+    return {"key": f"{run_dir}@{index_modified}", "labels": labels, "points": frames, "latent_dim": codes.shape[1],
+            "extent": plots.plane_extent(np.concatenate(frames))}
 
 
 def replay_view(run_dir: Path, heading: bool = True) -> None:
@@ -333,13 +335,11 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
                "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider."
                + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
                   frames["latent_dim"] > 2 else ""))
-    from app_pages import plots
     from app_pages.plane import latent_plane
     from vae import inference
 
     images, labels = test_set()
     view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
-    everything = np.concatenate(frames["points"])
     latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],
-                 labels=labels, images=images, extent=plots.plane_extent(everything), view=view, pin=None,
+                 labels=labels, images=images, extent=frames["extent"], view=view, pin=None,
                  pin_serial=0, on_pin=lambda: None, frames=frames, decode=False, interactive=False)

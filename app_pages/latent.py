@@ -2,7 +2,6 @@
 tap or arrow key pins a point, which this page shows large and keeps in the URL."""
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 st.title("The latent plane")
@@ -14,7 +13,7 @@ placeholder.caption("Loading the model and the test digits…")
 from app_pages.common import (encoded_test_set, page_model, pin_from, pinned, plane_view,  # noqa: E402
                               replay_view, test_set)
 from app_pages import explore  # noqa: E402
-from app_pages.plane import latent_plane  # noqa: E402
+from app_pages.plane import decoder_failed, latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
 
@@ -61,25 +60,16 @@ if replaying and replaying[0].open:
 
 
 
-def server_manifold(n: int, extent) -> np.ndarray:
-    """The manifold decoded on the server, for a browser that cannot decode: n×n, evenly spaced."""
-    xs = np.linspace(extent[0], extent[1], n)
-    ys = np.linspace(extent[3], extent[2], n)                      # top row first
-    gx, gy = np.meshgrid(xs, ys)
-    tiles = inference.decode_points(model, view.basis.to_latent(np.stack([gx.ravel(), gy.ravel()], 1)))
-    return tiles.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(28 * n, 28 * n)
-
-
 @st.fragment
 def plane_and_pin() -> None:
     """Reruns alone when a point is pinned: the plane element is unchanged, the pin's details update."""
-    failed = st.session_state.get("plane", {}).get("decoder_failed") if "plane" in st.session_state else None
+    failed = decoder_failed("plane")
     x, y = pin.xy
     image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0]
-    state = latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                         images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
-                         on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
-                         pin_image=plots.enlarge(image, 1) if failed else None)
+    latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
+                 images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
+                 on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
+                 pin_image=plots.enlarge(image, 1) if failed else None)
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
     picture.image(plots.enlarge(image, 8), width=224,
                   caption="The decoder's output p(x | z) at the pinned point, decoded on the server.")
@@ -87,9 +77,9 @@ def plane_and_pin() -> None:
     words.markdown(f"{axes[0]} = **{x:.3f}**, {axes[1]} = **{y:.3f}**")
     words.caption("Brightness is the probability of ink at each pixel. The link in the address bar keeps "
                   "this model and point: reload it or share it to come back here.")
-    if state.decoder_failed:
+    if failed:
         st.subheader("The learned manifold (decoded on the server)")
-        st.image(server_manifold(tiles, extent), width=min(28 * tiles, 560),
+        st.image(inference.latent_grid(model, view.basis, tiles, extent), width=min(28 * tiles, 560),
                  caption=f"Evenly spaced over the plotted extent, {axes[0]} from {extent[0]:g} to {extent[1]:g}, "
                          f"{axes[1]} from {extent[2]:g} (bottom) to {extent[3]:g} (top).")
 

@@ -93,3 +93,13 @@ def test_pca_plane_holds_the_largest_variance_and_round_trips():
     np.testing.assert_allclose(basis.to_plane(on_plane), basis.to_plane(z[:10]), atol=1e-4)
     cov = np.cov((z - z.mean(0)).T)
     assert basis.u @ cov @ basis.u > basis.v @ cov @ basis.v > 0
+
+
+def test_latent_grid_tiles_the_plane_with_y_up(model):
+    basis = inference.dims_basis(model.latent_dim, (0, 1))
+    grid = inference.latent_grid(model, basis, 3, (-2.0, 2.0, -1.0, 3.0))
+    assert grid.shape == (84, 84)
+    top_left = decode_points(model, [[-2.0, 3.0]])[0]                  # x0, y1: row 0 is the top
+    bottom_right = decode_points(model, [[2.0, -1.0]])[0]
+    np.testing.assert_allclose(grid[:28, :28], top_left, atol=1e-6)
+    np.testing.assert_allclose(grid[56:, 56:], bottom_right, atol=1e-6)

@@ -110,6 +110,16 @@ class PlaneBasis:
         return float(np.sqrt(var @ self.u ** 2)), float(np.sqrt(var @ self.v ** 2))
 
 
+def latent_grid(model: VAE, basis: PlaneBasis, n: int, extent) -> np.ndarray:
+    """Decode an n×n grid spanning extent = (x0, x1, y0, y1) of the plane `basis`, edge to edge, tiled
+    as one image (28n, 28n) with y growing upwards (row 0 is the top, y1), as in Kingma & Welling's figure."""
+    xs = np.linspace(extent[0], extent[1], n)
+    ys = np.linspace(extent[3], extent[2], n)                           # top row first
+    gx, gy = np.meshgrid(xs, ys)                                         # (n, n), row-major from the top
+    tiles = decode_points(model, basis.to_latent(np.stack([gx.ravel(), gy.ravel()], 1)))
+    return tiles.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(28 * n, 28 * n)
+
+
 def dims_basis(latent_dim: int, dims: tuple[int, int], held=None) -> PlaneBasis:
     """The plane of latent dimensions dims[0] (x) and dims[1] (y); the others held at `held` (D,), else 0."""
     eye = np.eye(latent_dim)

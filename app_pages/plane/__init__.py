@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +66,6 @@ def images_payload(_images, count: int) -> dict:
             "images_key": "mnist-test-" + hashlib.sha256(raw).hexdigest()[:16]}
 
 
-@dataclass(frozen=True)
-class PlaneState:
-    pin: tuple[float, float] | None      # what the user pinned in the browser (None: nothing new)
-    decoder_failed: str | None           # why the browser cannot decode, if it cannot
-
-
 def _state(key: str) -> dict:
     """The component's state values from the browser (empty before its first mount)."""
     value = st.session_state.get(key)
@@ -80,6 +73,12 @@ def _state(key: str) -> dict:
         return {name: value[name] for name in STATES if name in value} if value is not None else {}
     except (TypeError, KeyError):
         return {}
+
+
+def decoder_failed(key: str) -> str | None:
+    """Why the browser showing plane `key` cannot decode, if it said so; else None."""
+    failed = _state(key).get("decoder_failed")
+    return failed if isinstance(failed, str) and failed else None
 
 
 def parse_pin(value) -> tuple[float, float] | None:
@@ -95,7 +94,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
                  images, extent, view, pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
                  overlays: dict | None = None, interactive: bool = True, frames: dict | None = None,
-                 decode: bool = True) -> PlaneState:
+                 decode: bool = True) -> None:
     """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
     (x, y) at origin + x·u + y·v). `points` (N, 2) are in the plane's coordinates. `pin` (x, y) is Python's pinned point, applied in the browser whenever
     `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
@@ -128,14 +127,19 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
         "manifold": manifold, "mark": None if mark is None else [float(mark[0]), float(mark[1])],
         "pin_image": None if pin_image is None else _b64(np.asarray(pin_image, dtype=np.uint8).tobytes()),
         "interactive": interactive, "overlays": _plain_overlays(overlays),
-        "frames": None if frames is None else {
-            "key": frames["key"], "labels": list(frames["labels"]),
-            "points": [_b64(np.ascontiguousarray(p, dtype="<f2").tobytes()) for p in frames["points"]]},
+        "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
+                                                              frames["points"]),
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=data, **callbacks)
-    failed = state.get("decoder_failed")
-    return PlaneState(parse_pin(state.get("pin")), failed if isinstance(failed, str) and failed else None)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _frames_payload(frames_key: str, labels: tuple, _points: list) -> dict:
+    """A replay's frames as base64 float16, encoded once per replay (its key names its version), not
+    on every rerun of a page that refreshes each second while the run trains."""
+    return {"key": frames_key, "labels": list(labels),
+            "points": [_b64(np.ascontiguousarray(p, dtype="<f2").tobytes()) for p in _points]}
 
 
 def _serve(key: str, state: dict, name: str, blob: str) -> tuple[bool, int]:

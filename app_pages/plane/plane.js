@@ -114,7 +114,7 @@ class LatentPlane {
     this.help = $(".vlp-help"); this.manifoldWrap = $(".vlp-manifold-wrap"); this.manifold = $(".vlp-manifold");
     this.manifoldCaption = $(".vlp-manifold-caption");
     this.hidden = new Set(); this.pointers = new Map(); this.decoder = null; this.images = null;
-    this.pin = null; this.pinSerial = null; this.hover = null; this.size = 0; this.data = null;
+    this.pin = null; this.pinSerial = null; this.size = 0; this.data = null;
     this.manifoldJob = 0;
     this.buildLegend();
     this.listen();
@@ -211,7 +211,6 @@ class LatentPlane {
 
   loadDecoder(data) {
     const dec = data.decoder;
-    this.decoderError = null;
     if (dec.off) { this.decoder = null; this.showMessage(""); return; }
     if (dec.error) { this.failDecoder(dec.error); return; }
     const cached = CACHE.blobs.get(dec.key);
@@ -234,7 +233,6 @@ class LatentPlane {
 
   failDecoder(reason) {
     this.decoder = null;
-    this.decoderError = reason;
     this.showMessage(`Decoding in the browser is off: ${reason}. Click or tap the plane to decode a point on the server.`);
     this.report("decoder_failed", reason);
   }
@@ -722,6 +720,6 @@ export default function (component) {
   let plane = PLANES.get(parentElement);
   if (!plane) { plane = new LatentPlane(parentElement); PLANES.set(parentElement, plane); }
   plane.update(data, setStateValue);
-  if (!plane.hover) plane.showPinned();
+  plane.showPinned();
   return () => { plane.destroy(); PLANES.delete(parentElement); };
 }
