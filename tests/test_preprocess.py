@@ -139,3 +139,16 @@ def test_a_large_photo_is_read_small_and_keeps_its_digit(mnist_test):
     assert max(upload.image.size) <= WORKING_SIDE
     ours = mnist_digit(upload.image).astype(np.float32)
     assert np.corrcoef(ours.ravel(), digit.astype(np.float32).ravel())[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("side", [600, 3000], ids=["small", "shrunk-on-reading"])
+def test_a_phone_photos_exif_rotation_is_applied_also_after_shrinking(side):
+    stored = np.full((side, side // 2), 255, np.uint8)
+    stored[: side // 4] = 0                                       # ink along the top of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6                                              # "rotate 90° clockwise to display"
+    buffer = io.BytesIO()
+    Image.fromarray(stored).convert("RGB").save(buffer, "JPEG", exif=exif.tobytes())
+    shown = np.asarray(read_upload(buffer.getvalue()).image.convert("L"))
+    assert shown.shape[1] > shown.shape[0]                        # upright: now wider than tall
+    assert shown[:, -5:].mean() < 60 and shown[:, :5].mean() > 200   # the top band turned to the right edge

@@ -8,6 +8,7 @@ be unusable into an `ImageError` whose message a person can act on.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import io
@@ -60,7 +61,7 @@ def read_upload(data: bytes) -> Upload:
             if image.format == "JPEG":
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))      # decode at 1/2, 1/4 or 1/8 scale
             big = image.size[0] * image.size[1] > BIG_PIXELS
-            with _BIG_DECODES if big else _NO_WAIT:
+            with _BIG_DECODES if big else contextlib.nullcontext():
                 image.load()
                 image = _shrunk(image)
             if big:
@@ -89,30 +90,15 @@ def _return_freed_memory() -> None:
         pass                                            # not glibc: nothing to do
 
 
-class _NoWait:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NO_WAIT = _NoWait()
-
-
 def _shrunk(image: Image.Image) -> Image.Image:
-    """The picture at most WORKING_SIDE on a side (never below 1 pixel), EXIF kept for rotation."""
+    """The picture at most WORKING_SIDE on a side (never below 1 pixel), its EXIF kept for the rotation."""
     if max(image.size) <= WORKING_SIDE:
         return image
     scale = WORKING_SIDE / max(image.size)
     size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA" if "transparency" in image.info or image.mode in ("PA",) else "RGB")
-    small = image.resize(size, Image.Resampling.LANCZOS)
-    small.info.update({k: v for k, v in image.info.items() if k in ("exif", "transparency")})
-    if hasattr(image, "getexif"):
-        small.getexif().update(image.getexif())
-    return small
+    return image.resize(size, Image.Resampling.LANCZOS)         # keeps image.info: EXIF rotation survives
 
 
 def display_picture(image: Image.Image, side: int = 320) -> Image.Image:
