@@ -36,9 +36,11 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def decoder_payload(_model, checkpoint_key: tuple) -> dict:
-    """{key, layers, weights (base64 float16)} or {key, error} when the browser cannot run this decoder."""
+    """{key, layers, weights (base64 float16)} or {key, error} when the browser cannot run this decoder.
+    A shared resource, not a per-call copy (cache_data would unpickle the 4.8 MB of weights on every
+    rerun, pins included); callers copy the dict before changing it."""
     from vae.webdecoder import UnsupportedDecoder, web_decoder
 
     try:
