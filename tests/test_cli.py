@@ -113,7 +113,7 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path, vae_cli):
 
 def test_bad_arguments_get_a_clear_message(tmp_path, vae_cli):
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 0)
-    assert code == 2 and "epochs must be at least 1" in err
+    assert code == 2 and "Epochs (--epochs) must be between 1 and 1000, got 0" in err
     assert not (tmp_path / "r").exists()                  # refused before any folder was made
     code, _, err = vae_cli("evaluate", tmp_path / "nothing.pt")
     assert code == 2 and "nothing.pt" in err and "Traceback" not in err
@@ -175,5 +175,5 @@ def test_a_diverged_run_fails_naming_the_step_and_keeps_its_last_finite_checkpoi
 
 def test_a_one_dimensional_latent_space_is_refused_before_anything_is_written(tmp_path, vae_cli):
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--latent-dim", 1, "--epochs", 1, "--limit", 64)
-    assert code == 2 and "--latent-dim must be at least 2" in err and "plane" in err
+    assert code == 2 and "Latent size (--latent-dim) must be between 2 and 64, got 1" in err and "plane" in err
     assert not (tmp_path / "r").exists()

@@ -26,14 +26,14 @@ def test_shapes_and_ranges(cfg, generator):
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="arch"):
         ModelConfig(arch="transformer")
-    with pytest.raises(ValueError, match="latent_dim"):
-        ModelConfig(latent_dim=0)
-    with pytest.raises(ValueError, match="activation must be one of .*'relu'.*got 'swish'"):
+    with pytest.raises(ValueError, match=r"\(--latent-dim\) must be between 2 and 64, got 1: .*plane"):
+        ModelConfig(latent_dim=1)                                     # the dashboard draws a plane
+    with pytest.raises(ValueError, match="--activation.* one of relu.*got 'swish'"):
         ModelConfig(activation="swish")
     for name in ("hidden", "depth", "channels"):
-        with pytest.raises(ValueError, match="^hidden, depth and channels must be positive$"):
+        with pytest.raises(ValueError, match=rf"\(--{name}\) must be between 1 and \d+, got 0$"):
             ModelConfig(**{name: 0})
-    ModelConfig(latent_dim=1, hidden=1, depth=1, channels=1)          # the smallest of each is allowed
+    ModelConfig(latent_dim=2, hidden=1, depth=1, channels=1)          # the smallest of each is allowed
 
 
 def explicit_forward(model, x):

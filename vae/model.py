@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .options import check
+
 IMAGE_PIXELS = 28 * 28
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0      # exp(±) stays finite and nonzero in float32, with room to spare
 ARCHITECTURES = ("mlp", "conv")
@@ -28,14 +30,7 @@ class ModelConfig:
     channels: int = 32          # conv only: channels of the first conv layer (doubled in the second)
 
     def __post_init__(self):
-        if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
-        if self.hidden < 1 or self.channels < 1 or self.depth < 1:
-            raise ValueError("hidden, depth and channels must be positive")
+        check(self)                 # the bounds and their messages: vae.options, shared with the CLI and the form
 
     def to_dict(self) -> dict:
         return asdict(self)
