@@ -20,6 +20,13 @@ class Loaded:
     model: "vae.VAE"  # noqa: F821 (imported lazily)
     meta: dict
     key: tuple          # (path, modification time): a retrained file is a new model
+    dataset: "vae.datasets.Dataset"  # noqa: F821 what it was trained on: its test set, class names
+
+    def test_set(self):
+        return test_set(self.dataset)
+
+    def encodings(self) -> np.ndarray:
+        return encoded_test_set(self.model, self.key, self.dataset.name)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
@@ -30,32 +37,32 @@ def load_model(path: str, modified: float):
     return vae.load_checkpoint(path)
 
 
-@st.cache_resource(show_spinner="Reading the MNIST test set…")
-def _test_set():
-    from vae.data import load_mnist
+@st.cache_resource(show_spinner="Reading the test set…")
+def _test_set(dataset: str = "mnist"):
+    from vae.data import load_dataset
 
-    images, labels = load_mnist("test", fetch=False)           # never a download inside the server
+    images, labels = load_dataset("test", dataset=dataset, fetch=False)   # never a download inside the server
     return images, labels.numpy()
 
 
-def test_set():
-    """The 10,000 MNIST test images (uint8 tensor, read-only) and their labels; without them the page
-    says how to fetch them and stops."""
+def test_set(dataset="mnist"):
+    """The 10,000 test images of a dataset (a name or vae.datasets.Dataset; uint8 tensor, read-only)
+    and their labels; without them the page says how to fetch them and stops."""
     from vae.data import DataError
 
     try:
-        return _test_set()
+        return _test_set(getattr(dataset, "name", dataset))
     except DataError as exc:
         st.error(str(exc), icon=":material/database:")
         st.stop()
 
 
-@st.cache_data(max_entries=8, show_spinner="Encoding the 10,000 test digits…")
-def encoded_test_set(_model, checkpoint_key: tuple) -> np.ndarray:
-    """Latent means of the test set (10000, latent_dim), computed once per checkpoint."""
+@st.cache_data(max_entries=8, show_spinner="Encoding the 10,000 test images…")
+def encoded_test_set(_model, checkpoint_key: tuple, dataset: str = "mnist") -> np.ndarray:
+    """Latent means of the model's test set (10000, latent_dim), computed once per checkpoint."""
     from vae import inference
 
-    return inference.encode_dataset(_model, _test_set()[0])
+    return inference.encode_dataset(_model, _test_set(dataset)[0])
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -123,6 +130,7 @@ def page_model(placeholder) -> Loaded:
 def selected_model() -> Loaded | None:
     """The picked model, or None after telling the user why there is none."""
     import vae
+    from vae.datasets import dataset_of
 
     path = st.session_state.get("checkpoint")
     if not path:
@@ -131,10 +139,11 @@ def selected_model() -> Loaded | None:
     try:
         modified = Path(path).stat().st_mtime
         model, meta = load_model(path, modified)
-    except (OSError, vae.CheckpointError) as exc:
+        dataset = dataset_of(meta)
+    except (OSError, ValueError, vae.CheckpointError) as exc:
         st.error(f"The model could not be opened: {exc}")
         return None
-    return Loaded(model, meta, (path, modified))
+    return Loaded(model, meta, (path, modified), dataset)
 
 
 # The view: which two latent dimensions, and the pinned point --------------------------------------
@@ -183,7 +192,7 @@ def _choice_view(latent_dim: int, choice: tuple, encodings: np.ndarray) -> Plane
                          f"decoding maps a point back with the other {latent_dim - 2} components at their mean.")
     _, (x, y), hold = choice
     held = encodings[hold] if hold is not None else None
-    others = f"the other {latent_dim - 2} held at " + (f"test digit #{hold}'s values" if hold is not None else "0")
+    others = f"the other {latent_dim - 2} held at " + (f"test image #{hold}'s values" if hold is not None else "0")
     note = None if latent_dim == 2 else f"Dimensions view: z{x} against z{y}, {others} when decoding."
     return PlaneView(inference.dims_basis(latent_dim, (x, y), held), (f"z{x}", f"z{y}"), ("dims", x, y, hold),
                      f"{x},{y}", note)
@@ -191,7 +200,7 @@ def _choice_view(latent_dim: int, choice: tuple, encodings: np.ndarray) -> Plane
 
 def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
     """The Latent page's view picker (models with more than two latent dimensions): two of them, the
-    others at 0 or at a test digit's values, or the PCA plane. First run: from ?dims= in the URL (i,j or
+    others at 0 or at a test image's values, or the PCA plane. First run: from ?dims= in the URL (i,j or
     pca). The choice is kept in st.session_state.plane_choice for the other pages."""
     if latent_dim == 2:
         st.session_state.plane_choice = ("dims", (0, 1), None)
@@ -222,9 +231,9 @@ def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
         if x == y:
             st.error("Pick two different dimensions.")
             st.stop()
-        hold = hold_column.number_input("Hold the others at test digit # (empty: at 0)", 0, len(encodings) - 1,
+        hold = hold_column.number_input("Hold the others at test image # (empty: at 0)", 0, len(encodings) - 1,
                                         value=None, key="hold_index",
-                                        help="Decode with the other dimensions at this digit's code instead of 0.")
+                                        help="Decode with the other dimensions at this image's code instead of 0.")
         choice = ("dims", (x, y), None if hold is None else int(hold))
     st.session_state.plane_choice = choice
     view = _choice_view(latent_dim, choice, encodings)
@@ -331,14 +340,15 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
         return
     if heading:
         st.subheader("Replay: the latent plane while it trained")
-    st.caption("The 10,000 test digits encoded by the model at each snapshot: before training, during the first "
+    st.caption("The 10,000 test images encoded by the model at each snapshot: before training, during the first "
                "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider."
                + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
                   frames["latent_dim"] > 2 else ""))
     from app_pages.plane import latent_plane
-    from vae import inference
+    from vae import inference, runs
 
-    images, labels = test_set()
+    status = runs.read_status(run_dir) or {}
+    images, labels = test_set((status.get("train_config") or {}).get("dataset") or "mnist")
     view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
     latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],
                  labels=labels, images=images, extent=frames["extent"], view=view, pin=None,

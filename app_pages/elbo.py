@@ -1,4 +1,4 @@
-"""/elbo: the ELBO and the reparameterization trick, computed live on one real digit."""
+"""/elbo: the ELBO and the reparameterization trick, computed live on one real digit (or item)."""
 import streamlit as st
 
 st.title("The ELBO, live")
@@ -10,8 +10,7 @@ placeholder.caption("Loading the model…")
 import numpy as np  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 import torch  # noqa: E402
 
-from app_pages.common import (encoded_test_set, page_model, pin_from, pinned,  # noqa: E402
-                              shared_view, test_set)
+from app_pages.common import page_model, pin_from, pinned, shared_view  # noqa: E402
 from app_pages.plane import latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
 from vae.data import to_float  # noqa: E402
@@ -19,16 +18,20 @@ from vae.model import negative_elbo  # noqa: E402
 
 loaded = page_model(placeholder)
 model = loaded.model
-images, labels = test_set()
+images, labels = loaded.test_set()
+item, names = loaded.dataset.item, loaded.dataset.class_names
 
-sources = ["A test digit"] + (["Your digit (Reconstruct page)"] if "reconstruct_digit" in st.session_state else [])
+yours = (st.session_state.get("reconstruct_of") or {}).get("dataset") == loaded.dataset.name
+sources = [f"A test {item}"] + ([f"Your {item} (Reconstruct page)"] if yours else [])
+if st.session_state.get("elbo_source") not in sources:
+    st.session_state.pop("elbo_source", None)                     # e.g. after switching to another dataset's model
 source_column, index_column, beta_column = st.columns(3)
-source = source_column.radio("Digit", sources, key="elbo_source")
-if source == "A test digit":
-    index = int(index_column.number_input("Test digit index", 0, len(images) - 1, 0, key="elbo_index"))
-    digit, name = images[index], f"test digit #{index} (a {labels[index]})"
+source = source_column.radio(item.capitalize(), sources, key="elbo_source")
+if source == sources[0]:
+    index = int(index_column.number_input(f"Test {item} index", 0, len(images) - 1, 0, key="elbo_index"))
+    digit, name = images[index], f"test {item} #{index} ({names[labels[index]]})"
 else:
-    digit, name = torch.tensor(np.asarray(st.session_state.reconstruct_digit, dtype=np.uint8)), "your digit"
+    digit, name = torch.tensor(np.asarray(st.session_state.reconstruct_digit, dtype=np.uint8)), f"your {item}"
 beta = beta_column.slider("β (weight of the KL term)", 0.0, 4.0, 1.0, step=0.1, key="elbo_beta",
                           help="β = 1 is the ELBO itself. A β-VAE trains on recon + β·KL: larger β pushes "
                                "codes towards the prior (smoother plane, blurrier digits), smaller β the other way.")
@@ -72,7 +75,7 @@ with right:
              r"\beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}},\quad \beta = 1")
 
 st.subheader("Where z lands")
-encodings = encoded_test_set(model, loaded.key)
+encodings = loaded.encodings()
 view = shared_view(model.latent_dim, encodings)
 pin = pinned((loaded.key, view.key))
 points = view.basis.to_plane(encodings)

@@ -14,30 +14,31 @@ from app_pages import plots
 from vae import inference
 
 
-@st.cache_resource(show_spinner="Loading the digit classifier…")
-def classifier():
-    """The shipped CNN that reads digits (99.17 % on the test set), or None if it cannot be opened."""
+@st.cache_resource(show_spinner="Loading the classifier…")
+def classifier(dataset: str = "mnist"):
+    """The shipped CNN that reads a dataset's images (99.17 % on the MNIST test set, see
+    bench/quality.md for Fashion-MNIST), or None if it cannot be opened."""
     from vae.checkpoint import CheckpointError
-    from vae.classifier import load_classifier
-    from vae.files import CLASSIFIER_PATH
+    from vae.classifier import classifier_path, load_classifier
+    from vae.datasets import get_dataset
 
     try:
-        return load_classifier(CLASSIFIER_PATH)[0]
+        return load_classifier(classifier_path(dataset), dataset=get_dataset(dataset))[0]
     except (OSError, CheckpointError):
         return None
 
 
-def read_digits(images) -> list[tuple[int, float]] | None:
-    """What the classifier reads in each image (N, 28, 28) in [0, 1] or uint8: (digit, confidence)."""
-    model = classifier()
+def read_classes(images, dataset: str = "mnist") -> list[tuple[int, float]] | None:
+    """What the dataset's classifier reads in each image (N, 28, 28) in [0, 1] or uint8: (class, confidence)."""
+    model = classifier(dataset)
     if model is None:
         return None
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     x = x / 255.0 if x.max() > 1 else x
     with torch.inference_mode():
         p = model(x.reshape(-1, 1, 28, 28)).softmax(dim=1)
-    confidence, digit = p.max(dim=1)
-    return [(int(d), float(c)) for d, c in zip(digit, confidence)]
+    confidence, label = p.max(dim=1)
+    return [(int(d), float(c)) for d, c in zip(label, confidence)]
 
 
 def grid(decodings: np.ndarray, per_row: int) -> np.ndarray:
@@ -83,27 +84,28 @@ def prior_samples(model, view) -> np.ndarray | None:
     return view.basis.to_plane(z) if st.toggle("Mark them on the plane", True, key="prior_show") else None
 
 
-def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray, key: str) -> np.ndarray:
-    sources = ["the pinned point", "a test digit"] + (["your digit (Reconstruct page)"]
-                                                       if "reconstruct_code" in st.session_state else [])
-    source = st.selectbox(label, sources, index=sources.index(default), key=f"{key}_source")
+def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray, key: str, item: str,
+              model_key: tuple) -> np.ndarray:
+    yours = (st.session_state.get("reconstruct_of") or {}).get("model") == model_key   # encoded by this model
+    sources = ["the pinned point", f"a test {item}"] + ([f"your {item} (Reconstruct page)"] if yours else [])
+    source = st.selectbox(label, sources, index=sources.index(default.format(item=item)), key=f"{key}_source")
     if source == "the pinned point":
         return pin_z
-    if source == "a test digit":
-        index = st.number_input(f"{label}: test digit index", 0, len(encodings) - 1,
+    if source == f"a test {item}":
+        index = st.number_input(f"{label}: test {item} index", 0, len(encodings) - 1,
                                 0 if key == "interp_a" else 1, key=f"{key}_index")
         return encodings[int(index)]
     code = np.asarray(st.session_state.reconstruct_code, dtype=np.float32)
     return code if code.shape == encodings.shape[1:] else pin_z
 
 
-def interpolation(model, view, pin_z: np.ndarray, encodings: np.ndarray) -> np.ndarray | None:
+def interpolation(model, view, pin_z: np.ndarray, encodings: np.ndarray, dataset, model_key: tuple) -> np.ndarray | None:
     """The decodings along a path from A to B; returns the path on the plane."""
     a_column, b_column = st.columns(2)
     with a_column:
-        a = _endpoint("A", "a test digit", pin_z, encodings, "interp_a")
+        a = _endpoint("A", "a test {item}", pin_z, encodings, "interp_a", dataset.item, model_key)
     with b_column:
-        b = _endpoint("B", "the pinned point", pin_z, encodings, "interp_b")
+        b = _endpoint("B", "the pinned point", pin_z, encodings, "interp_b", dataset.item, model_key)
     steps_column, mode_column = st.columns(2)
     steps = steps_column.slider("Steps", 5, 30, 10, key="interp_steps")
     mode = mode_column.radio("Path", ["linear", "slerp"], horizontal=True, key="interp_mode",
@@ -125,8 +127,9 @@ def interpolation(model, view, pin_z: np.ndarray, encodings: np.ndarray) -> np.n
     return view.basis.to_plane(path)
 
 
-def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarray, images, labels) -> dict | None:
-    """One test digit: original and reconstruction with what the classifier reads in each, its
+def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarray, images, labels,
+              dataset) -> dict | None:
+    """One test image: original and reconstruction with what the classifier reads in each, its
     posterior as an ellipse on the plane, and its nearest neighbours in latent space."""
     if "story_index" not in st.session_state:
         st.session_state.story_index = 0
@@ -137,21 +140,23 @@ def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarr
         st.session_state.story_index = int(np.random.default_rng().integers(len(images)))
     if next_one.button("Next", key="story_next"):
         st.session_state.story_index = (int(st.session_state.story_index) + 1) % len(images)
-    index = int(pick.number_input("Test digit index", 0, len(images) - 1, key="story_index"))
+    item, names = dataset.item, dataset.class_names
+    index = int(pick.number_input(f"Test {item} index", 0, len(images) - 1, key="story_index"))
     image = images[index].numpy()
     mean, std = inference.posterior(model, image)
     recon = inference.decode_points(model, mean[None])[0]
-    reads = read_digits(np.stack([image / 255.0, recon]))
-    said = (lambda i: f"; the classifier reads a {reads[i][0]} ({reads[i][1]:.0%} sure)") if reads else (lambda i: "")
+    reads = read_classes(np.stack([image / 255.0, recon]), dataset.name)
+    said = ((lambda i: f"; the classifier reads “{names[reads[i][0]]}” ({reads[i][1]:.0%} sure)") if reads
+            else (lambda i: ""))
     original, reconstruction, numbers = st.columns([1, 1, 2])
-    original.image(plots.enlarge(image, 5), width=140, caption=f"test digit #{index}, labelled {labels[index]}{said(0)}")
+    original.image(plots.enlarge(image, 5), width=140, caption=f"test {item} #{index}, labelled “{names[labels[index]]}”{said(0)}")
     reconstruction.image(plots.enlarge(recon, 5), width=140, caption=f"decoded from its mean{said(1)}")
     (mx, my), (sx, sy) = view.basis.to_plane(mean)[0], view.basis.spread(std)
     ax, ay = view.axes
     numbers.markdown(f"q(z|x) = N(μ, σ²): μ = ({mx:.2f}, {my:.2f}), σ = ({sx:.2f}, {sy:.2f}) on {ax}, {ay}. "
-                     "The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks this digit could have.")
+                     f"The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks this {item} could have.")
     neighbours = inference.nearest(encodings, mean, 8, exclude=index)
     st.image(plots.enlarge(plots.digit_rows(images[neighbours].numpy() / 255.0), 3),
              caption="Its 8 nearest neighbours in latent space, labelled "
-                     + ", ".join(f"{labels[i]} (#{i})" for i in neighbours) + ".")
+                     + ", ".join(f"{names[labels[i]]} (#{i})" for i in neighbours) + ".")
     return {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}

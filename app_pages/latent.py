@@ -5,13 +5,13 @@ from pathlib import Path
 import streamlit as st
 
 st.title("The latent plane")
-st.caption("Each dot is one of the 10,000 MNIST test digits, placed at the mean of its encoding q(z|x). "
+st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-MNIST items, as the model was "
+           "trained), placed at the mean of its encoding q(z|x). "
            "Move the pointer over the plane and the decoder draws that point as you go; click or tap to pin it.")
 placeholder = st.empty()
-placeholder.caption("Loading the model and the test digits…")
+placeholder.caption("Loading the model and the test images…")
 
-from app_pages.common import (encoded_test_set, page_model, pin_from, pinned, plane_view,  # noqa: E402
-                              replay_view, test_set)
+from app_pages.common import page_model, pin_from, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
 from app_pages.plane import decoder_failed, latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
@@ -19,8 +19,8 @@ from vae import inference  # noqa: E402
 
 loaded = page_model(placeholder)
 model = loaded.model
-images, labels = test_set()
-encodings = encoded_test_set(model, loaded.key)                  # (10000, latent_dim)
+images, labels = loaded.test_set()
+encodings = loaded.encodings()                                   # (10000, latent_dim)
 view = plane_view(model.latent_dim, encodings)
 points = view.basis.to_plane(encodings)                          # (10000, 2)
 extent = plots.plane_extent(points)
@@ -35,7 +35,7 @@ spacing = spacing_column.radio(
     help="Even in z: tiles evenly spaced over the visible square. Even in probability: tiles at the "
          "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
          "Welling (2014), figure 4. Both follow the plane's zoom.")
-tiles = size_column.slider("Manifold: digits per side", min_value=10, max_value=30, value=20, key="tiles")
+tiles = size_column.slider("Manifold: images per side", min_value=10, max_value=30, value=20, key="tiles")
 
 st.subheader("More ways to explore")
 run_folder = Path(loaded.key[0]).parent                          # a training run's model has its replay there
@@ -48,13 +48,15 @@ if sampling.open:
         overlays["points"] = explore.prior_samples(model, view)
 if path.open:
     with path:
-        overlays["path"] = explore.interpolation(model, view, view.basis.to_latent([pin.xy])[0], encodings)
+        overlays["path"] = explore.interpolation(model, view, view.basis.to_latent([pin.xy])[0], encodings,
+                                                 loaded.dataset, loaded.key)
 if story.open:
     with story:
-        overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels)
+        overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels,
+                                                loaded.dataset)
 if replaying and replaying[0].open:
     with replaying[0]:
-        st.caption("This model's training run saved the test digits' encodings as it trained: the plane "
+        st.caption("This model's training run saved the test images' encodings as it trained: the plane "
                    "at each snapshot (z0 and z1), before training, during the first epoch and at each epoch end.")
         replay_view(run_folder, heading=False)
 

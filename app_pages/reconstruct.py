@@ -1,52 +1,53 @@
-"""/reconstruct: upload, draw or pick a digit; see its 28×28 input, its reconstruction and its place in z."""
+"""/reconstruct: upload, draw or pick a digit (draw or pick a clothing item, for a Fashion-MNIST model);
+see its 28×28 input, its reconstruction and its place in z."""
 import re
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-st.title("Reconstruct a digit")
-st.caption("The encoder maps your digit to a code z; the decoder draws it back from z alone. "
+st.title("Reconstruct an image")
+st.caption("The encoder maps your digit (or clothing item) to a code z; the decoder draws it back from z alone. "
            "What survives the trip is what the two numbers of z can hold.")
 placeholder = st.empty()
 placeholder.caption("Loading the model…")
 
 import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 
-from app_pages.common import (Loaded, encoded_test_set, page_model, pin_from, pinned,  # noqa: E402
-                              shared_view, test_set)
+from app_pages.common import Loaded, page_model, pin_from, pinned, shared_view  # noqa: E402
 from app_pages.plane import latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
-from vae.preprocess import ImageError, display_picture, mnist_digit, read_upload  # noqa: E402
+from vae.preprocess import ImageError, display_picture, fashion_item, mnist_digit, read_upload  # noqa: E402
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
 
 def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image | np.ndarray | None) -> None:
-    """Original | 28×28 input | reconstruction, then where its code sits among the test digits, on the
+    """Original | 28×28 input | reconstruction, then where its code sits among the test images, on the
     same two dimensions and with the same pinned point as the Latent page."""
     recon, mean = inference.reconstruct(loaded.model, torch.from_numpy(digit)[None])
     columns = st.columns(3)
     if original is not None:
         columns[0].image(display_picture(original), caption="your picture", width=160)
-    columns[1].image(plots.enlarge(digit, 6), caption="28×28 model input (MNIST style)", width=160)
+    columns[1].image(plots.enlarge(digit, 6), caption=f"28×28 model input ({loaded.dataset.title} style)", width=160)
     columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
     model = loaded.model
-    images, labels = test_set()
-    encodings = encoded_test_set(model, loaded.key)
+    images, labels = loaded.test_set()
+    encodings = loaded.encodings()
     view = shared_view(model.latent_dim, encodings)
     points = view.basis.to_plane(encodings)
     z = mean[0]
-    st.session_state.reconstruct_code = z.tolist()
-    st.session_state.reconstruct_digit = np.asarray(digit, dtype=np.uint8).tolist()   # for the ELBO page              # an endpoint for the Latent page's interpolation
+    st.session_state.reconstruct_code = z.tolist()             # an endpoint for the Latent page's interpolation
+    st.session_state.reconstruct_digit = np.asarray(digit, dtype=np.uint8).tolist()   # for the ELBO page
+    st.session_state.reconstruct_of = {"model": loaded.key, "dataset": loaded.dataset.name}
     pin = pinned((loaded.key, view.key))
     axes, mark = view.axes, view.basis.to_plane(z)[0]
     st.subheader("Where its code lands")
     where = f"Its code, the red cross: {axes[0]} = {mark[0]:.2f}, {axes[1]} = {mark[1]:.2f}"
     shown = f" (the Latent page's view of its {model.latent_dim} dimensions)" if model.latent_dim > 2 else ""
     st.caption(where + shown + ". The black ring is the point pinned on the Latent page; move the pointer "
-               "over the plane to decode what lies around your digit.")
+               f"over the plane to decode what lies around your {loaded.dataset.item}.")
     latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
                  images=images, extent=plots.plane_extent(points), view=view, pin=pin.placed,
                  pin_serial=pin.serial, on_pin=pin_from("plane_reconstruct"), mark=mark)
@@ -78,31 +79,46 @@ def from_upload() -> tuple[np.ndarray, Image.Image] | None:
 def from_drawing() -> tuple[np.ndarray, np.ndarray] | None:
     from streamlit_drawable_canvas import st_canvas   # a components-v2 element: importable only in a running app
 
-    st.caption("Draw one digit large, filling most of the square. It is cropped and centred like an upload.")
+    digits = loaded.dataset.uploads
+    st.caption("Draw one digit large, filling most of the square. It is cropped and centred like an upload."
+               if digits else "Draw one clothing item (a shirt, a trouser, a bag…) large, in light strokes: it is "
+               "trimmed and scaled to fill 28×28, as Fashion-MNIST's product photos were.")
     canvas = st_canvas(stroke_width=22, stroke_color="#ffffff", background_color="#000000", height=280,
                        width=280, drawing_mode="freedraw", return_image_data=True, key="canvas")
     strokes = canvas.image_data
     if strokes is None or strokes[..., :3].max() == 0:
-        st.info("Draw a digit in the black square to see its reconstruction.")
+        st.info(f"Draw a {loaded.dataset.item} in the black square to see its reconstruction.")
         return None
     try:
-        return mnist_digit(Image.fromarray(strokes.astype(np.uint8))), None
+        frame = mnist_digit if digits else fashion_item
+        return frame(Image.fromarray(strokes.astype(np.uint8))), None
     except ImageError as exc:
         st.error(str(exc))
         return None
 
 
 def from_test_set() -> tuple[np.ndarray, None]:
-    images, labels = test_set()
-    index = st.number_input("Test digit index (0–9999)", min_value=0, max_value=len(images) - 1, value=0,
+    images, labels = loaded.test_set()
+    item = loaded.dataset.item
+    index = st.number_input(f"Test {item} index (0–9999)", min_value=0, max_value=len(images) - 1, value=0,
                             key="test_index")
-    st.caption(f"Test digit {index} is labelled **{labels[index]}**.")
+    st.caption(f"Test {item} {index} is labelled **{loaded.dataset.class_names[labels[index]]}**.")
     return images[index].numpy(), None
 
 
 loaded = page_model(placeholder)
-source = st.radio("Digit from", ["Upload a picture", "Draw with the mouse", "A test digit"], horizontal=True,
-                  key="source")
-picked = {"Upload a picture": from_upload, "Draw with the mouse": from_drawing, "A test digit": from_test_set}[source]()
+item = loaded.dataset.item
+sources = {"Upload a picture": from_upload, "Draw with the mouse": from_drawing, f"A test {item}": from_test_set}
+if not loaded.dataset.uploads:
+    del sources["Upload a picture"]
+    st.info(f"This model was trained on {loaded.dataset.title}, so it is offered test items and drawings. Uploads "
+            "are for digit models: a photo is turned into an input the way MNIST's digits were made (cropped to "
+            "the ink, 20×20, centred by mass). Fashion-MNIST was made from shop photos of single items on white, "
+            "trimmed and inverted; a photo taken at home, with its background and light, rarely becomes an "
+            "input the model has seen.", icon=":material/info:")
+if st.session_state.get("source") not in sources:
+    st.session_state.pop("source", None)                         # e.g. "A test digit" after switching to Fashion
+source = st.radio(f"{item.capitalize()} from", list(sources), horizontal=True, key="source")
+picked = sources[source]()
 if picked is not None:
     show_reconstruction(loaded, *picked)

@@ -1,6 +1,8 @@
-"""A small CNN digit classifier, trained by the project itself, used to judge reconstructions:
-a decoded image that this classifier reads as the original digit kept the digit's identity."""
+"""A small CNN classifier, one per dataset, trained by the project itself, used to judge
+reconstructions: a decoded image that this classifier reads as the original's class kept its identity."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -8,7 +10,8 @@ from torch.nn import functional as F
 
 from .checkpoint import CheckpointError
 from .data import epoch_batches, to_float
-from .files import atomic_path
+from .datasets import MNIST, Dataset, get_dataset
+from .files import PROJECT_ROOT, atomic_path
 
 FORMAT = "vae-latent-explorer/classifier"
 
@@ -24,6 +27,12 @@ class DigitClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: float (B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
         return self.net(x.reshape(-1, 1, 28, 28))
+
+
+def classifier_path(dataset: Dataset | str) -> Path:
+    """The shipped classifier of a dataset: checkpoints/<name>-classifier.pt in the project."""
+    dataset = dataset if isinstance(dataset, Dataset) else get_dataset(dataset)
+    return PROJECT_ROOT / "checkpoints" / dataset.classifier_file
 
 
 def train_classifier(images, labels, *, epochs: int = 3, batch_size: int = 128, lr: float = 1e-3,
@@ -61,8 +70,10 @@ def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
         torch.save({"format": FORMAT, "state": model.state_dict(), "meta": meta}, tmp)
 
 
-def load_classifier(path, map_location="cpu") -> tuple[DigitClassifier, dict]:
-    """(classifier in eval mode, meta); CheckpointError naming the file when it is not a usable one."""
+def load_classifier(path, map_location="cpu", dataset: Dataset | None = None) -> tuple[DigitClassifier, dict]:
+    """(classifier in eval mode, meta); CheckpointError naming the file when it is not a usable one,
+    or when `dataset` is given and the classifier was trained on another one (files from before
+    datasets were recorded read MNIST)."""
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
@@ -74,4 +85,8 @@ def load_classifier(path, map_location="cpu") -> tuple[DigitClassifier, dict]:
         model.load_state_dict(payload["state"])
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: the classifier's weights do not fit: {type(exc).__name__}") from None
-    return model.to(map_location).eval(), payload.get("meta") or {}
+    meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
+    trained_on = meta.get("dataset", MNIST.name)
+    if dataset is not None and trained_on != dataset.name:
+        raise CheckpointError(f"{path}: this classifier reads {trained_on}, not {dataset.name}")
+    return model.to(map_location).eval(), meta

@@ -14,22 +14,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
-from .files import CLASSIFIER_PATH
+from .datasets import DATASETS
 
 
 def _add_dataclass_flags(parser, cls, skip=()):
-    """One flag per field; its help comes from vae.options, and its value is checked by the config itself,
-    so that the CLI refuses a bad value with the same words as the dashboard's form."""
-    from .options import OPTIONS
-
     for f in fields(cls):
         if f.name in skip:
             continue
         default = f.default if f.default is not MISSING else None
-        option = OPTIONS.get(f.name)
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                            metavar="{" + ",".join(option.choices) + "}" if option and option.choices else None,
-                            help=f"{option.help if option else ''} (default: {default})".lstrip())
+                            help=f"(default: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,12 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
 
     parser = argparse.ArgumentParser(prog="python -m vae", description="VAE Latent Explorer: train and evaluate "
-                                     "a variational autoencoder on MNIST.")
+                                     "a variational autoencoder on MNIST or Fashion-MNIST.")
     parser.add_argument("--version", action="version", version=f"vae-latent-explorer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("data", help="fetch and verify MNIST under the data root")
+    p = sub.add_parser("data", help="fetch and verify a dataset under the data root")
     p.add_argument("--root", default=None, help="data root (default: $VAE_DATA_ROOT or ./data)")
+    p.add_argument("--dataset", default="mnist", choices=[*DATASETS, "all"], help="(default: mnist)")
 
     p = sub.add_parser("train", help="train a VAE; writes metrics.jsonl, status.json, checkpoint.pt in --run-dir")
     p.add_argument("--run-dir", required=True, type=Path)
@@ -63,12 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iwae-k", type=int, default=0, help="also the importance-weighted bound with K samples")
     p.add_argument("--knn-k", type=int, default=5, help="neighbours of the latent kNN classifier (0 skips it)")
-    p.add_argument("--classifier", type=Path, default=CLASSIFIER_PATH,
-                   help="digit classifier that judges reconstructions (skipped if the file is absent)")
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="classifier that judges reconstructions (default: the shipped one for the model's "
+                        "dataset; skipped if the file is absent)")
     p.add_argument("--data-root", default=None)
 
     p = sub.add_parser("train-classifier", help="train the small CNN that judges reconstructions")
-    p.add_argument("--out", type=Path, default=CLASSIFIER_PATH)
+    p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="(default: mnist)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="(default: checkpoints/<dataset>-classifier.pt, the shipped one)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)
@@ -88,9 +86,10 @@ def main(argv=None) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import ensure_mnist
+    from .data import ensure_data
 
-    print(ensure_mnist(args.root, log=lambda m: print(m, file=sys.stderr)))
+    for name in DATASETS if args.dataset == "all" else [args.dataset]:
+        print(ensure_data(args.root, dataset=name, log=lambda m: print(m, file=sys.stderr)))
     return 0
 
 
@@ -99,7 +98,11 @@ def _configs(args):
     from .train import TrainConfig
 
     pick = lambda cls: cls(**{f.name: getattr(args, f.name) for f in fields(cls)})  # noqa: E731
-    return pick(ModelConfig), pick(TrainConfig)           # each refuses a bad value, saying which and why
+    model_cfg = pick(ModelConfig)
+    if model_cfg.latent_dim < 2:
+        raise ValueError(f"--latent-dim must be at least 2, got {model_cfg.latent_dim}: the dashboard draws "
+                         "the latent space as a plane of two of its dimensions")
+    return model_cfg, pick(TrainConfig)
 
 
 def cmd_train(args) -> int:
@@ -148,7 +151,7 @@ def _run_configs(args):
 def _train_run(args, stop_requested) -> int:
     import torch
 
-    from .data import load_mnist
+    from .data import load_dataset
     from .model import VAE
     from .runs import CHECKPOINT, RunWriter, remove_orphan_parts, truncate_metrics
     from .train import Trainer, resolve_device
@@ -177,8 +180,8 @@ def _train_run(args, stop_requested) -> int:
                          interrupted=False, device=str(device), model_config=model_cfg.to_dict(),
                          train_config=train_cfg.to_dict())
     try:
-        train_images, _ = load_mnist("train", args.data_root)
-        test_images, _ = load_mnist("test", args.data_root)
+        train_images, _ = load_dataset("train", args.data_root, dataset=train_cfg.dataset)
+        test_images, _ = load_dataset("test", args.data_root, dataset=train_cfg.dataset)
         if train_cfg.limit:
             train_images = train_images[: train_cfg.limit]
         model = VAE(model_cfg).to(device)
@@ -215,7 +218,7 @@ def _source_revision() -> str | None:
 
 
 def _checkpoint_meta(trainer) -> dict:
-    return {"git_commit": _source_revision(), "train_config": trainer.config.to_dict(), "dataset": "mnist",
+    return {"git_commit": _source_revision(), "train_config": trainer.config.to_dict(), "dataset": trainer.config.dataset,
             "epoch": trainer.epochs_done, "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
             "train_images": len(trainer.train_images), "device": str(trainer.device), "created": time.time()}
@@ -282,40 +285,43 @@ def cmd_export(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .checkpoint import load_checkpoint
-    from .data import load_mnist
-    from .classifier import load_classifier, predict
+    from .classifier import classifier_path, load_classifier, predict
+    from .data import load_dataset
+    from .datasets import dataset_of
     from .evaluate import class_agreement, evaluate_elbo, evaluate_iwae, knn_accuracy
     from .inference import encode_dataset
     from .train import resolve_device
 
     model, meta = load_checkpoint(args.checkpoint, map_location=resolve_device(args.device))
-    images, labels = load_mnist("test", args.data_root)
+    dataset = dataset_of(meta)
+    images, labels = load_dataset("test", args.data_root, dataset=dataset)
     images, labels = images[: args.limit or None], labels[: args.limit or None]
     result = evaluate_elbo(model, images, seed=args.seed)
     if args.iwae_k:
         result["nll_iwae"] = evaluate_iwae(model, images, k=args.iwae_k, seed=args.seed)
         result["iwae_k"] = args.iwae_k
     if args.knn_k:
-        train_images, train_labels = load_mnist("train", args.data_root)
+        train_images, train_labels = load_dataset("train", args.data_root, dataset=dataset)
         result["knn_accuracy"] = knn_accuracy(encode_dataset(model, train_images), train_labels,
                                               encode_dataset(model, images), labels, k=args.knn_k)
         result["knn_k"] = args.knn_k
-    if args.classifier.is_file():
-        classifier, _ = load_classifier(args.classifier, map_location=model.device)
+    reader = args.classifier or classifier_path(dataset)
+    if reader.is_file():
+        classifier, _ = load_classifier(reader, map_location=model.device, dataset=dataset)
         result["classifier_accuracy"] = (predict(classifier, images).cpu() == labels).float().mean().item()
         result["class_agreement"] = class_agreement(lambda x: predict(classifier, x), model, images, labels)
-    result["images"] = len(images)
+    result["images"], result["dataset"] = len(images), dataset.name
     print(json.dumps(result))
     return 0
 
 
 def cmd_train_classifier(args) -> int:
-    from .classifier import predict, save_classifier, train_classifier
-    from .data import load_mnist
+    from .classifier import classifier_path, predict, save_classifier, train_classifier
+    from .data import load_dataset
 
     started = time.time()
-    images, labels = load_mnist("train", args.data_root)
-    test_images, test_labels = load_mnist("test", args.data_root)
+    images, labels = load_dataset("train", args.data_root, dataset=args.dataset)
+    test_images, test_labels = load_dataset("test", args.data_root, dataset=args.dataset)
 
     def report(epoch, model):
         acc = (predict(model, test_images) == test_labels).float().mean().item()
@@ -323,8 +329,8 @@ def cmd_train_classifier(args) -> int:
         report.accuracy = acc
 
     model = train_classifier(images, labels, epochs=args.epochs, seed=args.seed, on_epoch=report)
-    meta = {"test_accuracy": report.accuracy, "epochs": args.epochs, "seed": args.seed, "version": __version__,
+    meta = {"dataset": args.dataset, "test_accuracy": report.accuracy, "epochs": args.epochs, "seed": args.seed, "version": __version__,
             "command": "python -m vae " + " ".join(sys.argv[1:]), "train_seconds": time.time() - started}
-    save_classifier(args.out, model, meta)
+    save_classifier(args.out or classifier_path(args.dataset), model, meta)
     print(json.dumps(meta))
     return 0

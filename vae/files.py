@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]   # the checkout holding vae/: checkpoints/, data/, runs/ live here
-CLASSIFIER_PATH = PROJECT_ROOT / "checkpoints" / "mnist-classifier.pt"   # the shipped digit classifier
 
 
 @contextmanager

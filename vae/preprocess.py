@@ -154,21 +154,23 @@ def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     return float(edges[1:][np.argmax(between)])
 
 
-def fit_to_field(ink: np.ndarray) -> np.ndarray:
-    """An ink map (H, W) in [0, 1] -> uint8 (28, 28): cropped to the ink, scaled into 20×20 keeping
-    the aspect ratio, centred by centre of mass, as MNIST was made."""
+def fit_to_field(ink: np.ndarray, box: int = BOX, by_mass: bool = True) -> np.ndarray:
+    """An ink map (H, W) in [0, 1] -> uint8 (28, 28): cropped to the ink, scaled into box×box keeping
+    the aspect ratio, and centred by centre of mass (MNIST: a 20×20 box) or by its box (Fashion-MNIST:
+    the whole 28×28 field)."""
     rows, cols = np.nonzero(ink)
     crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     height, width = crop.shape
-    scale = BOX / max(height, width)
+    scale = box / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = Image.fromarray(np.uint8(np.round(crop * 255))).resize(size, Image.Resampling.LANCZOS)
-    small = np.asarray(small, dtype=np.float32)                       # (h, w) with h, w <= 20
+    small = np.asarray(small, dtype=np.float32)                       # (h, w) with h, w <= box
     total = small.sum()
     if total == 0:
         raise ImageError("No digit found: the ink is too faint or too thin to see at 28×28 pixels.")
     ys, xs = np.indices(small.shape)
-    com_y, com_x = (ys * small).sum() / total, (xs * small).sum() / total
+    com_y, com_x = ((ys * small).sum() / total, (xs * small).sum() / total) if by_mass else \
+        ((small.shape[0] - 1) / 2, (small.shape[1] - 1) / 2)
     centre = FIELD / 2                           # MNIST's own digits have their mean centre of mass at (14, 14)
     top = int(np.clip(np.floor(centre - com_y + 0.5), 0, FIELD - small.shape[0]))
     left = int(np.clip(np.floor(centre - com_x + 0.5), 0, FIELD - small.shape[1]))
@@ -180,3 +182,9 @@ def fit_to_field(ink: np.ndarray) -> np.ndarray:
 def mnist_digit(image: Image.Image) -> np.ndarray:
     """Any picture of one digit -> uint8 (28, 28), white on black, like an MNIST test image."""
     return fit_to_field(ink_intensity(image))
+
+
+def fashion_item(image: Image.Image) -> np.ndarray:
+    """A drawing of one clothing item -> uint8 (28, 28), light on black, framed as Fashion-MNIST's
+    product photos were: trimmed to the item, its longer side scaled to 28 pixels, centred."""
+    return fit_to_field(ink_intensity(image), box=FIELD, by_mass=False)

@@ -341,7 +341,7 @@ def test_a_dots_story_draws_its_posterior_and_reads_its_digit(open_page):
     assert (ellipse["x"], ellipse["y"]) == pytest.approx(tuple(mean[0].tolist()), abs=1e-5)
     assert (ellipse["rx"], ellipse["ry"]) == pytest.approx(tuple((2 * torch.exp(0.5 * logvar[0])).tolist()), abs=1e-5)
     captions = [c for image in app.image for c in image.captions]
-    assert any("test digit #3, labelled 0; the classifier reads a 0" in c for c in captions), captions
+    assert any("test digit #3, labelled “0”; the classifier reads “0”" in c for c in captions), captions
     app.button(key="story_next").click().run()
     assert app.number_input(key="story_index").value == 4
 
@@ -408,7 +408,7 @@ def test_pca_and_hold_at_a_digit_views_of_a_four_dimensional_model(open_page, tm
     held = encodings[5].copy()
     held[[0, 1]] = 0
     np.testing.assert_allclose(data["basis"]["origin"], held, atol=1e-6)
-    assert any("test digit #5's values" in i.value for i in app.info)
+    assert any("test image #5's values" in i.value for i in app.info)
 
 
 def finished_run(runs_dir: Path, name: str, losses: list[float]) -> Path:
