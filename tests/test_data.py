@@ -140,7 +140,7 @@ def test_datasets_are_described_once_and_unknown_names_are_refused():
     assert dataset_of({}) is MNIST and dataset_of({"dataset": "fashion-mnist"}) is FASHION_MNIST
     with pytest.raises(ValueError, match="choose one of mnist, fashion-mnist"):
         get_dataset("cifar10")
-    with pytest.raises(ValueError, match="dataset must be one of mnist, fashion-mnist"):
+    with pytest.raises(ValueError, match=r"Dataset \(--dataset\) must be one of mnist, fashion-mnist"):
         TrainConfig(dataset="kmnist")
 
 

@@ -18,12 +18,18 @@ from .datasets import DATASETS
 
 
 def _add_dataclass_flags(parser, cls, skip=()):
+    """One flag per field; its help comes from vae.options, and its value is checked by the config itself,
+    so that the CLI refuses a bad value with the same words as the dashboard's form."""
+    from .options import OPTIONS
+
     for f in fields(cls):
         if f.name in skip:
             continue
         default = f.default if f.default is not MISSING else None
+        option = OPTIONS.get(f.name)
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                            help=f"(default: {default})")
+                            metavar="{" + ",".join(option.choices) + "}" if option and option.choices else None,
+                            help=f"{option.help if option else ''} (default: {default})".lstrip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,11 +104,7 @@ def _configs(args):
     from .train import TrainConfig
 
     pick = lambda cls: cls(**{f.name: getattr(args, f.name) for f in fields(cls)})  # noqa: E731
-    model_cfg = pick(ModelConfig)
-    if model_cfg.latent_dim < 2:
-        raise ValueError(f"--latent-dim must be at least 2, got {model_cfg.latent_dim}: the dashboard draws "
-                         "the latent space as a plane of two of its dimensions")
-    return model_cfg, pick(TrainConfig)
+    return pick(ModelConfig), pick(TrainConfig)           # each refuses a bad value, saying which and why
 
 
 def cmd_train(args) -> int:

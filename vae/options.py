@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from .datasets import DATASETS
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -64,6 +66,8 @@ OPTIONS: dict[str, Option] = {
     "channels": Option("Conv channels", "channels of the first convolution, doubled in the second; conv only",
                        low=1, high=256),
     # TrainConfig
+    "dataset": Option("Dataset", "what to train on: mnist (handwritten digits) or fashion-mnist (photos of "
+                      "clothing, shoes and bags); the checkpoint remembers it", choices=tuple(DATASETS)),
     "epochs": Option("Epochs", "passes over the training set", low=1, high=1000),
     "batch_size": Option("Batch size", "images per optimizer step", low=1, high=60_000),
     "lr": Option("Learning rate", "the peak learning rate of AdamW; 2e-3 is a good start", low=0, low_open=True,

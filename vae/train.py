@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from .data import epoch_batches, to_float
-from .datasets import DATASETS
 from .evaluate import evaluate_elbo
 from .model import VAE, negative_elbo
+from .options import check
 
 SCHEDULES = ("constant", "onecycle", "cosine")
 
@@ -36,21 +36,7 @@ class TrainConfig:
     log_every: int = 20            # write a train metrics row every this many steps
 
     def __post_init__(self):
-        checks = [(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}"),
-                  (self.epochs >= 1, "epochs must be at least 1"),
-                  (self.batch_size >= 1, "batch_size must be at least 1"),
-                  (self.lr > 0, "lr must be positive"),
-                  (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}"),
-                  (self.beta >= 0, "beta must be non-negative"),
-                  (self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be non-negative"),
-                  (self.grad_clip >= 0, "grad_clip must be non-negative"),
-                  (self.limit >= 0, "limit must be non-negative"),
-                  (self.log_every >= 1, "log_every must be at least 1"),
-                  (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
-                   "device must be auto, cpu, cuda or mps")]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        check(self)                    # the bounds and their messages: vae.options, shared with the CLI and the form
 
     def to_dict(self) -> dict:
         return asdict(self)
