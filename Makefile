@@ -19,8 +19,11 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# MNIST is required. Fashion-MNIST (for the shipped fashion model) comes from torchvision's mirrors or
+# Debian's package (apt-get install dataset-fashion-mnist); without it only that model's pages say how to get it.
 data: $(VENV)/.installed
 	$(BIN)/python -m vae data
+	$(BIN)/python -m vae data --dataset fashion-mnist || echo "Fashion-MNIST is not available: the fashion model's pages will say how to get it."
 
 # MALLOC_ARENA_MAX=2: glibc otherwise keeps a memory arena per busy session thread; 8 sessions
 # uploading at once left the server 255 MB larger for good instead of 84 MB (bench/upload_memory.py).
