@@ -7,7 +7,7 @@ from pathlib import Path
 
 from vae.checkpoint import CheckpointError, read_checkpoint
 from vae.files import PROJECT_ROOT
-from vae.runs import CHECKPOINT, list_runs
+from vae.runs import CHECKPOINT, list_runs, read_name
 
 RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
 
@@ -23,15 +23,24 @@ def default_checkpoint() -> Path:
     return Path(os.environ.get(CHECKPOINT_ENV, PROJECT_ROOT / "checkpoints" / "mnist-2d.pt"))
 
 
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     path: Path
-    label: str          # what the picker shows: name, latent size, epochs, test loss
+    name: str           # what the menu shows: the shipped file's stem, a run's given name or folder
+    details: str        # the second line: dataset · latent size · epochs · state · test loss
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.details}"
 
 
-def describe(name: str, latent_dim, epochs: str, test_loss, state: str = "") -> str:
+def describe(dataset, latent_dim, epochs: str, test_loss, state: str = "") -> str:
     loss = f"test −ELBO {test_loss:.1f}" if isinstance(test_loss, (int, float)) else "no test loss yet"
-    return " · ".join(part for part in (name, f"z={latent_dim}", epochs, state, loss) if part)
+    dataset = DATASET_NAMES.get(dataset, dataset) if isinstance(dataset, str) else "MNIST"
+    return " · ".join(part for part in (dataset, f"z={latent_dim}", epochs, state, loss) if part)
 
 
 def shipped_choice(path: Path) -> ModelChoice | None:
@@ -41,8 +50,14 @@ def shipped_choice(path: Path) -> ModelChoice | None:
     except CheckpointError:
         return None
     metrics = meta.get("test_metrics") or {}
-    label = describe(path.stem, meta.get("latent_dim"), f"{meta.get('epoch')} epochs", metrics.get("neg_elbo"))
-    return ModelChoice(path, label)
+    details = describe(meta.get("dataset"), meta.get("latent_dim"), f"{meta.get('epoch')} epochs",
+                       metrics.get("neg_elbo"))
+    return ModelChoice(path, path.stem, details)
+
+
+def run_label(run_dir: Path) -> str:
+    """A run's name in menus and tables: the one it was given, else 'run <folder>'."""
+    return read_name(run_dir) or f"run {run_dir.name}"
 
 
 def run_choices(root: Path) -> list[ModelChoice]:
@@ -52,8 +67,8 @@ def run_choices(root: Path) -> list[ModelChoice]:
         if status.get("state") not in ("finished", "stopped") or not (run_dir / CHECKPOINT).is_file():
             continue
         latent = (status.get("model_config") or {}).get("latent_dim")
+        dataset = (status.get("train_config") or {}).get("dataset")
         epochs = f"{status.get('epoch')}/{status.get('epochs')} epochs"
-        label = describe(f"run {run_dir.name}", latent, epochs, status.get("test_loss"), status["state"])
-        choices.append(ModelChoice(run_dir / CHECKPOINT, label))
+        details = describe(dataset, latent, epochs, status.get("test_loss"), status["state"])
+        choices.append(ModelChoice(run_dir / CHECKPOINT, run_label(run_dir), details))
     return choices
-

@@ -97,7 +97,7 @@ def model_picker() -> None:
             st.session_state.checkpoint = None
             st.info("No model yet. Train one on the Train page, or run `make run` to fetch the default.")
             return
-        labels = {str(choice.path): choice.label for choice in choices}
+        labels = {str(choice.path): choice for choice in choices}
         by_name = {url_name(choice.path): str(choice.path) for choice in choices}
         wanted = first_visit_param("model")
         if wanted is not None:
@@ -108,12 +108,19 @@ def model_picker() -> None:
                            "showing the default model.", icon=":material/link_off:")
         if st.session_state.get("checkpoint") not in labels:
             st.session_state.checkpoint = next(iter(labels))
-        chosen = st.selectbox("Model", options=list(labels), format_func=labels.get, key="checkpoint",
-                              help="The shipped model, then your finished or stopped training runs, newest first: "
-                                   "name · latent size · epochs · test loss (negative ELBO, nats per image; "
-                                   "lower is better).")
-        st.caption(labels[chosen])                                  # the menu cuts long labels short
+        chosen = st.selectbox("Model", options=list(labels), format_func=lambda path: labels[path].name,
+                              key="checkpoint",
+                              help="The shipped model, then your finished or stopped training runs, newest first. "
+                                   "Below it: dataset · latent size · epochs · test loss (negative ELBO, nats per "
+                                   "image; lower is better).")
+        # The menu cuts long text short; the whole label goes below it, where it wraps: name, then details.
+        st.caption(f"{escape_markdown(labels[chosen].name)}  \n{labels[chosen].details}")
     st.query_params["model"] = url_name(Path(chosen))
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown as itself where Streamlit renders Markdown (a run's name is the user's)."""
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|$~" else c for c in text)
 
 
 def page_model(placeholder) -> Loaded:

@@ -1,15 +1,27 @@
-"""From the dashboard's training form to the two config dataclasses the CLI takes."""
+"""The training form, read from vae.options: which widget each config field gets, with the table's bounds,
+and the form's values turned into the two config dataclasses the CLI takes. Also how the Train page
+words a run's progress."""
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import fields
 
 import torch
 
 from vae.model import ModelConfig
+from vae.options import OPTIONS
 from vae.train import TrainConfig
 
 MNIST_TRAIN_IMAGES = 60_000
 CHART_POINTS = 60            # short runs log more often so the live chart still draws a curve
+# The fields shown outside "Advanced", in this order (three columns, filled down). Any other config field
+# with an entry in vae.options.OPTIONS appears under Advanced by itself; name it here to bring it up front.
+BASIC = ("dataset", "epochs", "latent_dim", "arch", "batch_size", "lr", "seed", "device", "limit")
+# Number fields' arrows and display (bounds and labels come from vae.options).
+STEPS = {"lr": (1e-4, "%.5f"), "weight_decay": (1e-4, "%.5f"), "beta": (0.1, "%.2f"),
+         "kl_warmup_epochs": (0.5, "%.1f"), "grad_clip": (0.5, "%.2f"), "limit": (1000, None)}
+AUTOMATIC = ("log_every",)   # left empty, the form picks the value (see configs_from_form)
 
 
 def available_devices() -> list[str]:
@@ -19,21 +31,90 @@ def available_devices() -> list[str]:
             + (["mps"] if mps is not None and mps.is_available() else []))
 
 
-def configs_from_form(*, epochs: int, latent_dim: int, batch_size: int, lr: float, seed: int, device: str,
-                      limit: int, arch: str = "mlp") -> tuple[ModelConfig, TrainConfig]:
-    """Build and check the configs; raises ValueError with a message meant for the person filling the form."""
-    if not 0 <= limit <= MNIST_TRAIN_IMAGES:
-        raise ValueError(f"The training subset must be between 0 (all) and {MNIST_TRAIN_IMAGES:,} images.")
-    if lr <= 0 or lr > 1:
-        raise ValueError("The learning rate must be above 0 and at most 1 (the default, 2e-3, is a good start).")
-    if latent_dim < 2:
-        raise ValueError("The latent size must be at least 2, so that the latent plane can be drawn.")
+def config_fields() -> list[tuple[str, object]]:
+    """(name, default) of every field of ModelConfig and TrainConfig that the table describes."""
+    return [(f.name, f.default) for cls in (ModelConfig, TrainConfig) for f in fields(cls) if f.name in OPTIONS]
+
+
+def advanced_fields() -> list[str]:
+    return [name for name, _ in config_fields() if name not in BASIC]
+
+
+def widget(name: str) -> dict:
+    """What the form draws for one field: {"kind": "select", "options", ...} or {"kind": "number",
+    "min_value", "max_value", "step", "format", ...}, with its label, help and default. The bounds are
+    the table's: the widget accepts what the config accepts (an open bound, lr > 0, is left to the config)."""
+    option, default = OPTIONS[name], dict(config_fields())[name]
+    spec = {"label": option.label, "help": option.help, "value": default}
+    if option.choices:
+        choices = available_devices() if name == "device" else list(option.choices)
+        return {**spec, "kind": "select", "options": choices, "index": choices.index(default)}
+    integer = isinstance(default, int)
+    cast = int if integer else float
+    step, fmt = STEPS.get(name, (1 if integer else 0.1, None))
+    spec.update(kind="number", min_value=None if option.low is None else cast(option.low),
+                max_value=None if option.high is None else cast(option.high), step=cast(step))
+    if fmt:
+        spec["format"] = fmt
+    if name in AUTOMATIC:
+        spec.update(value=None, placeholder="automatic", help=option.help + " (empty: about 60 points per run)")
+    return spec
+
+
+def configs_from_form(values: dict) -> tuple[ModelConfig, TrainConfig]:
+    """Build and check the configs from the form's {field: value}; raises ValueError with the table's words.
+    Fields left out take their defaults; an empty log interval is chosen so a short run still draws a curve."""
+    device = values.get("device", "auto")
     if device not in available_devices():
         raise ValueError(f"Device {device!r} is not available here; choose one of {available_devices()}.")
-    images = limit or MNIST_TRAIN_IMAGES
-    steps = int(epochs) * math.ceil(images / max(int(batch_size), 1))
-    log_every = max(1, min(TrainConfig.log_every, steps // CHART_POINTS))
-    model_cfg = ModelConfig(latent_dim=int(latent_dim), arch=arch)
-    train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
-                            device=device, limit=int(limit), log_every=log_every)
-    return model_cfg, train_cfg
+    values = {name: value for name, value in values.items() if value is not None}
+    model_cfg = ModelConfig(**{f.name: values[f.name] for f in fields(ModelConfig) if f.name in values})
+    train_values = {f.name: values[f.name] for f in fields(TrainConfig) if f.name in values}
+    if "log_every" not in train_values:
+        probe = TrainConfig(**train_values)          # checks the values before they are used
+        images = min(probe.limit or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
+        steps = probe.epochs * math.ceil(images / probe.batch_size)
+        train_values["log_every"] = max(1, min(TrainConfig.log_every, steps // CHART_POINTS))
+    return model_cfg, TrainConfig(**train_values)
+
+
+# Progress --------------------------------------------------------------------------------------------
+
+def starting(status: dict) -> str | None:
+    """What a run that has not begun its steps is doing, or None once it trains."""
+    if status.get("state") != "running" or status.get("total_steps"):
+        return None
+    if status.get("phase") == "loading data":
+        return "Starting: loading data…"
+    return "Starting: launching the training process…"
+
+
+def time_left(seconds: float) -> str:
+    """Rounded as a person would say it: 7 s, 25 s (to 5 s), 3 min (to a minute), 1 h 20 min."""
+    if seconds < 10:
+        return f"{max(1, math.ceil(seconds))} s"
+    if seconds < 90:
+        return f"{5 * round(seconds / 5):.0f} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60):.0f} min"
+    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60):.0f} min"
+
+
+def progress_text(status: dict, now: float | None = None) -> str:
+    """'epoch 2/5 · step 300/750 · 4,100 images/s · about 25 s left', counting down between the run's
+    status updates (from its expected finish), and 'finishing…' once only the last test pass is left."""
+    waiting = starting(status)
+    if waiting:
+        return waiting
+    step, total = status.get("step") or 0, status.get("total_steps") or 0
+    text = f"epoch {status.get('epoch', 0)}/{status.get('epochs', '?')} · step {step}/{total or '?'}"
+    if status.get("images_per_sec"):
+        text += f" · {status['images_per_sec']:,.0f} images/s"
+    if status.get("state") != "running":
+        return text
+    now = time.time() if now is None else now
+    left = (status["finishes_at"] - now if status.get("finishes_at") is not None
+            else status.get("eta_seconds"))
+    if left is None:
+        return text
+    return text + (f" · about {time_left(left)} left" if left >= 0.5 else " · finishing…")

@@ -12,7 +12,7 @@ from pathlib import Path  # noqa: E402
 
 import plotly.graph_objects as go  # noqa: E402
 
-from app_pages.common import model_picker, test_set  # noqa: E402
+from app_pages.common import escape_markdown, model_picker, test_set  # noqa: E402
 from app_pages import catalog  # noqa: E402
 from vae import runs  # noqa: E402
 
@@ -55,7 +55,7 @@ def summary(run_dir: Path, status: dict) -> dict:
     config = status.get("model_config") or {}
     tests = [r for r in runs.read_metrics(run_dir) if r.get("split") == "test"]
     last = tests[-1] if tests else {}
-    return {"run": run_dir.name, "state": status.get("state", "?"),
+    return {"run": run_dir.name, "name": runs.read_name(run_dir) or "", "state": status.get("state", "?"),
             "epochs": f"{status.get('epoch', '?')}/{status.get('epochs', '?')}",
             "model": f"{config.get('arch', '?')} z={config.get('latent_dim', '?')}",
             "test −ELBO": last.get("loss"), "recon": last.get("recon"), "KL": last.get("kl"),
@@ -120,3 +120,44 @@ else:
                            "application/octet-stream", key="export_download")
         st.caption("Open it with `vae.load_checkpoint(path)` or `python -m vae evaluate path`, or put it in "
                    "`runs/` of another copy of this app.")
+
+st.subheader("Rename or delete a run")
+by_folder = {run_dir.name: status for run_dir, status in listed}
+picked = st.selectbox("Run", list(by_folder), format_func=lambda folder: catalog.run_label(root / folder),
+                      key="manage_run")
+run_dir = root / picked
+name_column, rename_column = st.columns([3, 1], vertical_alignment="bottom")
+new_name = name_column.text_input("Name", value=runs.read_name(run_dir) or "", max_chars=runs.MAX_NAME,
+                                  key=f"name_{picked}", placeholder=f"run {picked}",
+                                  help="What the model menu and this page call the run; empty: its folder's name. "
+                                       "The folder, and links to its model, stay as they are.")
+if rename_column.button("Rename", key="rename"):
+    try:
+        runs.rename_run(run_dir, new_name)
+    except (ValueError, OSError) as exc:
+        st.error(f"The run was not renamed. {exc}")
+    else:
+        st.rerun()
+
+training = by_folder[picked].get("state") == "running"
+if st.session_state.get("confirm_delete") != picked:
+    st.button("Delete this run…", key="delete", disabled=training, icon=":material/delete:",
+              help="A run that is training cannot be deleted: stop it first." if training else
+                   "Removes its folder: checkpoint, metrics and replay. You will be asked to confirm.",
+              on_click=lambda: st.session_state.update(confirm_delete=picked))
+else:
+    st.warning(f"Delete {escape_markdown(catalog.run_label(run_dir))} for good? Its folder `{picked}` goes, with its checkpoint, "
+               "metrics and replay.", icon=":material/delete_forever:")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", key="delete_confirmed", type="primary"):
+        st.session_state.pop("confirm_delete", None)
+        try:
+            runs.delete_run(run_dir, root)
+        except (ValueError, RuntimeError, OSError) as exc:
+            st.error(f"The run was not deleted. {exc}")
+        else:
+            st.toast(f"Deleted {picked}.")
+            st.rerun()
+    if no.button("Cancel", key="delete_cancelled"):
+        st.session_state.pop("confirm_delete", None)
+        st.rerun()

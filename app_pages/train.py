@@ -9,11 +9,10 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 
 import numpy as np  # noqa: E402
 
-from app_pages import catalog, plots  # noqa: E402
+from app_pages import catalog, launch, plots  # noqa: E402
 from app_pages.common import load_model, model_picker, replay_view, test_set  # noqa: E402
-from app_pages.launch import available_devices, configs_from_form  # noqa: E402
-from vae import CheckpointError, ModelConfig, TrainConfig, inference, runs  # noqa: E402
-from vae.model import ARCHITECTURES  # noqa: E402
+from vae import CheckpointError, inference, runs  # noqa: E402
+from vae.options import OPTIONS  # noqa: E402
 
 EXPLANATION = """
 **What the curves mean.** The loss is the negative ELBO, in nats per image (lower is better):
@@ -29,28 +28,33 @@ and keeps the latent plane smooth enough to decode any point of it.
 """
 
 
-def training_form(root: Path) -> None:
-    model_defaults, train_defaults = ModelConfig(), TrainConfig()
+def option_widget(container, name: str):
+    """The widget vae.options describes for one config field; returns its value."""
+    spec = launch.widget(name)
+    kind, label = spec.pop("kind"), spec.pop("label")
+    if kind == "select":
+        spec.pop("value")
+        return container.selectbox(label, key=f"option_{name}", **spec)
+    return container.number_input(label, key=f"option_{name}", **spec)
+
+
+def training_form(root: Path, busy: bool) -> None:
+    """Every training option: the common ones in three columns, the rest under Advanced. Start is off
+    while a run is going (only one trains at a time)."""
     with st.form("train_form"):
-        left, middle, right = st.columns(3)
-        epochs = left.number_input("Epochs", min_value=1, max_value=500, value=train_defaults.epochs)
-        latent_dim = left.number_input("Latent size (z dimensions)", min_value=2, max_value=64,
-                                       value=model_defaults.latent_dim, help="2 can be drawn as it is.")
-        arch = left.selectbox("Architecture", ARCHITECTURES, index=ARCHITECTURES.index(model_defaults.arch))
-        batch_size = middle.number_input("Batch size", min_value=1, max_value=4096, value=train_defaults.batch_size)
-        lr = middle.number_input("Learning rate", min_value=0.0, max_value=1.0, value=train_defaults.lr,
-                                 step=1e-4, format="%.5f")
-        seed = middle.number_input("Seed", min_value=0, max_value=2**31 - 1, value=train_defaults.seed)
-        device = right.selectbox("Device", available_devices(), help="auto picks a GPU when there is one.")
-        limit = right.number_input("Training subset (images, 0 = all 60,000)", min_value=0, max_value=60_000,
-                                   value=train_defaults.limit, step=1000,
-                                   help="A few thousand images and 1–2 epochs make a run of seconds.")
-        submitted = st.form_submit_button("Start training", type="primary")
+        values, columns = {}, st.columns(3)
+        for i, name in enumerate(launch.BASIC):
+            values[name] = option_widget(columns[i * 3 // len(launch.BASIC)], name)
+        with st.expander("Advanced: network shape, objective, optimizer, logging"):
+            advanced = st.columns(3)
+            for i, name in enumerate(launch.advanced_fields()):
+                values[name] = option_widget(advanced[i % 3], name)
+        submitted = st.form_submit_button("Start training", type="primary", disabled=busy,
+                                          help="A run is going: stop it or wait for it to finish." if busy else None)
     if not submitted:
         return
     try:
-        model_cfg, train_cfg = configs_from_form(epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
-                                                 lr=lr, seed=seed, device=device, limit=limit, arch=arch)
+        model_cfg, train_cfg = launch.configs_from_form(values)
         runs.start_run(root, model_cfg, train_cfg)        # one run at a time, across sessions and servers
     except (ValueError, RuntimeError, OSError) as exc:
         st.error(f"Training was not started. {exc}")
@@ -70,18 +74,39 @@ def strip_reconstructions(checkpoint: str, modified: float) -> np.ndarray:
 
 def progress(status: dict) -> None:
     step, total = status.get("step") or 0, status.get("total_steps") or 0
-    text = f"epoch {status.get('epoch', 0)}/{status.get('epochs', '?')} · step {step}/{total or '?'}"
-    if status.get("images_per_sec"):
-        text += f" · {status['images_per_sec']:,.0f} images/s"
-    if status.get("state") == "running" and status.get("eta_seconds") is not None:
-        text += f" · about {status['eta_seconds']:.0f} s left"
-    st.progress(min(step / total, 1.0) if total else 0.0, text=text)
+    st.progress(min(step / total, 1.0) if total else 0.0, text=launch.progress_text(status))
+
+
+def configuration(status: dict) -> None:
+    """The run's full configuration, each option by its form label, and the command that trains it."""
+    config = {**(status.get("model_config") or {}), **(status.get("train_config") or {})}
+    if not config:
+        return
+    with st.expander("Configuration"):
+        rows = [{"option": OPTIONS[name].label if name in OPTIONS else name, "value": str(value)}
+                for name, value in config.items()]
+        st.dataframe(rows, hide_index=True, key="run_configuration")
+        if status.get("command"):
+            st.code("python " + " ".join(status["command"]), language="bash", wrap_lines=True)
+
+
+def explore_button(run_dir: Path) -> None:
+    """Open the Latent page with this run's model picked in the sidebar."""
+    checkpoint = str(run_dir / runs.CHECKPOINT)
+
+    def pick() -> None:
+        st.session_state.checkpoint = checkpoint
+
+    if st.button("Explore this model", key="explore", type="primary", icon=":material/scatter_plot:",
+                 on_click=pick, help="Opens the Latent page with this model."):
+        st.switch_page("app_pages/latent.py")
 
 
 def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
     state = status.get("state")
     if state == "finished":
         st.success("Finished. The model is now in the sidebar's model menu.")
+        explore_button(run_dir)
     elif state == "stopped":
         if status.get("interrupted"):
             st.warning(f"Interrupted: {status.get('error')}.")
@@ -89,6 +114,7 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
             st.info("Stopped before its first checkpoint: nothing was saved.")
         else:
             st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
+            explore_button(run_dir)
         if can_resume and st.button("Resume training", key="resume", help="Continues from the last checkpoint."):
             try:
                 runs.resume_run(run_dir)
@@ -113,11 +139,14 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         st.rerun()                                   # the run ended: redraw the page without polling
     head, stop = st.columns([4, 1])
     head.subheader(f"Run {run_dir.name}: {status.get('state', 'starting')}")
+    if runs.read_name(run_dir):
+        head.caption(runs.read_name(run_dir))
     running = status.get("state") == "running"
     if running and stop.button("Stop training", key="stop", help="Ends after the current step, keeping its checkpoint."):
         runs.stop_run(run_dir)
         st.toast("Stopping after the current step…")
     progress(status)
+    configuration(status)
     outcome(run_dir, status, can_resume=not was_running and (run_dir / runs.CHECKPOINT).is_file())
     chart, words = st.columns([3, 2], gap="large")
     rows = runs.read_metrics(run_dir)
@@ -144,7 +173,7 @@ root = catalog.runs_root()
 current = runs.active_run(root)
 if current is not None:
     st.info("A run is going (below). Only one run trains at a time; stop it to start another.")
-training_form(root)
+training_form(root, busy=current is not None)
 shown = current or next((run_dir for run_dir, _ in runs.list_runs(root)), None)
 if shown is None:
     st.caption("No runs yet. Runs are saved under "

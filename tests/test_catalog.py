@@ -23,7 +23,8 @@ def test_shipped_checkpoint_is_labelled_from_its_metadata(tmp_path):
     vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=3)), {"epoch": 7, "test_metrics": {"neg_elbo": 141.04}})
     choice = catalog.shipped_choice(path)
     assert choice.path == path
-    assert choice.label == "mnist-2d · z=3 · 7 epochs · test −ELBO 141.0"
+    assert (choice.name, choice.details) == ("mnist-2d", "MNIST · z=3 · 7 epochs · test −ELBO 141.0")
+    assert choice.label == "mnist-2d · MNIST · z=3 · 7 epochs · test −ELBO 141.0"
 
 
 def test_missing_or_broken_shipped_checkpoint_offers_nothing(tmp_path):
@@ -37,9 +38,10 @@ def test_only_finished_or_stopped_runs_with_a_checkpoint_are_offered(tmp_path):
     finished_run(tmp_path, "bb-stopped", state="stopped", test_loss=None, started=2.0)   # the newer
     finished_run(tmp_path, "ccc-failed", state="failed")
     finished_run(tmp_path, "dddd-no-checkpoint", with_checkpoint=False)
-    labels = [choice.label for choice in catalog.run_choices(tmp_path)]
-    assert labels == ["run bb-stopped · z=2 · 2/3 epochs · stopped · no test loss yet",
-                      "run a-finished · z=2 · 2/3 epochs · finished · test −ELBO 160.2"]
+    runs.rename_run(tmp_path / "a-finished", "my first run")
+    labels = [(choice.name, choice.details) for choice in catalog.run_choices(tmp_path)]
+    assert labels == [("run bb-stopped", "MNIST · z=2 · 2/3 epochs · stopped · no test loss yet"),
+                      ("my first run", "MNIST · z=2 · 2/3 epochs · finished · test −ELBO 160.2")]
 
 
 def test_folders_come_from_the_environment(monkeypatch, tmp_path):

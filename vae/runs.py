@@ -7,6 +7,7 @@
   run.lock        flock'ed by the training process for its whole life; holds its pid
   stop.requested  the pid that `stop_run` signalled, so a process that dies of the signal before it
                   could handle it (Stop pressed while it was still starting) reads as stopped, not failed
+  name.txt        the name a user gave the run (`rename_run`); the folder's name stays its identity
 
 A run is alive while some process holds its lock: the kernel drops the lock when the process
 ends, however it ends (kill -9, out of memory), so a dead run cannot look alive even when its pid
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
@@ -36,7 +39,8 @@ except ImportError:            # Windows: no flock; liveness falls back to the p
 
 STATES = ("running", "finished", "stopped", "failed")      # read_status adds "unreadable" for broken files
 METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log", "run.lock"
-STOP_MARK = "stop.requested"
+STOP_MARK, NAME = "stop.requested", "name.txt"
+PHASES = ("starting", "loading data", "training")    # status.json's `phase` while the state is "running"
 START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
 LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
 HEARTBEAT_SECONDS = 5.0
@@ -81,6 +85,55 @@ class RunWriter:
         self._metrics.close()
 
 
+class RemainingTime:
+    """Seconds left in a run, from the times its steps ended.
+
+    Steps are steady, but a few intervals are not steps: the first epoch's replay snapshots and each epoch's
+    end (a pass over the test set, a checkpoint). The estimate is a typical step (the median of the last
+    WINDOW intervals, which those outliers do not move) times the steps left, plus each epoch end still to
+    come at what the ones so far took; before the first epoch end, at what the slow intervals took (they were
+    passes over the test set too). A mean over the last interval alone would swing with every outlier."""
+    WINDOW = 200
+
+    def __init__(self, steps_per_epoch: int, total_steps: int):
+        self.steps_per_epoch, self.total_steps = max(1, steps_per_epoch), total_steps
+        self.per_step: deque[float] = deque(maxlen=self.WINDOW)
+        self.epoch_ends: list[float] = []         # seconds an epoch end added to its interval
+        self.slow: list[float] = []               # seconds other outliers (snapshots) added
+        self.last: tuple[int, float] | None = None
+
+    def step_ended(self, step: int, now: float) -> None:
+        if self.last is not None and step > self.last[0]:
+            done, before = step - self.last[0], self.last[0]
+            seconds = (now - self.last[1]) / done
+            typical = self._typical()
+            if before > 0 and before % self.steps_per_epoch == 0 and done == 1:
+                if typical is not None:
+                    self.epoch_ends.append(max(0.0, now - self.last[1] - typical))
+            else:
+                if typical is not None and seconds > 3 * typical:
+                    self.slow.append((seconds - typical) * done)
+                self.per_step.append(seconds)
+        self.last = (step, now)
+
+    def _typical(self) -> float | None:
+        if not self.per_step:
+            return None
+        ordered = sorted(self.per_step)
+        return ordered[len(ordered) // 2]
+
+    def seconds_left(self) -> float | None:
+        """None until two steps have ended."""
+        typical = self._typical()
+        if typical is None or self.last is None:
+            return None
+        step = self.last[0]
+        ends_left = self.total_steps // self.steps_per_epoch - (step - 1) // self.steps_per_epoch
+        extra = self.epoch_ends or self.slow
+        end = sum(extra) / len(extra) if extra else 0.0
+        return (self.total_steps - step) * typical + max(0, ends_left) * end
+
+
 NUMBER = (int, float)
 # The fields of status.json and their types (None is allowed for any). One place that says what a
 # status is: a file that breaks it reads as state "unreadable" with the reason, never as half a status.
@@ -88,7 +141,7 @@ STATUS_FIELDS = {"state": str, "error": str, "pid": int, "interrupted": bool, "d
                  "started": NUMBER, "updated": NUMBER, "heartbeat": NUMBER, "epoch": int, "epochs": int,
                  "step": int, "total_steps": int, "checkpoint_epoch": int, "checkpoint_step": int,
                  "images_per_sec": NUMBER, "eta_seconds": NUMBER, "test_loss": NUMBER, "train_seconds": NUMBER,
-                 "model_config": dict, "train_config": dict}
+                 "model_config": dict, "train_config": dict, "phase": str, "finishes_at": NUMBER}
 
 
 def status_problems(status) -> list[str]:
@@ -327,9 +380,21 @@ def active_run(runs_root) -> Path | None:
 
 
 def run_name(model_cfg, train_cfg) -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    subset = f"-n{train_cfg.limit}" if train_cfg.limit else ""
-    return f"{stamp}-{model_cfg.arch}-z{model_cfg.latent_dim}-e{train_cfg.epochs}-b{train_cfg.batch_size}{subset}"
+    """A new run's folder name: when it started and its model, short enough for the model menu (the rest of
+    its configuration is in its status and shown beside it)."""
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{model_cfg.arch}-z{model_cfg.latent_dim}"
+
+
+def _new_folder(runs_root: Path, name: str) -> Path:
+    """runs_root/name, or name-2, name-3… when a run of that name exists (two starts in one second)."""
+    for n in range(1, 1000):
+        run_dir = runs_root / (name if n == 1 else f"{name}-{n}")
+        try:
+            run_dir.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return run_dir
+    raise RuntimeError(f"no free folder name for {name} under {runs_root}")
 
 
 def cli_args(model_cfg, train_cfg) -> list[str]:
@@ -360,8 +425,7 @@ def start_run(runs_root, model_cfg, train_cfg, *, cwd=None) -> Path:
     runs_root = Path(runs_root)
     with _one_start_at_a_time(runs_root):
         _refuse_if_busy(runs_root)
-        run_dir = runs_root / run_name(model_cfg, train_cfg)
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir = _new_folder(runs_root, run_name(model_cfg, train_cfg))
         _launch(run_dir, ["--run-dir", str(run_dir), *cli_args(model_cfg, train_cfg)], {}, cwd)
     return run_dir
 
@@ -396,7 +460,8 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
         now = time.time()
         write_json_atomic(run_dir / STATUS, {**status, "state": "running", "pid": None, "error": None,
                                              "interrupted": False, "started": status.get("started", now),
-                                             "updated": now, "heartbeat": now, "command": cmd[1:]})
+                                             "updated": now, "heartbeat": now, "command": cmd[1:],
+                                             "phase": "starting", "eta_seconds": None, "finishes_at": None})
         # `python -m vae` must find this package whatever the working folder (a server started elsewhere)
         path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
         with open(run_dir / LOG, "ab") as log:
@@ -434,3 +499,55 @@ def stop_run(run_dir) -> bool:
         if process is not None:
             os.close(process)
     return True
+
+
+def read_name(run_dir) -> str | None:
+    """The name the user gave the run, or None (then it goes by its folder's name)."""
+    try:
+        name = (Path(run_dir) / NAME).read_text(errors="replace").strip()
+    except OSError:
+        return None
+    return name.splitlines()[0][:MAX_NAME] if name else None
+
+
+MAX_NAME = 80
+
+
+def rename_run(run_dir, name: str) -> str:
+    """Give the run a display name (kept in name.txt; the folder, the run's identity in links, stays).
+    An empty name goes back to the folder's. Safe while the run trains: its process never writes this file."""
+    run_dir = Path(run_dir)
+    if read_status(run_dir) is None:
+        raise ValueError(f"{run_dir.name} is not a run folder")
+    name = " ".join(str(name).split())           # one line, single spaces
+    if len(name) > MAX_NAME:
+        raise ValueError(f"A run's name must be at most {MAX_NAME} characters, got {len(name)}.")
+    if not name:
+        (run_dir / NAME).unlink(missing_ok=True)
+        return run_dir.name
+    with atomic_path(run_dir / NAME) as tmp:
+        tmp.write_text(name + "\n")
+    return name
+
+
+def delete_run(run_dir, runs_root) -> None:
+    """Remove a run's folder for good. Refused for anything that is not a run folder directly under
+    runs_root (so never the shipped models in checkpoints/), and for a run whose process still holds its
+    lock: the lock is taken for the removal, so a resume cannot start on a half-deleted folder."""
+    run_dir, root = Path(run_dir), Path(runs_root).resolve()
+    shipped = (PROJECT_ROOT / "checkpoints").resolve()
+    if run_dir.resolve().is_relative_to(shipped) or root.is_relative_to(shipped):
+        raise ValueError(f"{run_dir} holds a shipped model; it is never deleted")
+    if run_dir.is_symlink() or run_dir.resolve().parent != root or not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is not a run folder under {root}; nothing was deleted")
+    if read_status(run_dir) is None:
+        raise ValueError(f"{run_dir.name} has no status.json: it is not a run folder; nothing was deleted")
+    with _one_start_at_a_time(root):
+        try:
+            fd = _lock_file(run_dir)
+        except RuntimeError:
+            raise RuntimeError(f"{run_dir.name} is training: stop it before deleting it") from None
+        try:
+            shutil.rmtree(run_dir)
+        finally:
+            os.close(fd)

@@ -1,0 +1,126 @@
+"""vae.runs as a user manages runs: the time left, a run's name, deleting a run."""
+import subprocess
+import sys
+
+import pytest
+
+from app_pages import catalog
+from vae import runs
+from vae.files import PROJECT_ROOT
+from vae.runs import RemainingTime, delete_run, read_name, read_status, rename_run, write_json_atomic
+
+from test_runs import HOLD_LOCK, python
+
+
+def schedule(steps_per_epoch=100, epochs=3, step=0.01, epoch_end=6.0, snapshots=(3, 8, 15, 30, 50, 75),
+             snapshot=1.5):
+    """When each step's event fires in a run like the CLI's: steady steps, a replay snapshot after some steps
+    of the first epoch, a test pass (and checkpoint) after each epoch; and when the run ends."""
+    times, now = [], 0.0
+    for s in range(1, steps_per_epoch * epochs + 1):
+        now += step
+        times.append((s, now))
+        if s < steps_per_epoch and s in snapshots:
+            now += snapshot
+        if s % steps_per_epoch == 0:
+            now += epoch_end
+    return times, now
+
+
+def test_the_time_left_ignores_outliers_and_counts_the_epoch_ends_to_come():
+    times, end = schedule()
+    eta = RemainingTime(steps_per_epoch=100, total_steps=300)
+    previous = None
+    for (step, now), (_, before) in zip(times, [(0, 0.0)] + times):
+        eta.step_ended(step, now)
+        truth = end - now
+        left = eta.seconds_left()
+        if step > 101:                               # once an epoch end has been seen: close to the truth
+            assert left == pytest.approx(truth, rel=0.05, abs=0.1), (step, left, truth)
+        if step > 1:                                 # and never the 1 s that the last interval alone gives
+            assert left >= min(truth, 1.5 * 1.0), (step, left, truth)
+        if previous is not None and step > 101:      # smooth: it falls as the time does, no jumps
+            assert previous - left == pytest.approx(now - before, abs=0.02), (step, previous, left)
+        previous = left
+    # The naive estimate from the last interval says about 1 s where 12 s (a whole epoch's end) are left.
+    (_, before), (step, now) = times[150 - 2], times[150 - 1]
+    naive = (now - before) * (300 - step)
+    assert naive == pytest.approx(1.5) and end - now > 12
+    eta_at_150 = RemainingTime(100, 300)
+    for s, t in times[:150]:
+        eta_at_150.step_ended(s, t)
+    assert eta_at_150.seconds_left() == pytest.approx(end - now, rel=0.05)
+
+
+def test_before_any_step_the_time_left_is_unknown():
+    eta = RemainingTime(steps_per_epoch=10, total_steps=20)
+    assert eta.seconds_left() is None
+    eta.step_ended(1, 5.0)
+    assert eta.seconds_left() is None
+    eta.step_ended(2, 5.1)
+    assert eta.seconds_left() == pytest.approx(18 * 0.1)
+
+
+def run_folder(root, name, state="finished", **status):
+    run_dir = root / name
+    write_json_atomic(run_dir / runs.STATUS, {"state": state, "started": 1.0, "epoch": 1, "epochs": 1,
+                                              "model_config": {"latent_dim": 2}, "test_loss": 150.0, **status})
+    (run_dir / runs.CHECKPOINT).write_bytes(b"weights")
+    return run_dir
+
+
+def test_a_renamed_run_keeps_its_folder_and_is_listed_by_its_new_name(tmp_path):
+    run_dir = run_folder(tmp_path, "20260101-120000-mlp-z2")
+    assert read_name(run_dir) is None and catalog.run_label(run_dir) == "run 20260101-120000-mlp-z2"
+    assert rename_run(run_dir, "  wide   β=4\nsecond line ") == "wide β=4 second line"
+    assert read_name(run_dir) == "wide β=4 second line"
+    [choice] = catalog.run_choices(tmp_path)
+    assert choice.path == run_dir / runs.CHECKPOINT and choice.name == "wide β=4 second line"
+    assert read_status(run_dir)["state"] == "finished"          # the status is not touched
+    with pytest.raises(ValueError, match="at most 80 characters"):
+        rename_run(run_dir, "x" * 81)
+    assert read_name(run_dir) == "wide β=4 second line"
+    assert rename_run(run_dir, "   ") == run_dir.name            # empty: back to the folder's name
+    assert read_name(run_dir) is None
+    with pytest.raises(ValueError, match="not a run folder"):
+        rename_run(tmp_path / "nothing", "x")
+
+
+def test_deleting_removes_the_folder_and_nothing_else(tmp_path):
+    keep, gone = run_folder(tmp_path, "keep"), run_folder(tmp_path, "gone")
+    delete_run(gone, tmp_path)
+    assert not gone.exists() and keep.is_dir()
+    assert [d for d, _ in runs.list_runs(tmp_path)] == [keep]
+
+
+def test_a_run_whose_process_holds_its_lock_is_not_deleted(tmp_path):
+    run_dir = run_folder(tmp_path, "training", state="running")
+    with python(HOLD_LOCK, run_dir) as holder:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(RuntimeError, match="is training: stop it before deleting it"):
+            delete_run(run_dir, tmp_path)
+        assert (run_dir / runs.CHECKPOINT).is_file()
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+    delete_run(run_dir, tmp_path)                  # its process has ended: now it can go
+    assert not run_dir.exists()
+
+
+def test_what_is_not_a_run_under_the_runs_folder_is_never_deleted(tmp_path):
+    inner = run_folder(tmp_path / "a", "b")           # two levels down: not a child of the root
+    with pytest.raises(ValueError, match="not a run folder under"):
+        delete_run(inner, tmp_path)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(ValueError, match="no status.json"):
+        delete_run(tmp_path / "plain", tmp_path)
+    (tmp_path / "link").symlink_to(inner)
+    with pytest.raises(ValueError, match="not a run folder under"):
+        delete_run(tmp_path / "link", tmp_path / "a")
+    assert inner.is_dir() and (tmp_path / "plain").is_dir()
+    shipped = PROJECT_ROOT / "checkpoints"
+    with pytest.raises(ValueError):
+        delete_run(shipped, PROJECT_ROOT)
+    with pytest.raises(ValueError, match="shipped model"):
+        delete_run(shipped / "anything", shipped)
+    assert (shipped / "mnist-2d.pt").is_file()
