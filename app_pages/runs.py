@@ -146,8 +146,8 @@ if st.session_state.get("confirm_delete") != picked:
                    "Removes its folder: checkpoint, metrics and replay. You will be asked to confirm.",
               on_click=lambda: st.session_state.update(confirm_delete=picked))
 else:
-    st.warning(f"Delete {escape_markdown(catalog.run_label(run_dir))} for good? Its folder `{picked}` goes, with its checkpoint, "
-               "metrics and replay.", icon=":material/delete_forever:")
+    st.warning(f"Delete {escape_markdown(catalog.run_label(run_dir))} for good? Its folder `{picked}` goes, "
+               "with its checkpoint, metrics and replay.", icon=":material/delete_forever:")
     yes, no = st.columns(2)
     if yes.button("Yes, delete it", key="delete_confirmed", type="primary"):
         st.session_state.pop("confirm_delete", None)
