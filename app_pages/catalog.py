@@ -1,4 +1,4 @@
-"""Which models the dashboard can open: the shipped checkpoint and every finished or stopped run."""
+"""Which models the dashboard can open: the shipped checkpoints and every finished or stopped run."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.checkpoint import CheckpointError, read_checkpoint
+from vae.datasets import DATASETS
 from vae.files import PROJECT_ROOT
 from vae.runs import CHECKPOINT, list_runs, read_name
 
@@ -18,12 +19,22 @@ def runs_root() -> Path:
     return Path(os.environ.get(RUNS_ENV, PROJECT_ROOT / "runs"))
 
 
+SHIPPED = ("mnist-2d.pt", "fashion-mnist-2d.pt")      # pretrained models in checkpoints/, the default first
+
+
 def default_checkpoint() -> Path:
     """The model the app opens with: $VAE_CHECKPOINT, else the shipped `checkpoints/mnist-2d.pt`."""
-    return Path(os.environ.get(CHECKPOINT_ENV, PROJECT_ROOT / "checkpoints" / "mnist-2d.pt"))
+    return Path(os.environ.get(CHECKPOINT_ENV, PROJECT_ROOT / "checkpoints" / SHIPPED[0]))
 
 
-DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+def shipped_checkpoints() -> list[Path]:
+    """The default model, then the other pretrained ones that are present."""
+    others = [PROJECT_ROOT / "checkpoints" / name for name in SHIPPED]
+    return [default_checkpoint()] + [p for p in others if p != default_checkpoint() and p.is_file()]
+
+
+def is_shipped(path: Path) -> bool:
+    return Path(path) in shipped_checkpoints()
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,12 @@ class ModelChoice:
 
 def describe(dataset, latent_dim, epochs: str, test_loss, state: str = "") -> str:
     loss = f"test −ELBO {test_loss:.1f}" if isinstance(test_loss, (int, float)) else "no test loss yet"
-    dataset = DATASET_NAMES.get(dataset, dataset) if isinstance(dataset, str) else "MNIST"
+    dataset = DATASETS[dataset].title if dataset in DATASETS else dataset if isinstance(dataset, str) else "MNIST"
     return " · ".join(part for part in (dataset, f"z={latent_dim}", epochs, state, loss) if part)
 
 
 def shipped_choice(path: Path) -> ModelChoice | None:
-    """The default checkpoint, labelled from its own metadata; None if it is missing or unreadable."""
+    """A shipped checkpoint, labelled from its own metadata; None if it is missing or unreadable."""
     try:
         meta = read_checkpoint(path)["meta"]
     except CheckpointError:

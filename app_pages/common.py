@@ -75,9 +75,9 @@ def shipped_label(path: str, modified: float):
 def model_choices() -> list:
     from app_pages import catalog
 
-    shipped = catalog.default_checkpoint()
-    first = shipped_label(str(shipped), shipped.stat().st_mtime) if shipped.is_file() else None
-    return ([first] if first else []) + catalog.run_choices(catalog.runs_root())
+    shipped = [shipped_label(str(path), path.stat().st_mtime) for path in catalog.shipped_checkpoints()
+               if path.is_file()]
+    return [choice for choice in shipped if choice] + catalog.run_choices(catalog.runs_root())
 
 
 def url_name(path: Path) -> str:
@@ -85,7 +85,7 @@ def url_name(path: Path) -> str:
     from app_pages import catalog
 
     path = Path(path)
-    return SHIPPED_PREFIX + path.stem if path == catalog.default_checkpoint() else RUN_PREFIX + path.parent.name
+    return SHIPPED_PREFIX + path.stem if catalog.is_shipped(path) else RUN_PREFIX + path.parent.name
 
 
 def model_picker() -> None:

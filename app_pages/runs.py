@@ -35,17 +35,19 @@ def latent_metrics(path: str, modified: float) -> dict:
     import vae
     from app_pages.explore import classifier
     from vae.classifier import predict
-    from vae.data import load_mnist
+    from vae.data import load_dataset
+    from vae.datasets import dataset_of
     from vae.evaluate import class_agreement, knn_accuracy
     from vae.inference import encode_dataset
 
-    model, _ = vae.load_checkpoint(path)
-    train_images, train_labels = load_mnist("train", fetch=False)
-    images, labels = test_set()
+    model, meta = vae.load_checkpoint(path)
+    dataset = dataset_of(meta)
+    train_images, train_labels = load_dataset("train", dataset=dataset, fetch=False)
+    images, labels = test_set(dataset)
     labels = torch.as_tensor(labels)
     result = {"5-NN accuracy": knn_accuracy(encode_dataset(model, train_images), train_labels,
                                             encode_dataset(model, images), labels)}
-    reader = classifier()
+    reader = classifier(dataset.name)
     if reader is not None:
         result["class agreement"] = class_agreement(lambda x: predict(reader, x), model, images, labels)
     return result
@@ -83,7 +85,7 @@ if len(chosen) >= 2:
     table = [row for row in rows if row["run"] in chosen]
     if st.button("Also compute kNN accuracy and class agreement", key="compare_more",
                  help="5-NN accuracy of the latent means (train → test) and how many reconstructions the shipped "
-                      "classifier reads as their true digit: a few seconds per run."):
+                      "classifier reads as their true class: a few seconds per run."):
         for row in table:
             if row["checkpoint"]:
                 path = root / row["run"] / runs.CHECKPOINT

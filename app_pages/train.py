@@ -64,10 +64,12 @@ def training_form(root: Path, busy: bool) -> None:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def strip_reconstructions(checkpoint: str, modified: float) -> np.ndarray:
-    """One test digit of each class over its reconstruction by this checkpoint, as one image."""
-    images, labels = test_set()
+    """One test image of each class over its reconstruction by this checkpoint, as one image."""
+    from vae.datasets import dataset_of
+
+    model, meta = load_model(checkpoint, modified)
+    images, labels = test_set(dataset_of(meta))
     picks = [int(np.flatnonzero(labels == d)[0]) for d in range(10)]
-    model, _ = load_model(checkpoint, modified)
     recons, _ = inference.reconstruct(model, images[picks])
     return plots.digit_rows(images[picks].numpy() / 255.0, recons)
 
@@ -162,7 +164,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         except CheckpointError as exc:
             st.warning(f"Its checkpoint cannot be used: {exc}")
             return
-        st.image(plots.enlarge(strip, 3), caption="Top: test digits. Bottom: their reconstructions by the latest "
+        st.image(plots.enlarge(strip, 3), caption="Top: one test image of each class. Bottom: their reconstructions by the latest "
                                                   f"checkpoint (epoch {status.get('epoch')}).")
     replay_view(run_dir)
 

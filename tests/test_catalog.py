@@ -56,3 +56,22 @@ def test_folders_come_from_the_environment(monkeypatch, tmp_path):
     assert catalog.runs_root() == root / "runs"
     assert catalog.default_checkpoint() == root / "checkpoints" / "mnist-2d.pt"
     assert default_root() == root / "data"
+
+
+def test_every_shipped_model_is_offered_the_default_first_and_named_by_its_file(monkeypatch, tmp_path):
+    import vae
+    from app_pages.common import url_name
+
+    monkeypatch.delenv(catalog.CHECKPOINT_ENV, raising=False)
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    shipped = catalog.shipped_checkpoints()
+    assert shipped[0] == root / "mnist-2d.pt"
+    assert shipped[1:] == [root / name for name in catalog.SHIPPED[1:] if (root / name).is_file()]
+    assert all(catalog.is_shipped(path) and url_name(path) == path.stem for path in shipped)
+    assert url_name(tmp_path / "some-run" / "checkpoint.pt") == "run:some-run"
+    fashion = tmp_path / "f.pt"                    # a shipped model's label names its dataset by title
+    vae.save_checkpoint(fashion, vae.VAE(vae.ModelConfig(hidden=8, depth=1)),
+                        {"epoch": 3, "test_metrics": {"neg_elbo": 241.04}, "dataset": "fashion-mnist"})
+    assert catalog.shipped_choice(fashion).details == "Fashion-MNIST · z=2 · 3 epochs · test −ELBO 241.0"
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion))       # another default comes first, once
+    assert catalog.shipped_checkpoints()[0] == fashion and catalog.shipped_checkpoints().count(fashion) == 1
