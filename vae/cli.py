@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import MISSING, fields
 from functools import lru_cache
 from pathlib import Path
@@ -108,11 +108,20 @@ def _configs(args):
 
 
 def cmd_train(args) -> int:
+    from .distributed import World, process_group
     from .runs import run_lock
+    from .train import resolve_device
 
     _configs(args)              # bad flags are refused before the run folder is made or locked
-    with run_lock(args.run_dir), _stop_on_signals() as stop_requested:
-        return _train_run(args, stop_requested)
+    world = World.from_env()    # set by torchrun (RANK, WORLD_SIZE, LOCAL_RANK); one process without it
+    if not world.distributed:
+        with run_lock(args.run_dir), _stop_on_signals() as stop_requested:
+            return _train_run(args, stop_requested)
+    # Every rank takes the signals (Ctrl-C reaches them all, the dashboard's Stop only rank 0, the lock's
+    # holder); the trainer sums the ranks' stop flags at each step, so all of them stop after the same one.
+    with _stop_on_signals() as stop_requested, process_group(world, resolve_device(world.device(args.device))), \
+            (run_lock(args.run_dir) if world.is_main else nullcontext()):
+        return _train_run(args, stop_requested, world)
 
 
 @contextmanager
@@ -150,48 +159,46 @@ def _run_configs(args):
     return ModelConfig(**meta["model_config"]), train_cfg, payload
 
 
-def _train_run(args, stop_requested) -> int:
+def _train_run(args, stop_requested, world=None) -> int:
+    """Train as `args` say. In a distributed run (`world`) every rank comes here: rank 0 decides the
+    configs (and reads the checkpoint to resume) for all, and alone writes the run folder."""
     import torch
 
-    from .data import load_dataset
-    from .model import VAE
+    from .distributed import World, from_main
     from .runs import CHECKPOINT, RunWriter, remove_orphan_parts, truncate_metrics
-    from .train import Trainer, resolve_device
+    from .train import resolve_device
 
+    world = world or World()
     process_start = time.time()
     run_dir: Path = args.run_dir
-    remove_orphan_parts(run_dir)          # left by a kill in the middle of an atomic write
-    model_cfg, train_cfg, resume_state = _run_configs(args)
+    if world.is_main:
+        remove_orphan_parts(run_dir)          # left by a kill in the middle of an atomic write
+    model_cfg, train_cfg, resume_state = from_main(world, lambda: _run_configs(args))
     # Rows logged after the checkpoint describe training that is lost: drop them, and count the
     # run's clock on from the last kept row, so neither `step` nor `seconds` ever goes back.
-    kept = truncate_metrics(run_dir, resume_state["trainer"]["step"]) if resume_state else []
+    kept = truncate_metrics(run_dir, resume_state["trainer"]["step"]) if resume_state and world.is_main else []
     before = max((row.get("seconds", 0.0) for row in kept), default=0.0)
 
     def clock() -> float:                     # wall seconds in the run: earlier sessions' plus this one's
         return before + time.time() - process_start
 
-    device = resolve_device(train_cfg.device)
+    device = resolve_device(world.device(train_cfg.device))
     torch.manual_seed(train_cfg.seed)          # the one seeding: the weights (the trainer seeds its own noise)
     # After ~1.5 epochs some of Adam's second moments (weights fed by pixels that are almost never
     # inked) decay into denormal floats, and denormal arithmetic made every CPU step a third slower
     # (8.4 -> 11 ms here). Flushing them to zero changes no result that matters: they are < 1e-38.
     torch.set_flush_denormal(True)
+    if not world.is_main:                      # the other ranks train beside rank 0 and write nothing
+        _make_trainer(args, model_cfg, train_cfg, resume_state, device, world).run(
+            should_stop=lambda: bool(stop_requested))
+        return 0
     writer = RunWriter(run_dir)
     writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started") or process_start,
                          epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
-                         phase="loading data", eta_seconds=None, finishes_at=None,
-                         interrupted=False, device=str(device), model_config=model_cfg.to_dict(),
-                         train_config=train_cfg.to_dict())
+                         interrupted=False, device=str(device), world_size=world.world_size,
+                         model_config=model_cfg.to_dict(), train_config=train_cfg.to_dict())
     try:
-        train_images, _ = load_dataset("train", args.data_root, dataset=train_cfg.dataset)
-        test_images, _ = load_dataset("test", args.data_root, dataset=train_cfg.dataset)
-        if train_cfg.limit:
-            train_images = train_images[: train_cfg.limit]
-        model = VAE(model_cfg).to(device)
-        trainer = Trainer(model, train_cfg, train_images, test_images)
-        if resume_state is not None:
-            model.load_state_dict(resume_state["model_state"])
-            trainer.load_state_dict(resume_state["trainer"])
+        trainer = _make_trainer(args, model_cfg, train_cfg, resume_state, device, world)
         state = _train_with_outputs(trainer, writer, run_dir / CHECKPOINT, stop_requested, clock)
     except BaseException as exc:
         # status.json gets one line for the page; the whole traceback goes to stderr, which is
@@ -205,6 +212,24 @@ def _train_run(args, stop_requested) -> int:
         writer.close()
     print(json.dumps({"state": state, "run_dir": str(run_dir), **(trainer.last_test or {})}))
     return 0
+
+
+def _make_trainer(args, model_cfg, train_cfg, resume_state, device, world):
+    """The run's model and trainer on `device`, its data loaded, and its state restored when it resumes."""
+    from .data import load_dataset
+    from .model import VAE
+    from .train import Trainer
+
+    train_images, _ = load_dataset("train", args.data_root, dataset=train_cfg.dataset)
+    test_images, _ = load_dataset("test", args.data_root, dataset=train_cfg.dataset)
+    if train_cfg.limit:
+        train_images = train_images[: train_cfg.limit]
+    model = VAE(model_cfg).to(device)
+    trainer = Trainer(model, train_cfg, train_images, test_images, world=world)
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model_state"])
+        trainer.load_state_dict(resume_state["trainer"])
+    return trainer
 
 
 @lru_cache(maxsize=1)
@@ -224,7 +249,8 @@ def _checkpoint_meta(trainer) -> dict:
     return {"git_commit": _source_revision(), "train_config": trainer.config.to_dict(), "dataset": trainer.config.dataset,
             "epoch": trainer.epochs_done, "step": trainer.step, "test_metrics": trainer.last_test, "train_seconds": trainer.seconds,
             "version": __version__, "command": "python -m vae " + " ".join(sys.argv[1:]),
-            "train_images": len(trainer.train_images), "device": str(trainer.device), "created": time.time()}
+            "train_images": len(trainer.train_images), "device": str(trainer.device),
+            "world_size": trainer.world.world_size, "created": time.time()}
 
 
 def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> str:
@@ -233,15 +259,12 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
 
     from . import replay
     from .checkpoint import save_checkpoint
-    from .runs import RemainingTime
 
     every = trainer.config.log_every
     window = []
     bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=not sys.stderr.isatty(),
                dynamic_ncols=True)
-    writer.update_status(total_steps=trainer.total_steps, step=trainer.step, epoch=trainer.epochs_done,
-                         phase="training")
-    remaining = RemainingTime(trainer.steps_per_epoch, trainer.total_steps)
+    writer.update_status(total_steps=trainer.total_steps, step=trainer.step, epoch=trainer.epochs_done)
 
     def save():
         save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer),
@@ -250,7 +273,6 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
 
     def on_step(t, e):
         window.append((e.loss, e.recon, e.kl))
-        remaining.step_ended(e.step, time.time())
         bar.update(1)
         if e.step % every and e.step != e.total_steps:
             return
@@ -259,9 +281,8 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
         bar.set_postfix(loss=f"{loss:.1f}", epoch=e.epoch)
         writer.metrics({"split": "train", "epoch": e.epoch, "step": e.step, "loss": loss, "recon": recon,
                         "kl": kl, "beta": e.beta, "lr": e.lr, "seconds": clock()})
-        eta = remaining.seconds_left()
-        writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta,
-                             finishes_at=None if eta is None else time.time() + eta)
+        eta = (e.total_steps - e.step) * trainer.config.batch_size / max(e.images_per_sec, 1e-9)
+        writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta)
 
     def on_epoch(t, test):
         writer.metrics({"split": "test", "epoch": t.epochs_done, "step": t.step, "loss": test["neg_elbo"],
@@ -279,7 +300,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
     if state == "stopped":
         save()
     writer.update_status(state=state, step=trainer.step, epoch=trainer.epochs_done, eta_seconds=0.0
-                         if state == "finished" else None, finishes_at=None, train_seconds=trainer.seconds)
+                         if state == "finished" else None, train_seconds=trainer.seconds)
     return state
 
 

@@ -10,8 +10,11 @@ import time
 from dataclasses import asdict, dataclass, fields
 
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .data import epoch_batches, to_float
+from .distributed import World, from_main, sum_across
 from .evaluate import evaluate_elbo
 from .model import VAE, negative_elbo
 from .options import check
@@ -23,7 +26,7 @@ SCHEDULES = ("constant", "onecycle", "cosine")
 class TrainConfig:
     dataset: str = "mnist"         # what to train on: a name in vae.datasets.DATASETS (mnist, fashion-mnist)
     epochs: int = 20               # passes over the training set
-    batch_size: int = 128
+    batch_size: int = 128          # images per optimizer step; split across the processes of a distributed run
     lr: float = 2e-3               # peak learning rate; 2e-3 reached 150 nats sooner than 1e-3 or 3e-3
     lr_schedule: str = "cosine"    # "constant", "onecycle" (warm up, then anneal) or "cosine" (anneal)
     weight_decay: float = 0.0      # AdamW's decoupled weight decay
@@ -78,17 +81,41 @@ class StepEvent:
     images_per_sec: float
 
 
-class Trainer:
-    """Adam(W) on the negative ELBO over shuffled in-memory batches; resumable mid-epoch."""
+class _Reparameterized(nn.Module):
+    """The VAE's forward pass with its noise given: what DistributedDataParallel wraps (its forward
+    must be the one called). Taking eps rather than a generator lets every rank draw the noise of the
+    whole global batch and keep its own rows, so a distributed run draws what one process would."""
 
-    def __init__(self, model: VAE, config: TrainConfig, train_images: torch.Tensor, test_images: torch.Tensor):
-        self.model, self.config = model, config
+    def __init__(self, vae: VAE):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x, eps):
+        mean, logvar = self.vae.encode(x)
+        return self.vae.decode_logits(mean + torch.exp(0.5 * logvar) * eps), mean, logvar
+
+
+class Trainer:
+    """Adam(W) on the negative ELBO over shuffled in-memory batches; resumable mid-epoch.
+
+    In a distributed `world` (see vae.distributed) every rank builds the same Trainer: each trains on its
+    share of every global batch, the test set is evaluated on rank 0 and its figures broadcast, and the
+    step's figures and stop decision are summed over the ranks, so every rank sees the same events."""
+
+    def __init__(self, model: VAE, config: TrainConfig, train_images: torch.Tensor, test_images: torch.Tensor,
+                 *, world: World = World()):
+        self.model, self.config, self.world = model, config, world
         self.device = model.device
         self.train_images = train_images.to(self.device)   # uint8, (N, 28, 28): stays resident on the device
         model.init_output_bias(self.train_images.float().mean(dim=0) / 255)   # a resume overwrites it
         self.test_images = test_images
         self.steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
         self.total_steps = config.epochs * self.steps_per_epoch
+        smallest = len(train_images) - (self.steps_per_epoch - 1) * config.batch_size     # the epoch's last batch
+        if smallest < world.world_size:
+            raise ValueError(f"every step needs at least one image per process: {len(train_images)} images in "
+                             f"batches of {config.batch_size} leave a last batch of {smallest} for "
+                             f"{world.world_size} processes; change --batch-size or --limit")
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = self._make_scheduler()
         # The sampling noise comes from the trainer's own generator, saved with its state, so that
@@ -133,41 +160,59 @@ class Trainer:
                                    f"rate than {self.config.lr:g}" +
                                    (" or --grad-clip 1" if not self.config.grad_clip else ""))
 
+    def _network(self) -> nn.Module:
+        """The module the steps call. Wrapped by DDP when distributed, here rather than in __init__, so
+        that weights a resume loads are in place when DDP broadcasts rank 0's to the others."""
+        net = _Reparameterized(self.model)
+        if not self.world.distributed:
+            return net
+        return DistributedDataParallel(net, device_ids=[self.device] if self.device.type == "cuda" else None)
+
     def run(self, should_stop=lambda: False) -> str:
-        """Train until the last epoch ("finished") or until should_stop() after a step ("stopped").
+        """Train until the last epoch ("finished") or until should_stop() after a step ("stopped"; in a
+        distributed run, should_stop() on any rank stops all of them after the same step).
         A non-finite loss raises TrainingDiverged."""
-        c, model = self.config, self.model
+        c, model, world = self.config, self.model, self.world
+        net = self._network()
         model.train()
         started, start_step, base_seconds = time.perf_counter(), self.step, self.seconds
         while self.step < self.total_steps:
             epoch = self.epochs_done
+            # Every rank draws the same order (same seed) and the same noise, then keeps its rows.
             order = epoch_batches(len(self.train_images), c.batch_size,
                                   torch.Generator().manual_seed(c.seed * 1_000_003 + epoch), self.device)
             for idx in order[self.step - epoch * self.steps_per_epoch:]:   # skip steps done before a resume
-                x = to_float(self.train_images[idx])
-                beta = self.kl_weight()
-                logits, mean, logvar = model(x, self.generator)
+                noise = torch.randn((len(idx), model.latent_dim), generator=self.generator, device=self.device)
+                rows = world.shard(idx)
+                x = to_float(self.train_images[idx[rows]])
+                share = len(x) / len(idx)          # of the global batch; DDP averages the ranks' gradients,
+                beta = self.kl_weight()            # so each rank's mean is weighed by share * world_size
+                logits, mean, logvar = net(x, noise[rows])
                 loss, recon, kl = negative_elbo(logits, x, mean, logvar, beta=beta)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * (share * world.world_size)).backward()
                 if c.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
                 self.optimizer.step()
                 lr = self.scheduler.get_last_lr()[0]
                 self.scheduler.step()
                 self.step += 1
+                # One read of the step's figures (and, across ranks, one all-reduce): the global batch's
+                # mean terms and how many ranks were asked to stop.
+                recon_, kl_, stops = sum_across(world, torch.stack(
+                    [recon.detach() * share, kl.detach() * share,
+                     torch.tensor(float(should_stop()), device=self.device)])).tolist()
                 elapsed = time.perf_counter() - started
                 self.seconds = base_seconds + elapsed
-                event = StepEvent(epoch + 1, self.step, self.total_steps, (recon + kl).item(), recon.item(),
-                                  kl.item(), beta, lr, self.seconds,
-                                  (self.step - start_step) * c.batch_size / max(elapsed, 1e-9))
+                event = StepEvent(epoch + 1, self.step, self.total_steps, recon_ + kl_, recon_, kl_, beta, lr,
+                                  self.seconds, (self.step - start_step) * c.batch_size / max(elapsed, 1e-9))
                 self._check_finite(event.loss, f"at step {self.step} (epoch {epoch + 1})")
                 for callback in self.on_step:
                     callback(self, event)
-                if should_stop():
+                if stops:
                     return "stopped"
             model.eval()
-            self.last_test = evaluate_elbo(model, self.test_images, seed=c.seed)
+            self.last_test = from_main(world, lambda: evaluate_elbo(model, self.test_images, seed=c.seed))
             self._check_finite(self.last_test["neg_elbo"], f"on the test set after epoch {self.epochs_done}")
             model.train()
             for callback in self.on_epoch:
