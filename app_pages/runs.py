@@ -125,7 +125,7 @@ else:
 
 st.subheader("Rename or delete a run")
 by_folder = {run_dir.name: status for run_dir, status in listed}
-picked = st.selectbox("Run", list(by_folder), format_func=lambda folder: catalog.run_label(root / folder),
+picked = st.selectbox("Run", list(by_folder), help="By folder; its name is below.",
                       key="manage_run")
 run_dir = root / picked
 name_column, rename_column = st.columns([3, 1], vertical_alignment="bottom")

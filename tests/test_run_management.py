@@ -77,8 +77,8 @@ def test_a_renamed_run_keeps_its_folder_and_is_listed_by_its_new_name(tmp_path):
     [choice] = catalog.run_choices(tmp_path)
     assert choice.path == run_dir / runs.CHECKPOINT and choice.name == "wide β=4 second line"
     assert read_status(run_dir)["state"] == "finished"          # the status is not touched
-    with pytest.raises(ValueError, match="at most 80 characters"):
-        rename_run(run_dir, "x" * 81)
+    with pytest.raises(ValueError, match="at most 32 characters"):
+        rename_run(run_dir, "x" * 33)
     assert read_name(run_dir) == "wide β=4 second line"
     assert rename_run(run_dir, "   ") == run_dir.name            # empty: back to the folder's name
     assert read_name(run_dir) is None

@@ -510,7 +510,7 @@ def read_name(run_dir) -> str | None:
     return name.splitlines()[0][:MAX_NAME] if name else None
 
 
-MAX_NAME = 80
+MAX_NAME = 32                  # a longer name would be cut short in the sidebar's model menu
 
 
 def rename_run(run_dir, name: str) -> str:

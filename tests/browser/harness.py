@@ -270,9 +270,9 @@ def draw_stroke(page, canvas, points: list[tuple[float, float]]) -> None:
 # The train page ---------------------------------------------------------------------------------
 
 def start_training(page, **numbers) -> None:
-    """Fill the training form's number fields by label start (e.g. Epochs=2) and press Start."""
+    """Fill the training form's number fields by their labels (e.g. Epochs=2) and press Start."""
     for label, value in numbers.items():
-        page.get_by_role("spinbutton", name=label).fill(str(value))
+        page.get_by_role("spinbutton", name=label, exact=True).fill(str(value))
     page.get_by_role("button", name="Start training").click()
 
 
