@@ -8,7 +8,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from vae.data import load_mnist
-from vae.preprocess import WORKING_SIDE, ImageError, display_picture, mnist_digit, read_upload
+from vae.preprocess import (WORKING_SIDE, ImageError, display_picture, fashion_item, fit_to_field, ink_intensity,
+                            mnist_digit, otsu_threshold, read_upload)
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -152,3 +153,229 @@ def test_a_phone_photos_exif_rotation_is_applied_also_after_shrinking(side):
     shown = np.asarray(read_upload(buffer.getvalue()).image.convert("L"))
     assert shown.shape[1] > shown.shape[0]                        # upright: now wider than tall
     assert shown[:, -5:].mean() < 60 and shown[:, :5].mean() > 200   # the top band turned to the right edge
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The steps one by one, against independent computations: Otsu's threshold by trying every split, the ink map
+# from its definition in float64, framing by measuring the result.
+
+def brute_force_otsu(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu on a `bins`-bin histogram of [0, max] (each value counted at its bin's centre), by trying every split
+    and keeping the first that maximises the between-class variance w0·w1·(m0 − m1)²; the upper edge of the
+    lower class's last bin comes back."""
+    edges = np.linspace(0.0, float(values.max()), bins + 1)
+    index = np.minimum(np.searchsorted(edges, values.ravel(), side="right") - 1, bins - 1)
+    at_centre = (edges[index] + edges[index + 1]) / 2
+    best, best_k = -1.0, None
+    for k in range(bins - 1):
+        low = index <= k
+        n0, n1 = int(low.sum()), int((~low).sum())
+        between = 0.0 if n0 == 0 or n1 == 0 else n0 * n1 * (at_centre[low].mean() - at_centre[~low].mean()) ** 2
+        if between > best:
+            best, best_k = between, k
+    return float(edges[best_k + 1])
+
+
+def _otsu_cases():
+    rng = np.random.default_rng(5)
+    two_clusters = np.concatenate([rng.normal(0.3, 0.05, 300), rng.normal(0.8, 0.08, 150)]).clip(0.01, None)
+    yield "three-values", np.array([0.3, 0.6, 1.0])                 # a class of one on the left wins
+    yield "one-on-the-right", np.array([0.1, 0.15, 0.2, 0.65, 1.0])
+    yield "two-clusters", two_clusters
+    yield "clusters-far-from-0", two_clusters * 0.4 + 0.5             # the histogram still starts at 0
+    yield "skewed", rng.exponential(0.2, 2000)
+    yield "ink-like", np.concatenate([np.zeros(5000), rng.uniform(0.02, 0.15, 400), rng.uniform(0.6, 1.0, 600)])
+    for n in (3, 4, 6):
+        yield f"random-{n}", rng.uniform(0.05, 1.0, n)
+
+
+@pytest.mark.parametrize("values", [pytest.param(v, id=name) for name, v in _otsu_cases()])
+def test_otsu_threshold_is_the_best_split_found_by_trying_them_all(values):
+    assert otsu_threshold(values) == pytest.approx(brute_force_otsu(values), rel=1e-9)
+
+
+def reference_ink(grey: np.ndarray) -> np.ndarray:
+    """The ink map as the module's docstring defines it, in float64: light-on-black judged by the border's
+    median, the paper subtracted, pixels under half of Otsu's threshold dropped, the 90th percentile of the
+    pixels at or above the threshold taken as full ink."""
+    paper = np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+    if paper > 0.5:
+        grey, paper = 1 - grey, 1 - paper
+    ink = np.maximum(grey - paper, 0.0)
+    threshold = brute_force_otsu(ink)
+    ink[ink < threshold / 2] = 0.0
+    return np.minimum(ink / np.percentile(ink[ink >= threshold], 90), 1.0)
+
+
+def _strokes(rng, shape=(60, 80)):
+    """A page of three kinds of marks at uneven levels in [0, 1] (0: none): strong strokes, mid-grey ones,
+    faint smudges."""
+    marks = np.zeros(shape)
+    marks[10:50, 10:20] = rng.uniform(0.75, 1.0, (40, 10))
+    marks[10:20, 20:60] = rng.uniform(0.75, 1.0, (10, 40))
+    marks[30:45, 40:70] = rng.uniform(0.2, 0.4, (15, 30))
+    marks[50:55, 30:75] = rng.uniform(0.03, 0.07, (5, 45))
+    return marks
+
+
+@pytest.mark.parametrize("dark_ink", [True, False], ids=["dark-ink-on-light-paper", "light-ink-on-dark-paper"])
+def test_the_ink_map_of_an_opaque_page_follows_its_definition(dark_ink):
+    marks = _strokes(np.random.default_rng(1))
+    levels = np.round(201 * marks)                                    # 201 levels of ink: no value on a bin edge
+    pixels = (230 - levels) if dark_ink else (25 + levels)
+    ink = ink_intensity(Image.fromarray(np.uint8(pixels)))
+    expected = reference_ink(pixels / 255.0)
+    assert ink.shape == pixels.shape and ink.dtype == np.float32
+    np.testing.assert_allclose(ink, expected, atol=1e-6)
+    threshold = brute_force_otsu(np.maximum(np.abs(pixels - pixels[0, 0]) / 255, 0))
+    faint = (levels > 0) & (levels / 255 < threshold / 2)
+    assert faint.any() and not ink[faint].any()                       # the smudges went
+    assert ((ink > 0) & (ink < 1)).any() and (ink == 1).mean() > 0.01  # grey strokes stay grey, strong ones full
+
+
+@pytest.mark.parametrize("stroke_grey", [(0.1, 0.35), (0.9, 0.65)], ids=["dark-strokes", "light-strokes"])
+def test_the_ink_map_of_strokes_on_a_transparent_layer_treats_the_transparency_as_paper(stroke_grey):
+    """Drawn strokes (two shades, antialiased edges) on a transparent canvas: the paper is taken to contrast with
+    the strokes, and a half-transparent pixel is that much ink."""
+    rng = np.random.default_rng(2)
+    marks = _strokes(rng)
+    alpha = np.round(255 * np.clip(marks * 1.3, 0, 1))
+    grey = np.where(np.arange(marks.shape[1]) < 40, *(np.round(255 * g) for g in stroke_grey))[None].repeat(60, 0)
+    rgba = np.stack([grey, grey, grey, alpha], -1)
+    rgba[alpha == 0, :3] = rng.integers(0, 256, ((alpha == 0).sum(), 3))   # colour under transparency is not seen
+    ink = ink_intensity(Image.fromarray(np.uint8(rgba), "RGBA"))
+    a, g = alpha / 255, grey / 255
+    paper = 1.0 if g[a > 0.5].mean() < 0.5 else 0.0
+    np.testing.assert_allclose(ink, reference_ink(a * g + (1 - a) * paper), atol=1e-5)
+
+
+def test_a_wholly_transparent_picture_is_blank():
+    with pytest.raises(ImageError, match="No digit found"):
+        ink_intensity(Image.new("RGBA", (50, 50), (255, 255, 255, 0)))
+
+
+BLANK = ("No digit found: the image looks blank. Draw or photograph a dark digit on light paper "
+         "(or a light one on dark).")
+
+
+@pytest.mark.parametrize("paper, ink", [(200, 187), (60, 73)], ids=["dark-on-light", "light-on-dark"])
+def test_thirteen_grey_levels_of_contrast_are_ink_and_twelve_are_blank(paper, ink):
+    """A mark must stand out from the paper by more than 5 % of the grey scale (13/255 does, 12/255 does not)."""
+    page = np.full((40, 40), paper, np.uint8)
+    page[10:30, 18:22] = ink
+    assert ink_intensity(Image.fromarray(page))[10:30, 18:22].min() == 1.0
+    page[10:30, 18:22] = ink + (1 if ink < paper else -1)
+    with pytest.raises(ImageError) as info:
+        ink_intensity(Image.fromarray(page))
+    assert str(info.value) == BLANK
+
+
+@pytest.mark.parametrize("paper, ink", [(128, 20), (127, 235)], ids=["paper-just-light", "paper-just-dark"])
+def test_paper_lighter_than_half_grey_is_light_paper(paper, ink):
+    page = np.full((40, 40), paper, np.uint8)
+    page[10:30, 18:22] = ink
+    result = ink_intensity(Image.fromarray(page))
+    assert result[10:30, 18:22].min() == 1.0 and result.sum() == 20 * 4
+
+
+def test_a_picture_larger_than_the_working_size_is_read_at_the_working_size():
+    page = Image.new("L", (3000, 900), 255)
+    ImageDraw.Draw(page).rectangle([1000, 300, 1600, 600], fill=0)
+    ink = ink_intensity(page)
+    assert ink.shape == (round(900 * WORKING_SIDE / 3000), WORKING_SIDE)
+    assert page.size == (3000, 900)                                   # the caller's picture is untouched
+
+
+def _centre_of_mass(field: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.indices(field.shape)
+    total = field.astype(np.float64).sum()
+    return float((ys * field).sum() / total), float((xs * field).sum() / total)
+
+
+def _bbox(field: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.nonzero(field)
+    return rows.min(), rows.max(), cols.min(), cols.max()
+
+
+def test_mnist_framing_scales_into_20_by_20_and_centres_the_mass_at_14_14(test_digits):
+    rng = np.random.default_rng(3)
+    for digit in test_digits[0]:
+        page = np.zeros((130, 130))
+        top, left = rng.integers(0, 40, 2)
+        page[top: top + 84, left: left + 84] = np.kron(digit / 255.0, np.ones((3, 3)))
+        field = fit_to_field(page)
+        r0, r1, c0, c1 = _bbox(field)
+        assert max(r1 - r0, c1 - c0) + 1 in (19, 20)                  # the longer side fills the box (±1: ringing)
+        com_y, com_x = _centre_of_mass(field)
+        assert abs(com_y - 14) <= 0.5 + 1e-6 and abs(com_x - 14) <= 0.5 + 1e-6, (com_y, com_x)
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3], ids=["heavy-bottom", "heavy-right", "heavy-top", "heavy-left"])
+def test_a_glyph_whose_mass_cannot_be_centred_stays_whole_against_the_edge(turns):
+    """A stem with a heavy foot: centring its mass would push the stem's end out of the field; the glyph stops at
+    the edge instead, whole, and is centred by mass the other way. (Turned back upright for the checks.)"""
+    page = np.zeros((100, 100))
+    page[:, 50] = 1.0
+    page[80:, :] = 1.0
+    framed = fit_to_field(np.rot90(page, turns).copy())
+    assert abs(_centre_of_mass(framed)[1 - turns % 2] - 14) <= 0.5 + 1e-6
+    field = np.rot90(framed, -turns)
+    assert field[0].sum() > 0 and field[19].sum() > 0 and field[20:].sum() == 0
+
+
+@pytest.mark.parametrize("transpose", [False, True], ids=["horizontal", "vertical"])
+def test_a_one_pixel_line_stays_one_pixel_thick(transpose):
+    page = np.zeros((40, 120))
+    page[17, 10:110] = 1.0
+    expected = np.zeros((28, 28), np.uint8)
+    expected[14, 5:25] = 255                                          # 20 long, centre of mass at (14, 14.5)
+    field = fit_to_field(page.T if transpose else page)
+    np.testing.assert_array_equal(field, expected.T if transpose else expected)
+
+
+def test_ink_too_faint_to_survive_28_by_28_is_refused():
+    page = np.zeros((50, 50))
+    page[20, 20] = 0.001
+    with pytest.raises(ImageError) as info:
+        fit_to_field(page)
+    assert str(info.value) == "No digit found: the ink is too faint or too thin to see at 28×28 pixels."
+
+
+def test_a_fashion_item_is_trimmed_scaled_to_28_and_centred_by_its_box():
+    page = np.full((200, 300), 255, np.uint8)
+    page[20:70, 150:250] = 0                                          # 100 wide, 50 tall
+    expected = np.zeros((28, 28), np.uint8)
+    expected[7:21, :] = 255                                           # 28×14, margins of 7 above and below
+    np.testing.assert_array_equal(fashion_item(Image.fromarray(page)), expected)
+
+
+@pytest.mark.parametrize("size", [(50, 100), (100, 50), (65, 90), (90, 65), (61, 90)])
+def test_a_fashion_items_box_is_centred_whatever_its_mass(size):
+    """A right triangle: its mass leans to one corner, but the frame centres its box as Fashion-MNIST does
+    (equal margins, or one pixel more above or on the left when the difference is odd)."""
+    height, width = size
+    page = np.zeros((height + 40, width + 40))
+    page[20: 20 + height, 20: 20 + width] = np.arange(height)[:, None] * width >= np.arange(width)[None, :] * height
+    field = fit_to_field(page, box=28, by_mass=False)
+    r0, r1, c0, c1 = _bbox(field)
+    assert max(r1 - r0, c1 - c0) + 1 == 28
+    assert 0 <= r0 - (27 - r1) <= 1 and 0 <= c0 - (27 - c1) <= 1, (r0, r1, c0, c1)
+
+
+def test_the_picture_to_show_is_fitted_and_centred_on_light_grey():
+    red = Image.new("RGB", (100, 50), (200, 0, 0))
+    shown = np.asarray(display_picture(red))
+    assert display_picture(red).mode == "RGB" and shown.shape == (320, 320, 3)
+    assert (shown[:80] == 240).all() and (shown[240:] == 240).all()
+    assert (shown[80:240] == (200, 0, 0)).all()                       # scaled to 320×160, centred vertically
+    tall = np.asarray(display_picture(Image.new("RGB", (30, 60), (0, 0, 200)), side=100))
+    assert (tall[:, :25] == 240).all() and (tall[:, 75:] == 240).all() and (tall[:, 25:75] == (0, 0, 200)).all()
+    clear = np.asarray(display_picture(Image.new("RGBA", (50, 50), (0, 0, 0, 0)), side=10))
+    assert (clear == 240).all()                                        # transparency shows the grey
+
+
+@pytest.mark.parametrize("size", [(1000, 1), (1, 1000)], ids=["wide", "tall"])
+def test_a_strip_too_thin_to_scale_is_shown_one_pixel_thick(size):
+    shown = np.asarray(display_picture(Image.new("L", size, 0)))
+    dark = shown.min(axis=2) < 200
+    assert dark.sum() == 320 and (dark[159].all() if size[0] > 1 else dark[:, 159].all())

@@ -171,7 +171,9 @@ def fit_to_field(ink: np.ndarray, box: int = BOX, by_mass: bool = True) -> np.nd
     ys, xs = np.indices(small.shape)
     com_y, com_x = ((ys * small).sum() / total, (xs * small).sum() / total) if by_mass else \
         ((small.shape[0] - 1) / 2, (small.shape[1] - 1) / 2)
-    centre = FIELD / 2                           # MNIST's own digits have their mean centre of mass at (14, 14)
+    # MNIST's own digits have their mean centre of mass at (14, 14); a box is centred on the field's middle,
+    # 13.5 in pixel indices (a 14-pixel-tall item gets 7 empty rows above and below, as in Fashion-MNIST)
+    centre = FIELD / 2 if by_mass else (FIELD - 1) / 2
     top = int(np.clip(np.floor(centre - com_y + 0.5), 0, FIELD - small.shape[0]))
     left = int(np.clip(np.floor(centre - com_x + 0.5), 0, FIELD - small.shape[1]))
     field = np.zeros((FIELD, FIELD), dtype=np.float32)
