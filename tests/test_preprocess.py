@@ -1,4 +1,6 @@
 """vae.preprocess: known pictures to known 28×28 arrays, and every unusable file to a plain ImageError."""
+import ctypes
+import ctypes.util
 import io
 import struct
 import zlib
@@ -379,3 +381,133 @@ def test_a_strip_too_thin_to_scale_is_shown_one_pixel_thick(size):
     shown = np.asarray(display_picture(Image.new("L", size, 0)))
     dark = shown.min(axis=2) < 200
     assert dark.sum() == 320 and (dark[159].all() if size[0] > 1 else dark[:, 159].all())
+
+
+@pytest.mark.parametrize("data, message", [
+    pytest.param(b"", "The file is empty.", id="empty"),
+    pytest.param(b"GIF89a but not really" * 3,
+                 "This file is not an image that can be read. Upload a PNG, JPEG, GIF, BMP or WebP picture.", id="text"),
+    pytest.param(encode(Image.new("L", (300, 300), 128), "PNG")[:200],
+                 "The image file is damaged or cut off (truncated) and cannot be read.", id="truncated"),
+    pytest.param(png_with_declared_size(100_000, 100_000),
+                 "The image declares a huge size, too large to open safely (a possible decompression bomb).", id="bomb"),
+    pytest.param(png_with_declared_size(15_001, 10_000), f"The image is 15001×10000 pixels, too large to open safely "
+                 f"(the limit is {150_000_000 // 10**6} megapixels).", id="one-column-over-the-limit"),
+    pytest.param(png_with_declared_size(15_000, 10_000),                 # exactly the limit: opened (and found cut off)
+                 "The image file is damaged or cut off (truncated) and cannot be read.", id="at-the-limit"),
+])
+def test_each_unusable_file_gets_its_whole_message(data, message):
+    with pytest.raises(ImageError) as info:
+        read_upload(data)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("size", [(1, 300), (300, 1), (1, 1)])
+@pytest.mark.parametrize("fmt", ["PNG", "BMP"])
+def test_a_picture_one_pixel_wide_or_tall_is_read(size, fmt):
+    upload = read_upload(encode(Image.new("L", size, 0), fmt))
+    assert upload.image.size == size and not upload.animated
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "BMP", "WEBP", "PNG"])
+def test_a_still_picture_is_not_animated_whatever_its_format(fmt):
+    assert not read_upload(encode(Image.new("RGB", (20, 20), "white"), fmt)).animated
+
+
+@pytest.mark.parametrize("mode, fmt, expected", [
+    ("L", "PNG", "RGB"), ("1", "BMP", "RGB"), ("RGB", "WEBP", "RGB"), ("P", "GIF", "RGB"),
+    ("LA", "PNG", "RGBA"), ("RGBA", "PNG", "RGBA"), ("P-transparent", "GIF", "RGBA"), ("P-transparent", "PNG", "RGBA"),
+])
+@pytest.mark.parametrize("side", [40, 1500], ids=["small", "shrunk"])
+def test_an_upload_comes_back_rgb_or_rgba_if_it_has_transparency(mode, fmt, expected, side):
+    """Transparency survives reading (and shrinking): a transparent quarter stays transparent, the rest opaque."""
+    picture = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(picture).rectangle([side // 2, side // 2, side, side], fill=200)
+    if mode == "P-transparent":
+        picture = picture.convert("P")
+        picture.info["transparency"] = 0                              # the black palette entry
+        kwargs = {"transparency": 0}
+    else:
+        picture = picture.convert(mode) if mode not in ("LA", "RGBA") else picture.convert("RGB").convert(mode)
+        kwargs = {}
+        if mode in ("LA", "RGBA"):
+            alpha = Image.new("L", picture.size, 0)
+            ImageDraw.Draw(alpha).rectangle([side // 2, 0, side, side], fill=255)   # right half opaque
+            picture.putalpha(alpha)
+    image = read_upload(encode(picture, fmt, **kwargs)).image
+    assert image.mode == expected and max(image.size) <= WORKING_SIDE
+    if expected == "RGBA":
+        alpha = np.asarray(image.getchannel("A"))
+        assert alpha[:, : alpha.shape[1] // 3].max() == 0 and alpha[-5:, -5:].min() == 255
+
+
+def test_a_large_gif_is_shrunk_smoothly_so_thin_lines_stay_visible():
+    """A 4096-wide GIF of 1-pixel lines every 4 pixels, read at a quarter: averaging keeps the lines as grey;
+    picking every fourth pixel (what a palette image gets unless converted first) would drop them all."""
+    lines = np.full((64, 4096), 255, np.uint8)
+    lines[:, 1::4] = 0
+    image = read_upload(encode(Image.fromarray(lines).convert("P"), "GIF")).image
+    assert image.size == (1024, 16) and image.mode == "RGB"
+    assert np.asarray(image.convert("L")).max() < 230
+
+
+def test_a_thin_strip_is_read_one_pixel_thick():
+    assert read_upload(encode(Image.new("L", (20_000, 8), 0), "PNG")).image.size == (1024, 1)
+    assert read_upload(encode(Image.new("L", (8, 20_000), 0), "PNG")).image.size == (1, 1024)
+
+
+@pytest.fixture
+def decode_spy(monkeypatch):
+    """Records the size each picture is decoded at, whether the big-decode gate was held then, and whether freed
+    memory was handed back."""
+    from vae import preprocess
+
+    record = {"decoded": [], "gate": 0, "held": [], "trimmed": 0}
+
+    class Gate:
+        def __enter__(self):
+            record["gate"] += 1
+
+        def __exit__(self, *exc):
+            record["gate"] -= 1
+
+    shrunk = preprocess._shrunk
+
+    def spy(image):
+        record["decoded"].append(image.size)
+        record["held"].append(record["gate"])
+        return shrunk(image)
+
+    monkeypatch.setattr(preprocess, "_BIG_DECODES", Gate())
+    monkeypatch.setattr(preprocess, "_shrunk", spy)
+    monkeypatch.setattr(preprocess, "_return_freed_memory", lambda: record.__setitem__("trimmed", record["trimmed"] + 1))
+    return record
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(decode_spy):
+    """2100×2100 asked for at 1024: the largest reduction that keeps both sides at least 1024 is 1/2."""
+    upload = read_upload(encode(Image.new("RGB", (2100, 2100), "white"), "JPEG"))
+    assert decode_spy["decoded"] == [(1050, 1050)] and upload.image.size == (1024, 1024)
+    read_upload(encode(Image.new("RGB", (2100, 2100), "white"), "PNG"))
+    assert decode_spy["decoded"][1] == (2100, 2100)                   # other formats decode at full size
+
+
+@pytest.mark.parametrize("size, big", [((4000, 2000), False), ((4001, 2000), True), ((2000, 4001), True)],
+                         ids=["8MP", "just-over-wide", "just-over-tall"])
+def test_only_pictures_over_8_megapixels_wait_for_the_big_decode_gate(decode_spy, size, big):
+    read_upload(encode(Image.new("L", size, 255), "PNG"))
+    assert decode_spy["held"] == [1 if big else 0] and decode_spy["gate"] == 0
+    assert decode_spy["trimmed"] == (1 if big else 0)
+
+
+def test_handing_memory_back_never_fails(monkeypatch):
+    from vae import preprocess
+
+    preprocess._return_freed_memory()                                 # the real C library
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    preprocess._return_freed_memory()                                 # found by its usual name
+    for error in (OSError("no libc"), AttributeError("no malloc_trim")):
+        def fail(name, error=error):
+            raise error
+        monkeypatch.setattr(ctypes, "CDLL", fail)
+        preprocess._return_freed_memory()                             # not glibc: nothing to do
