@@ -50,6 +50,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    parser.add_argument("--optimizer", choices=("fused", "loop"), default="fused",
+                        help="loop: AdamW's per-parameter loop (the trainer's optimizer before the fused one)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_flush_denormal(True)             # as `python -m vae train` does
@@ -60,13 +62,17 @@ def main():
     test, _ = load_mnist("test")
     per_step = flops_per_step(model, cfg.batch_size, device)
     trainer = Trainer(model, cfg, train, test)
+    if args.optimizer == "loop":
+        trainer.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, foreach=False)
+        trainer.scheduler = trainer._make_scheduler()
     epoch_times = []
     trainer.on_epoch.append(lambda t, m: epoch_times.append(t.seconds))
     trainer.run()
     seconds = epoch_times[-1] / len(epoch_times)
     flops = per_step * trainer.steps_per_epoch
     ceiling = gemm_gflops(device)
-    print(f"device {device}, threads {torch.get_num_threads()}, hidden {args.hidden}, batch {cfg.batch_size}")
+    print(f"device {device}, threads {torch.get_num_threads()}, hidden {args.hidden}, batch {cfg.batch_size}, "
+          f"optimizer {args.optimizer}")
     print(f"FLOPs per epoch: {flops / 1e9:.1f} GFLOP; epoch (training steps) {seconds:.2f} s; "
           f"{60000 / seconds:.0f} images/s")
     print(f"achieved {flops / seconds / 1e9:.1f} GFLOP/s; float32 GEMM on this machine {ceiling:.1f} GFLOP/s; "

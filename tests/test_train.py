@@ -270,3 +270,28 @@ def test_constant_schedule_keeps_the_rate(mnist_train, mnist_test):
     trainer.on_step.append(lambda t, e: lrs.append(e.lr))
     trainer.run()
     assert set(lrs) == {5e-4}
+
+
+def test_the_optimizer_step_is_adamw_and_takes_the_state_of_the_loop_optimizer(mnist_train, mnist_test):
+    """The trainer's (fused) optimizer moves the weights as AdamW's reference per-parameter loop does, from
+    the same gradients, and resumes from a state that loop saved (checkpoints written before it was fused)."""
+    trainer = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64, weight_decay=0.1)
+    reference = copy.deepcopy(trainer.model)
+    loop = torch.optim.AdamW(reference.parameters(), lr=trainer.config.lr, weight_decay=0.1, foreach=False)
+    seen = {}
+
+    def before_step(optimizer, args, kwargs):
+        seen.setdefault("grads", [p.grad.clone() for p in trainer.model.parameters()])
+
+    trainer.optimizer.register_step_pre_hook(before_step)
+    trainer.run(should_stop=lambda: trainer.step == 1)
+    for param, grad in zip(reference.parameters(), seen["grads"]):
+        param.grad = grad
+    loop.step()
+    for (name, ours), theirs in zip(trainer.model.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7, msg=name)
+    resumed = small_trainer(mnist_train, mnist_test, limit=256, batch_size=64, weight_decay=0.1)
+    resumed.model.load_state_dict(reference.state_dict())
+    resumed.load_state_dict({**trainer.state_dict(), "optimizer": loop.state_dict()})
+    assert resumed.run(should_stop=lambda: resumed.step == 3) == "stopped"
+    assert all(torch.isfinite(p).all() for p in resumed.model.parameters())

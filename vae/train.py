@@ -116,7 +116,11 @@ class Trainer:
             raise ValueError(f"every step needs at least one image per process: {len(train_images)} images in "
                              f"batches of {config.batch_size} leave a last batch of {smallest} for "
                              f"{world.world_size} processes; change --batch-size or --limit")
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        # The fused kernel updates all the parameters in one pass (CPU and CUDA): 3.5 -> 1.3 ms of a
+        # 14 ms CPU step here (bench/experiments.md); the same algorithm, the same state_dict.
+        fused = True if self.device.type in ("cpu", "cuda") else None
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                           fused=fused)
         self.scheduler = self._make_scheduler()
         # The sampling noise comes from the trainer's own generator, saved with its state, so that
         # stop-then-resume draws the same noise as an uninterrupted run: bit-identical weights on a CPU.
