@@ -10,7 +10,7 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 import numpy as np  # noqa: E402
 
 from app_pages import catalog, launch, plots  # noqa: E402
-from app_pages.common import load_model, model_picker, replay_view, test_set  # noqa: E402
+from app_pages.common import escape_markdown, load_model, model_picker, replay_view, test_set  # noqa: E402
 from vae import CheckpointError, inference, runs  # noqa: E402
 from vae.options import OPTIONS  # noqa: E402
 
@@ -141,8 +141,9 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         st.rerun()                                   # the run ended: redraw the page without polling
     head, stop = st.columns([4, 1])
     head.subheader(f"Run {run_dir.name}: {status.get('state', 'starting')}")
-    if runs.read_name(run_dir):
-        head.caption(runs.read_name(run_dir))
+    name = runs.read_name(run_dir)
+    if name:
+        head.caption(escape_markdown(name))                   # the name given on the Runs page
     running = status.get("state") == "running"
     if running and stop.button("Stop training", key="stop", help="Ends after the current step, keeping its checkpoint."):
         runs.stop_run(run_dir)
