@@ -14,15 +14,26 @@ from .datasets import MNIST, Dataset, get_dataset
 from .files import PROJECT_ROOT, atomic_path
 
 FORMAT = "vae-latent-explorer/classifier"
+ARCH = "strided-cnn-16-32-64-bn"     # recorded in each file's meta: a file of another architecture is refused
+
+
+def _block(cin: int, cout: int, kernel: int) -> list[nn.Module]:
+    """A convolution that halves the image (stride 2, instead of a max-pool after it), batch norm, ReLU."""
+    return [nn.Conv2d(cin, cout, kernel, stride=2, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
 class DigitClassifier(nn.Module):
+    """Ten classes of 28×28 grey images (MNIST's digits, Fashion-MNIST's items). Strided convolutions
+    keep it at 0.6 M multiply-adds an image (the max-pooling CNN before it took 4.2 M), so it reads the
+    decoder's map, 10,000 decodings, in about 0.1 s on two CPU cores."""
+
     def __init__(self):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # (B, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (B, 64, 7, 7)
-            nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, 128), nn.ReLU(), nn.Linear(128, 10))
+            *_block(1, 16, 5),                                              # (B, 16, 14, 14)
+            *_block(16, 32, 3),                                             # (B, 32, 7, 7)
+            *_block(32, 64, 3),                                             # (B, 64, 4, 4)
+            nn.Flatten(), nn.Linear(64 * 16, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: float (B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
@@ -67,7 +78,7 @@ def predict(model: DigitClassifier, images: torch.Tensor, *, batch_size: int = 2
 
 def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "state": model.state_dict(), "meta": meta}, tmp)
+        torch.save({"format": FORMAT, "state": model.state_dict(), "meta": {**meta, "arch": ARCH}}, tmp)
 
 
 def load_classifier(path, map_location="cpu", dataset: Dataset | None = None) -> tuple[DigitClassifier, dict]:
@@ -80,6 +91,11 @@ def load_classifier(path, map_location="cpu", dataset: Dataset | None = None) ->
         raise CheckpointError(f"{path}: not a readable digit-classifier file ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a digit-classifier file")
+    arch = payload["meta"].get("arch") if isinstance(payload.get("meta"), dict) else None
+    if arch != ARCH:
+        arch = arch or "not recorded: the max-pooling CNN of earlier versions"
+        raise CheckpointError(f"{path}: the classifier's architecture ({arch}) is not this version's ({ARCH}); "
+                              "train it again with `python -m vae train-classifier`")
     model = DigitClassifier()
     try:
         model.load_state_dict(payload["state"])

@@ -1,0 +1,50 @@
+"""The classifier that judges decodings: the shipped file reads the test set, a file of an older
+architecture is refused with a message (not a traceback), and a saved classifier loads unchanged."""
+import pytest
+import torch
+from torch import nn
+
+from vae.checkpoint import CheckpointError
+from vae.classifier import ARCH, FORMAT, DigitClassifier, classifier_path, load_classifier, predict, save_classifier
+
+
+def test_the_shipped_classifier_reads_99_percent_of_the_test_set(mnist_test):
+    model, meta = load_classifier(classifier_path("mnist"))
+    images, labels = mnist_test
+    accuracy = (predict(model, images) == labels).float().mean().item()
+    assert accuracy >= 0.99 and meta["arch"] == ARCH
+    assert accuracy == pytest.approx(meta["test_accuracy"], abs=1e-4)
+
+
+def test_a_file_of_the_older_architecture_is_refused_by_name(tmp_path):
+    # The max-pooling CNN that earlier versions shipped, saved as they saved it: no architecture in meta.
+    old = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, 128), nn.ReLU(), nn.Linear(128, 10))
+    path = tmp_path / "old-classifier.pt"
+    torch.save({"format": FORMAT, "state": {f"net.{k}": v for k, v in old.state_dict().items()},
+                "meta": {"test_accuracy": 0.9917}}, path)
+    with pytest.raises(CheckpointError, match=r"old-classifier.pt: the classifier's architecture \(not recorded.*"
+                                              r"train it again with `python -m vae train-classifier`"):
+        load_classifier(path)
+    meta = {"arch": "something-else"}
+    torch.save({"format": FORMAT, "state": DigitClassifier().state_dict(), "meta": meta}, path)
+    with pytest.raises(CheckpointError, match=r"\(something-else\) is not this version's"):
+        load_classifier(path)
+
+
+def test_a_saved_classifier_loads_with_the_same_outputs_and_its_architecture(tmp_path):
+    torch.manual_seed(0)
+    model = DigitClassifier()
+    with torch.no_grad():                                    # batch-norm statistics that are not the defaults
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    save_classifier(tmp_path / "c.pt", model, {"dataset": "mnist"})
+    loaded, meta = load_classifier(tmp_path / "c.pt")
+    x = torch.rand(16, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    assert meta == {"dataset": "mnist", "arch": ARCH}
