@@ -11,9 +11,10 @@ st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-M
 placeholder = st.empty()
 placeholder.caption("Loading the model and the test images…")
 
-from app_pages.common import page_model, pin_from, pinned, plane_view, replay_view  # noqa: E402
+from app_pages.common import first_visit_param, page_model, pin_from, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
-from app_pages.plane import decoder_failed, latent_plane  # noqa: E402
+from app_pages.plane import (decoder_failed, decoder_map_payload, home_square, latent_plane,  # noqa: E402
+                             snap_square, visible_square)
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
 
@@ -28,6 +29,16 @@ axes = view.axes
 pin = pinned((loaded.key, view.key))
 
 plane_slot = st.container()                      # the plane first on screen, its manifold controls below
+if first_visit_param("map") == "1":
+    st.session_state.decoder_map = True
+map_on = st.toggle("Decoder's map", key="decoder_map",
+                   help="Colour the plane's background by what the shipped classifier reads in the decoding of "
+                        "each point: the hue is the class, the depth its confidence. 100×100 points of the "
+                        "visible square, computed on the server again after each zoom or pan.")
+if map_on:
+    st.query_params["map"] = "1"
+else:
+    st.query_params.pop("map", None)
 spacing_column, size_column = st.columns(2)
 spacing = spacing_column.radio(
     "Manifold spacing", ["linear", "gaussian"], horizontal=True, key="spacing",
@@ -62,16 +73,34 @@ if replaying and replaying[0].open:
 
 
 
+MAP_CELLS = 100                                                  # the decoder's map: a 100×100 lattice
+
+
 @st.fragment
 def plane_and_pin() -> None:
     """Reruns alone when a point is pinned: the plane element is unchanged, the pin's details update."""
     failed = decoder_failed("plane")
+    decoder_map = None
+    if map_on:
+        reader = explore.classifier(loaded.dataset.name)
+        if reader is None:
+            st.info(f"The decoder's map needs the shipped classifier of {loaded.dataset.title}, which could not be "
+                    f"opened: make it with `python -m vae train-classifier --dataset {loaded.dataset.name}`.")
+        else:
+            square = snap_square(visible_square("plane") or home_square(extent))
+            decoder_map = decoder_map_payload(model, reader, view.basis, loaded.key, view.key, square, MAP_CELLS,
+                                              tuple(loaded.dataset.class_names))
     x, y = pin.xy
     image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0]
     latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
                  images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
                  on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
-                 pin_image=plots.enlarge(image, 1) if failed else None)
+                 pin_image=plots.enlarge(image, 1) if failed else None, decoder_map=decoder_map)
+    if decoder_map is not None:
+        x0, x1, y0, y1 = decoder_map["extent"]
+        st.caption(f"Decoder's map of the visible square ({axes[0]} {x0:g} to {x1:g}, {axes[1]} {y0:g} to {y1:g}): "
+                   f"**{decoder_map['share']:.1%}** of it decodes to an image that the classifier reads with at "
+                   f"least 90 % confidence.")
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
     picture.image(plots.enlarge(image, 8), width=224,
                   caption="The decoder's output p(x | z) at the pinned point, decoded on the server.")

@@ -10,7 +10,9 @@ What crosses to the browser, and how often:
 What comes back: `pin` ({"x", "y"}) when the user clicks, taps, presses an arrow key or clicks a
 manifold tile; `have_decoder`, `have_images` (the keys it holds), `need_decoder`, `need_images`
 (numbered requests); `decoder_failed` with the reason when the weights
-cannot run in this browser (the page then decodes the pinned point on the server).
+cannot run in this browser (the page then decodes the pinned point on the server); `view`
+("x0,x1,y0,y1", the visible square) while the decoder's map is on, a moment after each zoom or pan,
+so that the page computes the map of what is in view.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 HERE = Path(__file__).parent
-STATES = ("pin", "have_decoder", "have_images", "need_decoder", "need_images", "decoder_failed")
+STATES = ("pin", "have_decoder", "have_images", "need_decoder", "need_images", "decoder_failed", "view")
 
 _mount = st.components.v2.component(
     "vae_latent_plane",
@@ -83,6 +85,49 @@ def decoder_failed(key: str) -> str | None:
     return failed if isinstance(failed, str) and failed else None
 
 
+def visible_square(key: str) -> tuple[float, float, float, float] | None:
+    """The square (x0, x1, y0, y1) the browser showing plane `key` last reported (it does while the
+    decoder's map is on), if it is four finite numbers spanning 0.002 to 2000; else None."""
+    try:
+        x0, x1, y0, y1 = (float(v) for v in str(_state(key)["view"]).split(","))
+    except (KeyError, ValueError):
+        return None
+    ok = all(np.isfinite([x0, x1, y0, y1])) and 2e-3 <= x1 - x0 <= 2e3 and 2e-3 <= y1 - y0 <= 2e3
+    return (x0, x1, y0, y1) if ok else None
+
+
+def home_square(extent) -> tuple[float, float, float, float]:
+    """The square the plane shows before any zoom (plane.js homeView): centred on `extent`, as wide as its
+    longer side."""
+    x0, x1, y0, y1 = (float(v) for v in extent)
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) / 2
+    return cx - half, cx + half, cy - half, cy + half
+
+
+def snap_square(square) -> tuple[float, float, float, float]:
+    """`square` (x0, x1, y0, y1) with its bounds rounded to a 200th of its scale (a power of ten), so
+    that views a hair apart share one cached map."""
+    x0, x1, y0, y1 = (float(v) for v in square)
+    step = 10.0 ** np.floor(np.log10(max(x1 - x0, y1 - y0))) / 200
+    return tuple(round(float(np.round(v / step) * step), 10) for v in (x0, x1, y0, y1))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def decoder_map_payload(_model, _classifier, _basis, checkpoint_key: tuple, view_key: tuple, square: tuple,
+                        n: int, class_names: tuple) -> dict:
+    """The decoder's map of `square` for the browser: per cell of an n×n lattice (row 0 at the top) the
+    class the classifier reads in the decoding (uint8) and its confidence (uint8, 255 = 1), base64; and
+    the share of the square read with at least 0.9 confidence. Cached per model, view and square."""
+    from vae import inference
+
+    classes, confidence = inference.decoder_map(_model, _classifier, _basis, square, n)
+    key = hashlib.sha256(repr((checkpoint_key, view_key, square, n)).encode()).hexdigest()[:16]
+    return {"key": key, "n": n, "extent": list(square), "names": list(class_names),
+            "classes": _b64(classes.astype(np.uint8).tobytes()),
+            "confidence": _b64(np.round(confidence * 255).astype(np.uint8).tobytes()),
+            "share": inference.confident_share(confidence, 0.9)}
+
+
 def parse_pin(value) -> tuple[float, float] | None:
     """The browser's {"x": .., "y": ..} as a pair of finite floats, else None."""
     try:
@@ -96,7 +141,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
                  images, extent, view, pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
                  overlays: dict | None = None, interactive: bool = True, frames: dict | None = None,
-                 decode: bool = True) -> None:
+                 decode: bool = True, decoder_map: dict | None = None) -> None:
     """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
     (x, y) at origin + x·u + y·v). `points` (N, 2) are in the plane's coordinates. `pin` (x, y) is Python's pinned point, applied in the browser whenever
     `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
@@ -106,7 +151,8 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     (samples, drawn as diamonds), "path" [[x, y], …] (an interpolation, A to B) and "ellipse"
     {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ), all in the plane's coordinates. `frames`
     {"key", "labels": [...], "points": [(N, 2) arrays]} turns the plane into a replay with a slider
-    and a play button; `decode=False` leaves the decoder out (a replay's early planes had others)."""
+    and a play button; `decode=False` leaves the decoder out (a replay's early planes had others).
+    `decoder_map` (see decoder_map_payload) is drawn under the dots, over its own extent."""
     state = _state(key)
     if decode:
         decoder = dict(decoder_payload(model, checkpoint_key))
@@ -131,6 +177,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
         "interactive": interactive, "overlays": _plain_overlays(overlays),
         "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
                                                               frames["points"]),
+        "decoder_map": decoder_map,
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=data, **callbacks)

@@ -4,6 +4,8 @@
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const RGB = COLOURS.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+const MAP_DEPTH = 0.5;           // the decoder's map at full confidence: half class colour, half white, so dots stay visible
 const TAP_SLOP = 6;              // CSS px a press may move and still count as a click or tap
 const DOT_RADIUS = 8;            // CSS px within which the pointer is "on" a dot
 
@@ -56,6 +58,13 @@ function niceStep(span, target) {
   return (unit < 1.5 ? 1 : unit < 3 ? 2 : unit < 7 ? 5 : 10) * power;
 }
 
+function mapColour(label, confidence, chance) {
+  // The decoder's map: hue from the class (the dots' colour), depth from the confidence, from white
+  // at chance (1 / number of classes) to MAP_DEPTH of the class colour at certainty.
+  const depth = MAP_DEPTH * Math.min(1, Math.max(0, (confidence - chance) / (1 - chance)));
+  return RGB[label % RGB.length].map((c) => Math.round(255 + depth * (c - 255)));
+}
+
 function drawDigit(canvas, pixels, offset = 0) {
   // 784 values, probabilities in [0, 1] (Float32Array) or grey levels (Uint8Array), onto a 28×28
   // canvas that CSS scales up with crisp pixels.
@@ -94,6 +103,7 @@ const HTML = `
       <div class="vlp-help"></div>
     </div>
   </div>
+  <div class="vlp-maplegend" hidden></div>
   <div class="vlp-manifold-wrap hidden">
     <canvas class="vlp-manifold" aria-label="the learned manifold: click a tile to pin its point"></canvas>
     <div class="vlp-manifold-caption"></div>
@@ -112,7 +122,7 @@ class LatentPlane {
     this.preview = $(".vlp-preview"); this.previewCaption = $(".vlp-preview-caption"); this.coords = $(".vlp-coords");
     this.dot = $(".vlp-dot"); this.dotImage = $(".vlp-dotimg"); this.dotInfo = $(".vlp-dotinfo");
     this.help = $(".vlp-help"); this.manifoldWrap = $(".vlp-manifold-wrap"); this.manifold = $(".vlp-manifold");
-    this.manifoldCaption = $(".vlp-manifold-caption");
+    this.manifoldCaption = $(".vlp-manifold-caption"); this.mapLegend = $(".vlp-maplegend");
     this.hidden = new Set(); this.pointers = new Map(); this.decoder = null; this.images = null;
     this.pin = null; this.pinSerial = null; this.size = 0; this.data = null;
     this.manifoldJob = 0;
@@ -154,9 +164,11 @@ class LatentPlane {
     this.loadDecoder(data);
     this.loadImages(data);
     this.setupFrames(data);
+    this.setupMap(data.decoder_map);
     // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
     const look = JSON.stringify([data.points_key, data.model, data.view_key, data.basis, data.extent, data.mark, data.pin_serial,
-                                 data.manifold, !!this.decoder, data.pin_image, data.overlays]);
+                                 data.manifold, !!this.decoder, data.pin_image, data.overlays,
+                                 data.decoder_map && data.decoder_map.key]);
     if (look !== this.look) { this.look = look; this.resize(true); }
   }
 
@@ -207,6 +219,60 @@ class LatentPlane {
     clearInterval(this.playing);
     this.playing = null;
     this.el.querySelector(".vlp-play").textContent = "▶ Play";
+  }
+
+  // ---- the decoder's map: what the classifier reads in the decoding of each point, under the dots ----
+  setupMap(map) {
+    this.mapLegend.hidden = !map;
+    if (!map) { this.map = null; delete this.plane.dataset.map; return; }
+    if (!this.map || this.map.key !== map.key) {
+      const n = map.n, classes = bytesFromBase64(map.classes), confidence = bytesFromBase64(map.confidence);
+      const chance = 1 / map.names.length, canvas = document.createElement("canvas");
+      canvas.width = canvas.height = n;
+      const context = canvas.getContext("2d"), image = context.createImageData(n, n);
+      for (let i = 0; i < n * n; i++) {
+        image.data.set(mapColour(classes[i], confidence[i] / 255, chance), 4 * i);
+        image.data[4 * i + 3] = 255;
+      }
+      context.putImageData(image, 0, 0);                      // row 0 is the top of the map's extent
+      this.map = { key: map.key, extent: map.extent, canvas };
+      this.plane.dataset.map = map.extent.map((v) => v.toFixed(4)).join(",");
+      if (JSON.stringify(map.names) !== this.mapNames) { this.mapNames = JSON.stringify(map.names); this.buildMapLegend(map.names); }
+    }
+    this.reportView();
+  }
+
+  reportView() {
+    // While the map is on, Python learns the visible square a moment after the zooming and panning
+    // stop, and sends the map of it (each report is a rerun, so none while the map is off).
+    if (!this.map || !this.data.interactive) return;
+    clearTimeout(this.viewTimer);
+    this.viewTimer = setTimeout(() => {
+      const v = this.view, r = (t) => (Math.round(t * 1e4) / 1e4).toString();
+      this.report("view", [r(v.cx - v.half), r(v.cx + v.half), r(v.cy - v.half), r(v.cy + v.half)].join(","));
+    }, 250);
+  }
+
+  buildMapLegend(names) {
+    const chance = 1 / names.length, rgb = (c) => `rgb(${c.join(",")})`;
+    this.mapLegend.replaceChildren();
+    const title = document.createElement("span");
+    title.className = "vlp-maplegend-title";
+    title.textContent = "Background: what the classifier reads in the decoding there";
+    this.mapLegend.appendChild(title);
+    names.forEach((name, label) => {
+      const item = document.createElement("span"), ramp = document.createElement("span");
+      item.className = "vlp-maplegend-item"; ramp.className = "ramp";
+      const stops = [chance, 0.5, 0.9, 1].map((p) => rgb(mapColour(label, p, chance)));
+      ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+      item.append(ramp, document.createTextNode(name));
+      this.mapLegend.appendChild(item);
+    });
+    const note = document.createElement("span");
+    note.className = "vlp-maplegend-note";
+    note.textContent = `Each colour runs from white (the classifier is unsure: confidence ${chance.toFixed(2)}, chance) ` +
+      "to deep (sure: confidence 1). Colours are the dots' colours.";
+    this.mapLegend.appendChild(note);
   }
 
   loadDecoder(data) {
@@ -295,6 +361,7 @@ class LatentPlane {
     this.drawPlane();
     this.drawOverlay();
     this.scheduleManifold();
+    this.reportView();
     this.plane.dataset.view = [view.cx - view.half, view.cx + view.half, view.cy - view.half, view.cy + view.half]
       .map((v) => v.toFixed(4)).join(",");
   }
@@ -365,6 +432,11 @@ class LatentPlane {
     const dpr = this.plane.width / this.size, ctx = this.plane.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = "#f7f7f7"; ctx.fillRect(0, 0, this.size, this.size);
+    if (this.map) {                                          // the decoder's map, one crisp cell per lattice point
+      const [x0, x1, y0, y1] = this.map.extent, [left, top] = this.toPixel(x0, y1), [right, bottom] = this.toPixel(x1, y0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.map.canvas, left, top, right - left, bottom - top);
+    }
     // grid lines and tick labels
     const v = this.view, step = niceStep(2 * v.half, this.size < 400 ? 4 : 6);
     ctx.strokeStyle = "#e2e2e2"; ctx.lineWidth = 1; ctx.fillStyle = "#777";
@@ -381,7 +453,7 @@ class LatentPlane {
     }
     // the dots
     const r = this.size < 400 ? 1.1 : 1.4;
-    ctx.globalAlpha = 0.6;
+    ctx.globalAlpha = this.map ? 0.85 : 0.6;                 // over the map's colours the dots need more ink
     for (let d = 0; d < 10; d++) {
       if (this.hidden.has(d)) continue;
       ctx.fillStyle = COLOURS[d];
