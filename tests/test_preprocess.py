@@ -251,6 +251,16 @@ def test_the_ink_map_of_strokes_on_a_transparent_layer_treats_the_transparency_a
     np.testing.assert_allclose(ink, reference_ink(a * g + (1 - a) * paper), atol=1e-5)
 
 
+def test_the_paper_contrasts_with_the_opaque_strokes_not_with_a_faint_wash():
+    """Dark strokes over a wide, barely visible light wash (alpha 20/255): the strokes decide that the ink is
+    dark, so the paper is light and the wash, nearly paper-coloured, is not ink."""
+    rgba = np.zeros((60, 60, 4))
+    rgba[5:55, 5:55] = (255, 255, 255, 20)                            # the wash
+    rgba[20:40, 28:32] = (30, 30, 30, 255)                            # a stroke
+    ink = ink_intensity(Image.fromarray(np.uint8(rgba), "RGBA"))
+    assert ink[20:40, 28:32].min() == 1.0 and ink.sum() == 20 * 4
+
+
 def test_a_wholly_transparent_picture_is_blank():
     with pytest.raises(ImageError, match="No digit found"):
         ink_intensity(Image.new("RGBA", (50, 50), (255, 255, 255, 0)))
@@ -439,6 +449,9 @@ def test_an_upload_comes_back_rgb_or_rgba_if_it_has_transparency(mode, fmt, expe
     if expected == "RGBA":
         alpha = np.asarray(image.getchannel("A"))
         assert alpha[:, : alpha.shape[1] // 3].max() == 0 and alpha[-5:, -5:].min() == 255
+    if mode == "P-transparent":                   # what shows is the grey square: no dark fringe from the hidden black
+        grey = np.asarray(image.convert("L"))
+        assert grey[alpha >= 128].min() >= 180
 
 
 def test_a_large_gif_is_shrunk_smoothly_so_thin_lines_stay_visible():
@@ -498,6 +511,26 @@ def test_only_pictures_over_8_megapixels_wait_for_the_big_decode_gate(decode_spy
     read_upload(encode(Image.new("L", size, 255), "PNG"))
     assert decode_spy["held"] == [1 if big else 0] and decode_spy["gate"] == 0
     assert decode_spy["trimmed"] == (1 if big else 0)
+
+
+def test_freed_memory_is_handed_back_through_the_c_librarys_malloc_trim(monkeypatch):
+    from vae import preprocess
+
+    calls = []
+
+    class CLibrary:
+        def __init__(self, name):
+            calls.append(name)
+
+        def malloc_trim(self, pad):
+            calls.append(pad)
+
+    monkeypatch.setattr(ctypes, "CDLL", CLibrary)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: {"c": "libc-found.so"}.get(name))
+    preprocess._return_freed_memory()
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    preprocess._return_freed_memory()
+    assert calls == ["libc-found.so", 0, "libc.so.6", 0]            # all free memory (no padding kept)
 
 
 def test_handing_memory_back_never_fails(monkeypatch):

@@ -96,7 +96,9 @@ def _shrunk(image: Image.Image) -> Image.Image:
         return image
     scale = WORKING_SIDE / max(image.size)
     size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+    # A colour-keyed transparency ("transparency" in info, GIF and PNG) becomes alpha before resampling: resampled as
+    # colour, the hidden colour bleeds into the edges as an opaque fringe.
+    if image.mode not in ("RGB", "RGBA", "L", "LA") or "transparency" in image.info:
         image = image.convert("RGBA" if "transparency" in image.info or image.mode in ("PA",) else "RGB")
     return image.resize(size, Image.Resampling.LANCZOS)         # keeps image.info: EXIF rotation survives
 
