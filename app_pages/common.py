@@ -354,9 +354,13 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
     from app_pages.plane import latent_plane
     from vae import inference, runs
 
+    from vae.datasets import DATASETS, MNIST
+
     status = runs.read_status(run_dir) or {}
-    images, labels = test_set((status.get("train_config") or {}).get("dataset") or "mnist")
+    dataset = DATASETS.get((status.get("train_config") or {}).get("dataset"), MNIST)
+    images, labels = test_set(dataset)
     view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
     latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],
                  labels=labels, images=images, extent=frames["extent"], view=view, pin=None,
-                 pin_serial=0, on_pin=lambda: None, frames=frames, decode=False, interactive=False)
+                 pin_serial=0, on_pin=lambda: None, frames=frames, decode=False, interactive=False,
+                 dataset=dataset)

@@ -88,5 +88,5 @@ st.caption("The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, w
 
 latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, points=points, labels=labels, images=images,
              extent=plots.plane_extent(points), view=view, pin=pin.placed, pin_serial=pin.serial,
-             on_pin=pin_from("plane_elbo"), mark=(zx, zy),
+             on_pin=pin_from("plane_elbo"), mark=(zx, zy), dataset=loaded.dataset,
              overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}})

@@ -95,7 +95,8 @@ def plane_and_pin() -> None:
     latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
                  images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
                  on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
-                 pin_image=plots.enlarge(image, 1) if failed else None, decoder_map=decoder_map)
+                 pin_image=plots.enlarge(image, 1) if failed else None, decoder_map=decoder_map,
+                 dataset=loaded.dataset)
     if decoder_map is not None:
         x0, x1, y0, y1 = decoder_map["extent"]
         st.caption(f"Decoder's map of the visible square ({axes[0]} {x0:g} to {x1:g}, {axes[1]} {y0:g} to {y1:g}): "

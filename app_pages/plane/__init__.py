@@ -141,7 +141,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
                  images, extent, view, pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
                  overlays: dict | None = None, interactive: bool = True, frames: dict | None = None,
-                 decode: bool = True, decoder_map: dict | None = None) -> None:
+                 decode: bool = True, decoder_map: dict | None = None, dataset=None) -> None:
     """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
     (x, y) at origin + x·u + y·v). `points` (N, 2) are in the plane's coordinates. `pin` (x, y) is Python's pinned point, applied in the browser whenever
     `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
@@ -152,7 +152,11 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ), all in the plane's coordinates. `frames`
     {"key", "labels": [...], "points": [(N, 2) arrays]} turns the plane into a replay with a slider
     and a play button; `decode=False` leaves the decoder out (a replay's early planes had others).
-    `decoder_map` (see decoder_map_payload) is drawn under the dots, over its own extent."""
+    `decoder_map` (see decoder_map_payload) is drawn under the dots, over its own extent. `dataset`
+    (vae.datasets.Dataset, MNIST when None) names the classes of `labels` and what one example is."""
+    from vae.datasets import MNIST
+
+    dataset = dataset or MNIST
     state = _state(key)
     if decode:
         decoder = dict(decoder_payload(model, checkpoint_key))
@@ -177,7 +181,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
         "interactive": interactive, "overlays": _plain_overlays(overlays),
         "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
                                                               frames["points"]),
-        "decoder_map": decoder_map,
+        "decoder_map": decoder_map, "class_names": list(dataset.class_names), "item": dataset.item,
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=data, **callbacks)

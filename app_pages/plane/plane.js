@@ -83,7 +83,7 @@ function drawDigit(canvas, pixels, offset = 0) {
 const HTML = `
 <div class="vlp">
   <div class="vlp-msg" role="status"></div>
-  <div class="vlp-bar"><span class="vlp-title">digit:</span></div>
+  <div class="vlp-bar"><span class="vlp-title">class:</span></div>
   <div class="vlp-replay" hidden>
     <button type="button" class="vlp-play" aria-label="play the replay">▶ Play</button>
     <input type="range" class="vlp-frame" min="0" max="0" value="0" aria-label="snapshot">
@@ -147,6 +147,7 @@ class LatentPlane {
       this.labels = bytesFromBase64(data.labels);
       this.buildIndex();
     }
+    this.nameClasses(data.class_names, data.item);
     if (!previous || `${previous.model}|${previous.view_key}` !== viewKey) {
       this.viewKey = viewKey;
       this.view = CACHE.views.get(viewKey) || this.homeView();
@@ -528,12 +529,14 @@ class LatentPlane {
   }
 
   buildLegend() {
+    this.legend = [];
     for (let d = 0; d < 10; d++) {
-      const button = document.createElement("button");
+      const button = document.createElement("button"), swatch = document.createElement("span");
       button.type = "button";
       button.setAttribute("aria-pressed", "true");
-      button.title = `show or hide the ${d}s`;
-      button.innerHTML = `<span class="sw" style="background:${COLOURS[d]}"></span>${d}`;
+      swatch.className = "sw"; swatch.style.background = COLOURS[d];
+      button.append(swatch, document.createTextNode(String(d)));
+      this.legend.push(button);
       button.addEventListener("click", () => {
         if (this.hidden.has(d)) this.hidden.delete(d); else this.hidden.add(d);
         button.setAttribute("aria-pressed", String(!this.hidden.has(d)));
@@ -545,6 +548,19 @@ class LatentPlane {
     reset.type = "button"; reset.className = "vlp-reset"; reset.textContent = "Reset view";
     reset.addEventListener("click", () => this.setView(this.homeView()));
     this.bar.appendChild(reset);
+    this.nameClasses([...Array(10).keys()].map(String), "digit");
+  }
+
+  nameClasses(names, item) {
+    // The model's dataset names its classes ("0"…"9", or "T-shirt/top"…"Ankle boot") and its examples.
+    if (!names || JSON.stringify([names, item]) === this.classWords) return;
+    this.classWords = JSON.stringify([names, item]);
+    this.classNames = names; this.item = item;
+    this.bar.querySelector(".vlp-title").textContent = item === "digit" ? "digit:" : "class:";
+    this.legend.forEach((button, d) => {
+      button.lastChild.textContent = names[d];
+      button.title = `show or hide the test ${item}s labelled ${names[d]}`;
+    });
   }
 
   // ---- decoding under the pointer -------------------------------------------------------------
@@ -574,7 +590,9 @@ class LatentPlane {
     this.hoverDot = index;
     if (index < 0) { this.dot.classList.add("empty"); this.dotInfo.textContent = ""; return; }
     this.dot.classList.remove("empty");
-    this.dotInfo.innerHTML = `test digit <b>#${index}</b><br>labelled <b>${this.labels[index]}</b>`;
+    const name = document.createElement("b"), number = document.createElement("b");
+    number.textContent = `#${index}`; name.textContent = this.classNames[this.labels[index]];
+    this.dotInfo.replaceChildren(`test ${this.item} `, number, document.createElement("br"), "labelled ", name);
     if (this.images) drawDigit(this.dotImage, this.images, index * 784);
     else this.dot.classList.add("empty");
     this.dot.dataset.index = String(index);
