@@ -97,11 +97,6 @@ def plane_and_pin() -> None:
                  on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
                  pin_image=plots.enlarge(image, 1) if failed else None, decoder_map=decoder_map,
                  dataset=loaded.dataset)
-    if decoder_map is not None:
-        x0, x1, y0, y1 = decoder_map["extent"]
-        st.caption(f"Decoder's map of the visible square ({axes[0]} {x0:g} to {x1:g}, {axes[1]} {y0:g} to {y1:g}): "
-                   f"**{decoder_map['share']:.1%}** of it decodes to an image that the classifier reads with at "
-                   f"least 90 % confidence.")
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
     picture.image(plots.enlarge(image, 8), width=224,
                   caption="The decoder's output p(x | z) at the pinned point, decoded on the server.")

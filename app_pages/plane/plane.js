@@ -239,6 +239,10 @@ class LatentPlane {
       this.map = { key: map.key, extent: map.extent, canvas };
       this.plane.dataset.map = map.extent.map((v) => v.toFixed(4)).join(",");
       if (JSON.stringify(map.names) !== this.mapNames) { this.mapNames = JSON.stringify(map.names); this.buildMapLegend(map.names); }
+      const [x0, x1, y0, y1] = map.extent, axes = this.data.axes, f = (t) => Number(t.toPrecision(4));
+      this.mapLegend.querySelector(".vlp-maplegend-share").textContent = `${(100 * map.share).toFixed(1)} % of the ` +
+        `map's square (${axes[0]} ${f(x0)} to ${f(x1)}, ${axes[1]} ${f(y0)} to ${f(y1)}) decodes to an image that ` +
+        "the classifier reads with at least 90 % confidence.";
     }
     this.reportView();
   }
@@ -259,8 +263,11 @@ class LatentPlane {
     this.mapLegend.replaceChildren();
     const title = document.createElement("span");
     title.className = "vlp-maplegend-title";
-    title.textContent = "Background: what the classifier reads in the decoding there";
-    this.mapLegend.appendChild(title);
+    title.textContent = "Decoder's map: the background is what the classifier reads in the decoding of each point.";
+    const share = document.createElement("span");
+    share.className = "vlp-maplegend-share";
+    share.setAttribute("aria-live", "polite");
+    this.mapLegend.append(title, share);
     names.forEach((name, label) => {
       const item = document.createElement("span"), ramp = document.createElement("span");
       item.className = "vlp-maplegend-item"; ramp.className = "ramp";

@@ -1,11 +1,11 @@
 """Save a screenshot of each page after a realistic interaction, for the README.
 
-    .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent reconstruct elbo train]
+    .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent decoder_map reconstruct elbo train]
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
-latent plane and hovers another (the browser's live decoding), uploads a photo of a test digit, draws
-a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png, docs/reconstruct.png,
-docs/elbo.png and docs/train.png.
+latent plane and hovers another (the browser's live decoding), opens the plane with the decoder's map on,
+uploads a photo of a test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes
+docs/latent.png, docs/decoder-map.png, docs/reconstruct.png, docs/elbo.png and docs/train.png.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
                      photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
-SIZE = {"latent": {"width": 1280, "height": 1500}, "reconstruct": {"width": 1280, "height": 1350},
+SIZE = {"latent": {"width": 1280, "height": 1500}, "decoder_map": {"width": 1280, "height": 1200}, "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
         "train": {"width": 1280, "height": 2150}}
 
@@ -31,6 +31,16 @@ def shoot_latent(page, url: str, out: Path) -> None:
     page.mouse.move(*page_point(page, 0.45, 0.55), steps=8)        # the live preview under the pointer
     page.wait_for_timeout(300)
     page.screenshot(path=out / "latent.png")
+
+
+def shoot_decoder_map(page, url: str, out: Path) -> None:
+    open_plane(page, url, "/latent?map=1")                         # the link turns the decoder's map on
+    page.locator(".vlp-plane[data-map]").first.wait_for(state="attached")
+    wait_until_idle(page)
+    page.locator(".vlp-maplegend").first.scroll_into_view_if_needed()
+    page.mouse.move(*page_point(page, 0.35, 0.6), steps=8)
+    page.wait_for_timeout(300)
+    page.screenshot(path=out / "decoder-map.png")
 
 
 def shoot_reconstruct(page, url: str, out: Path) -> None:
@@ -71,20 +81,21 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--only", nargs="*", choices=["latent", "reconstruct", "elbo", "train"], help="some pages only")
+    parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "reconstruct", "elbo", "train"],
+                        help="some pages only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
-            [shoot_latent, shoot_reconstruct, shoot_elbo, shoot_train]
+            [shoot_latent, shoot_decoder_map, shoot_reconstruct, shoot_elbo, shoot_train]
         for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")
             page = browser.new_page(viewport=SIZE[name])
             shoot(page, server.url, args.out)
             page.close()
-            print(f"saved {args.out / name}.png")
+            print(f"saved {args.out / name.replace('_', '-')}.png")
         browser.close()
 
 
