@@ -16,7 +16,7 @@ from vae import inference
 
 @st.cache_resource(show_spinner="Loading the classifier…")
 def classifier(dataset: str = "mnist"):
-    """The shipped CNN that reads a dataset's images (99.17 % on the MNIST test set, see
+    """The shipped CNN that reads a dataset's images (99.21 % on the MNIST test set, see
     bench/quality.md for Fashion-MNIST), or None if it cannot be opened."""
     from vae.checkpoint import CheckpointError
     from vae.classifier import classifier_path, load_classifier
