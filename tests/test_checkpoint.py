@@ -82,13 +82,14 @@ def test_an_edited_tensor_or_trainer_state_is_a_checksum_error(tmp_path):
 
 def test_a_config_declaring_a_bigger_model_is_refused_before_allocation(tmp_path, monkeypatch):
     """The issue's case: a 7 MB file declaring hidden=30000 cost 14.6 GB before it was rejected.
-    Here hidden=5000 (230 MB, so that a regression costs little): no model of that size may be built."""
+    Here hidden=4000, within vae.options' bound of 4096 (150 MB, so that a regression costs little): no model
+    of that size may be built. (hidden=30000 is now refused by the config itself, before any shape is read.)"""
     import vae.checkpoint
     from vae.checkpoint import read_checkpoint
 
     save_checkpoint(tmp_path / "model.pt", VAE(ModelConfig(hidden=32)), {})
     payload = read_checkpoint(tmp_path / "model.pt")
-    payload["meta"]["model_config"]["hidden"] = 5000
+    payload["meta"]["model_config"]["hidden"] = 4000
     torch.save(payload, tmp_path / "big.pt")                      # meta is outside the checksum
     built = []
 
@@ -100,8 +101,8 @@ def test_a_config_declaring_a_bigger_model_is_refused_before_allocation(tmp_path
     monkeypatch.setattr(vae.checkpoint, "VAE", spy)
     with pytest.raises(CheckpointError, match="big.pt: weights do not fit.* declares [0-9,]+ parameters") as refused:
         load_checkpoint(tmp_path / "big.pt")
-    assert "('decoder.0.bias', (32,)), ('decoder.0.bias', (5000,))" in str(refused.value)   # what differs
-    assert [device for hidden, device in built if hidden == 5000] in ([], ["meta"])   # shapes only, no memory
+    assert "('decoder.0.bias', (32,)), ('decoder.0.bias', (4000,))" in str(refused.value)   # what differs
+    assert [device for hidden, device in built if hidden == 4000] in ([], ["meta"])   # shapes only, no memory
     load_checkpoint(tmp_path / "model.pt")                        # a sound file still builds its model
     assert (32, "cpu") in built
 
