@@ -28,9 +28,12 @@ def default_checkpoint() -> Path:
 
 
 def shipped_checkpoints() -> list[Path]:
-    """The default model, then the other pretrained ones that are present."""
-    others = [PROJECT_ROOT / "checkpoints" / name for name in SHIPPED]
-    return [default_checkpoint()] + [p for p in others if p != default_checkpoint() and p.is_file()]
+    """The pretrained models offered before the runs: checkpoints/mnist-2d.pt, then the others that are
+    present; $VAE_CHECKPOINT, when set, replaces them all (a deployment that serves one model)."""
+    if os.environ.get(CHECKPOINT_ENV):
+        return [default_checkpoint()]
+    return [default_checkpoint()] + [PROJECT_ROOT / "checkpoints" / name for name in SHIPPED[1:]
+                                     if (PROJECT_ROOT / "checkpoints" / name).is_file()]
 
 
 def is_shipped(path: Path) -> bool:

@@ -73,5 +73,5 @@ def test_every_shipped_model_is_offered_the_default_first_and_named_by_its_file(
     vae.save_checkpoint(fashion, vae.VAE(vae.ModelConfig(hidden=8, depth=1)),
                         {"epoch": 3, "test_metrics": {"neg_elbo": 241.04}, "dataset": "fashion-mnist"})
     assert catalog.shipped_choice(fashion).details == "Fashion-MNIST · z=2 · 3 epochs · test −ELBO 241.0"
-    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion))       # another default comes first, once
-    assert catalog.shipped_checkpoints()[0] == fashion and catalog.shipped_checkpoints().count(fashion) == 1
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion))       # a chosen model replaces the shipped ones
+    assert catalog.shipped_checkpoints() == [fashion]
