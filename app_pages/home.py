@@ -6,8 +6,10 @@ st.markdown(
     "A **variational autoencoder** (VAE) squeezes each 28×28 MNIST digit into a tiny code *z* (here usually "
     "just two numbers) and learns to draw the digit back from that code. Because the code is two-dimensional, "
     "you can *see* the whole space the model has learned and walk around in it.\n\n"
-    "The model in the sidebar is used by every page. It starts with a pretrained one; the runs you train "
-    "here join the list when they finish.")
+    "The model in the sidebar is used by every page. Two pretrained ones ship with the project: one trained "
+    "on handwritten digits (MNIST) and one on photos of clothing, shoes and bags (Fashion-MNIST, ten "
+    "classes from T-shirt to ankle boot); every page follows the chosen model's dataset. The runs you "
+    "train here join the list when they finish.")
 
 train, latent, reconstruct = st.columns(3)
 with train:

@@ -1,4 +1,5 @@
-"""VAE Latent Explorer: a variational autoencoder on MNIST and the tools to explore its latent space.
+"""VAE Latent Explorer: a variational autoencoder on MNIST (or Fashion-MNIST) and the tools to explore
+its latent space.
 
 Importing this package defines things and does nothing else: no downloads, no
 device probing, no file access, and never Streamlit.
