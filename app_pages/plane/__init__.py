@@ -63,11 +63,12 @@ def points_payload(points: np.ndarray, labels: np.ndarray) -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def images_payload(_images, count: int) -> dict:
-    """The test images (count, 28, 28) uint8, gzip-compressed and base64-encoded (about 2.2 MB)."""
+def images_payload(_images, dataset: str) -> dict:
+    """A dataset's test images (N, 28, 28) uint8, gzip-compressed and base64-encoded (about 2.2 MB for
+    MNIST), computed once per dataset."""
     raw = np.ascontiguousarray(_images.numpy(), dtype=np.uint8).tobytes()
     return {"images": _b64(gzip.compress(raw, compresslevel=6, mtime=0)),
-            "images_key": "mnist-test-" + hashlib.sha256(raw).hexdigest()[:16]}
+            "images_key": f"{dataset}-test-" + hashlib.sha256(raw).hexdigest()[:16]}
 
 
 def _state(key: str) -> dict:
@@ -165,7 +166,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
             decoder["weights"] = None
     else:
         decoder = {"key": None, "layers": [], "weights": None, "error": None, "off": True, "served": 0}
-    images_part = dict(images_payload(images, len(images)))
+    images_part = dict(images_payload(images, dataset.name))
     send, images_part["images_served"] = _serve(key, state, "images", images_part["images_key"])
     if not send:
         images_part["images"] = None

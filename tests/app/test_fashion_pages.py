@@ -1,6 +1,7 @@
 """Every page follows the chosen model's dataset: a Fashion-MNIST model gets Fashion-MNIST's test set,
 its class names and words, and the Reconstruct page offers what fits it."""
 import base64
+import gzip
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from app_pages import catalog
 from vae import data
 from vae.datasets import FASHION_MNIST
 
-from test_pages import messages, widget
+from test_pages import messages, plane_data, widget
 
 
 @pytest.fixture
@@ -75,8 +76,6 @@ def test_the_elbo_page_runs_on_a_fashion_item_and_matches_negative_elbo(open_pag
 
 
 def test_latent_page_encodes_the_fashion_test_set(open_page, fashion_model):
-    from test_pages import plane_data
-
     app = open_page("app_pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
     model, _ = vae.load_checkpoint(fashion_model)
@@ -88,6 +87,23 @@ def test_latent_page_encodes_the_fashion_test_set(open_page, fashion_model):
     np.testing.assert_allclose(points, expected, atol=1e-5)              # Fashion's test set, not MNIST's
     assert np.frombuffer(base64.b64decode(sent["labels"]), np.uint8).tolist() == labels.tolist()
     assert sent["class_names"] == list(FASHION_MNIST.class_names)
+
+
+def test_the_browser_gets_the_fashion_images_after_the_mnist_ones(open_page, fashion_model, monkeypatch):
+    """The hover card's picture comes from the images blob: each dataset has its own (one blob per
+    dataset, not one per size: both test sets hold 10,000 images)."""
+    monkeypatch.delenv(catalog.CHECKPOINT_ENV)
+    app = open_page("app_pages/latent.py")                       # the shipped MNIST model first
+    app.session_state["plane"] = {"need_images": 1}
+    app.run()
+    mnist = plane_data(app)["images"]
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion_model))
+    app = open_page("app_pages/latent.py")
+    app.session_state["plane"] = {"need_images": 1}
+    app.run()
+    sent = plane_data(app)
+    assert sent["images"] != mnist
+    assert gzip.decompress(base64.b64decode(sent["images"])) == fashion_test_set()[0].numpy().tobytes()
 
 
 def test_missing_fashion_data_is_explained_without_a_download(open_page, fashion_model, tmp_path, monkeypatch):
