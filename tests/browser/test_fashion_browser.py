@@ -45,6 +45,12 @@ def test_the_plane_shows_fashion_items_by_class_name_and_decodes_them(page, serv
             index = int(dot.get_attribute("data-index"))
             text = page.locator(".vlp-dotinfo").first.inner_text()
             assert f"test item #{index}" in text and FASHION_MNIST.class_names[int(labels[index])] in text
+            page.wait_for_function("() => window.__vaeLatentCache && [...window.__vaeLatentCache.blobs.keys()]"
+                                   ".some((key) => key.startsWith('fashion-mnist-test-'))")
+            page.mouse.move(*page_point(page, fx, 0.5), steps=1)                   # drawn again, images held
+            shown = np.asarray(page.locator(".vlp-dotimg").first.evaluate(
+                "(c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((_, i) => i % 4 === 0)"))
+            assert np.array_equal(shown.reshape(28, 28), images[index].numpy())       # the item, not an MNIST digit
             break
     else:
         pytest.fail("no dot was found under the pointer across the centre of the plane")
