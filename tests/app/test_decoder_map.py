@@ -89,3 +89,25 @@ def test_a_link_with_map_1_opens_with_the_map_on(runs_dir, monkeypatch):
     assert not app.exception
     assert app.toggle(key="decoder_map").value is True
     assert plane_data(app)["decoder_map"]["n"] == 100
+
+
+def test_a_fashion_model_is_read_by_the_fashion_classifier_with_its_class_names(runs_dir, monkeypatch):
+    from vae import data
+    from vae.datasets import FASHION_MNIST
+
+    try:
+        data.ensure_data(dataset=FASHION_MNIST, log=lambda m: None, fetch=False)
+    except data.DataError as exc:
+        pytest.skip(f"Fashion-MNIST is not available here: {str(exc)[:200]}")
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params.update({"model": "fashion-mnist-2d", "map": "1"})
+    app.switch_page("app_pages/latent.py").run()
+    assert not app.exception
+    shown = plane_data(app)["decoder_map"]
+    assert shown["names"] == list(FASHION_MNIST.class_names)
+    model, _ = vae.load_checkpoint(ROOT / "checkpoints" / "fashion-mnist-2d.pt")
+    classifier, _ = load_classifier(classifier_path("fashion-mnist"))
+    expected, _ = inference.decoder_map(model, classifier, inference.dims_basis(2, (0, 1)), tuple(shown["extent"]), 100)
+    np.testing.assert_array_equal(unpack(shown)[0], expected)
