@@ -1,11 +1,13 @@
 """Save a screenshot of each page after a realistic interaction, for the README.
 
-    .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent decoder_map reconstruct elbo train]
+    .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent decoder_map explore fashion reconstruct elbo train]
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
 latent plane and hovers another (the browser's live decoding), opens the plane with the decoder's map on,
-uploads a photo of a test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes
-docs/latent.png, docs/decoder-map.png, docs/reconstruct.png, docs/elbo.png and docs/train.png.
+opens the interpolation and a dot's story, opens the shipped Fashion-MNIST model, uploads a photo of a
+test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png,
+docs/decoder-map.png, docs/interpolate.png, docs/story.png, docs/fashion.png, docs/reconstruct.png,
+docs/elbo.png and docs/train.png.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
                      photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
-SIZE = {"latent": {"width": 1280, "height": 1500}, "decoder_map": {"width": 1280, "height": 1200}, "reconstruct": {"width": 1280, "height": 1350},
+SIZE = {"latent": {"width": 1280, "height": 1500}, "decoder_map": {"width": 1280, "height": 1200},
+        "explore": {"width": 1280, "height": 1000}, "fashion": {"width": 1280, "height": 1100},
+        "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
         "train": {"width": 1280, "height": 2150}}
 
@@ -41,6 +45,28 @@ def shoot_decoder_map(page, url: str, out: Path) -> None:
     page.mouse.move(*page_point(page, 0.35, 0.6), steps=8)
     page.wait_for_timeout(300)
     page.screenshot(path=out / "decoder-map.png")
+
+
+def shoot_explore(page, url: str, out: Path) -> None:
+    """Two of the Latent page's tabs, each with what it draws on the plane: docs/interpolate.png, docs/story.png."""
+    open_plane(page, url)
+    pin_plane(page, 0.7, 0.35)
+    for tab, name, last in (("Interpolate", "interpolate", "Download as an animation"),
+                            ("A dot's story", "story", "nearest neighbours in latent space")):
+        page.get_by_role("tab", name=tab).click()
+        wait_until_idle(page)
+        page.get_by_text(last).first.scroll_into_view_if_needed()        # the tab's results, the plane above them
+        page.wait_for_timeout(800)
+        page.screenshot(path=out / f"{name}.png")
+
+
+def shoot_fashion(page, url: str, out: Path) -> None:
+    open_plane(page, url, "/latent?model=fashion-mnist-2d")
+    pin_plane(page, 0.4, 0.6)
+    page.locator(".vlp-manifold[data-done]").first.wait_for()
+    page.mouse.move(*page_point(page, 0.55, 0.4), steps=8)
+    page.wait_for_timeout(300)
+    page.screenshot(path=out / "fashion.png")
 
 
 def shoot_reconstruct(page, url: str, out: Path) -> None:
@@ -81,7 +107,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "reconstruct", "elbo", "train"],
+    parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "explore", "fashion", "reconstruct",
+                                                      "elbo", "train"],
                         help="some pages only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -89,13 +116,13 @@ def main() -> None:
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
-            [shoot_latent, shoot_decoder_map, shoot_reconstruct, shoot_elbo, shoot_train]
+            [shoot_latent, shoot_decoder_map, shoot_explore, shoot_fashion, shoot_reconstruct, shoot_elbo, shoot_train]
         for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")
             page = browser.new_page(viewport=SIZE[name])
             shoot(page, server.url, args.out)
             page.close()
-            print(f"saved {args.out / name.replace('_', '-')}.png")
+            print(f"saved {name.replace('_', '-')} in {args.out}")
         browser.close()
 
 
