@@ -195,6 +195,7 @@ def _train_run(args, stop_requested, world=None) -> int:
     writer = RunWriter(run_dir)
     writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started") or process_start,
                          epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
+                         phase="loading data", eta_seconds=None, finishes_at=None,
                          interrupted=False, device=str(device), world_size=world.world_size,
                          model_config=model_cfg.to_dict(), train_config=train_cfg.to_dict())
     try:
@@ -259,12 +260,15 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
 
     from . import replay
     from .checkpoint import save_checkpoint
+    from .runs import RemainingTime
 
     every = trainer.config.log_every
     window = []
     bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=not sys.stderr.isatty(),
                dynamic_ncols=True)
-    writer.update_status(total_steps=trainer.total_steps, step=trainer.step, epoch=trainer.epochs_done)
+    writer.update_status(total_steps=trainer.total_steps, step=trainer.step, epoch=trainer.epochs_done,
+                         phase="training")
+    remaining = RemainingTime(trainer.steps_per_epoch, trainer.total_steps)
 
     def save():
         save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer),
@@ -273,6 +277,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
 
     def on_step(t, e):
         window.append((e.loss, e.recon, e.kl))
+        remaining.step_ended(e.step, time.time())
         bar.update(1)
         if e.step % every and e.step != e.total_steps:
             return
@@ -281,8 +286,9 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
         bar.set_postfix(loss=f"{loss:.1f}", epoch=e.epoch)
         writer.metrics({"split": "train", "epoch": e.epoch, "step": e.step, "loss": loss, "recon": recon,
                         "kl": kl, "beta": e.beta, "lr": e.lr, "seconds": clock()})
-        eta = (e.total_steps - e.step) * trainer.config.batch_size / max(e.images_per_sec, 1e-9)
-        writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta)
+        eta = remaining.seconds_left()
+        writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta,
+                             finishes_at=None if eta is None else time.time() + eta)
 
     def on_epoch(t, test):
         writer.metrics({"split": "test", "epoch": t.epochs_done, "step": t.step, "loss": test["neg_elbo"],
@@ -300,7 +306,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
     if state == "stopped":
         save()
     writer.update_status(state=state, step=trainer.step, epoch=trainer.epochs_done, eta_seconds=0.0
-                         if state == "finished" else None, train_seconds=trainer.seconds)
+                         if state == "finished" else None, finishes_at=None, train_seconds=trainer.seconds)
     return state
 
 
