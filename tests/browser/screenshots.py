@@ -4,9 +4,10 @@
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
 latent plane and hovers another (the browser's live decoding), opens the plane with the decoder's map on,
-opens the interpolation and a dot's story, opens the shipped Fashion-MNIST model, uploads a photo of a
+opens the prior samples, the interpolation and a dot's story, trains an 8-D model and opens its PCA
+view, opens the shipped Fashion-MNIST model, uploads a photo of a
 test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png,
-docs/decoder-map.png, docs/interpolate.png, docs/story.png, docs/fashion.png, docs/reconstruct.png,
+docs/decoder-map.png, docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/fashion.png, docs/reconstruct.png,
 docs/elbo.png and docs/train.png.
 """
 from __future__ import annotations
@@ -21,8 +22,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
                      photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
+SERVER = None                                   # the AppServer of this run (its runs folder)
 SIZE = {"latent": {"width": 1280, "height": 1500}, "decoder_map": {"width": 1280, "height": 1200},
         "explore": {"width": 1280, "height": 1000}, "fashion": {"width": 1280, "height": 1100},
+        "pca": {"width": 1280, "height": 1200},
         "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
         "train": {"width": 1280, "height": 2150}}
@@ -51,13 +54,33 @@ def shoot_explore(page, url: str, out: Path) -> None:
     """Two of the Latent page's tabs, each with what it draws on the plane: docs/interpolate.png, docs/story.png."""
     open_plane(page, url)
     pin_plane(page, 0.7, 0.35)
-    for tab, name, last in (("Interpolate", "interpolate", "Download as an animation"),
+    for tab, name, last in (("Sample from the prior", "prior", "Draw other samples"),
+                            ("Interpolate", "interpolate", "Download as an animation"),
                             ("A dot's story", "story", "nearest neighbours in latent space")):
         page.get_by_role("tab", name=tab).click()
         wait_until_idle(page)
         page.get_by_text(last).first.scroll_into_view_if_needed()        # the tab's results, the plane above them
         page.wait_for_timeout(800)
         page.screenshot(path=out / f"{name}.png")
+
+
+def shoot_pca(page, url: str, out: Path) -> None:
+    """An 8-dimensional model trained for the picture (CLI, 2 epochs on 20,000 images, into the server's
+    runs folder), seen through its PCA plane: docs/pca.png."""
+    import subprocess
+
+    from harness import ROOT
+    from vae import runs
+
+    run_dir = SERVER.runs_dir / "pca-8d"
+    if not (run_dir / runs.CHECKPOINT).is_file():
+        subprocess.run([sys.executable, "-m", "vae", "train", "--run-dir", str(run_dir), "--latent-dim", "8",
+                        "--epochs", "2", "--limit", "20000"], cwd=ROOT, check=True, capture_output=True)
+    open_plane(page, url, "/latent?model=run:pca-8d&dims=pca")
+    page.get_by_text("PCA view").first.wait_for()
+    page.mouse.move(*page_point(page, 0.55, 0.45), steps=8)
+    page.wait_for_timeout(300)
+    page.screenshot(path=out / "pca.png")
 
 
 def shoot_fashion(page, url: str, out: Path) -> None:
@@ -107,16 +130,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "explore", "fashion", "reconstruct",
-                                                      "elbo", "train"],
+    parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "explore", "pca", "fashion",
+                                                      "reconstruct", "elbo", "train"],
                         help="some pages only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
+        global SERVER
+        SERVER = server
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
-            [shoot_latent, shoot_decoder_map, shoot_explore, shoot_fashion, shoot_reconstruct, shoot_elbo, shoot_train]
+            [shoot_latent, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion, shoot_reconstruct, shoot_elbo,
+             shoot_train]
         for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")
             page = browser.new_page(viewport=SIZE[name])
