@@ -4,7 +4,8 @@ least 0.9 confidence.
 
     .venv/bin/python bench/decoder_map.py [--checkpoint checkpoints/mnist-2d.pt] [--n 100] [--runs 7]
 
-Times vae.inference.decoder_map as the Latent page calls it (bfloat16 autocast) and in float32, after
+Times vae.inference.decoder_map as the Latent page calls it (bfloat16 autocast, the classifier's batch
+norms folded into its convolutions: vae.classifier.fused_for_inference) and in float32, after
 one warm-up call each: the median and every run. The share is printed for both precisions; it is
 taken on the n×n cell centres of the square (a midpoint estimate of the area's share).
 """
@@ -24,7 +25,7 @@ import torch  # noqa: E402
 
 import vae  # noqa: E402
 from vae import inference  # noqa: E402
-from vae.classifier import classifier_path, load_classifier  # noqa: E402
+from vae.classifier import classifier_path, fused_for_inference, load_classifier  # noqa: E402
 from vae.datasets import dataset_of  # noqa: E402
 
 
@@ -54,9 +55,10 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; load average before: "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other processes slow every figure)")
     for name, precision in [("bfloat16", torch.bfloat16), ("float32", None)]:
-        seconds = timed(lambda: inference.decoder_map(model, classifier, basis, args.extent, args.n,
-                                                      precision=precision), args.runs)
-        _, confidence = inference.decoder_map(model, classifier, basis, args.extent, args.n, precision=precision)
+        seconds = timed(lambda: inference.decoder_map(model, fused_for_inference(classifier), basis, args.extent,
+                                                      args.n, precision=precision), args.runs)
+        _, confidence = inference.decoder_map(model, fused_for_inference(classifier), basis, args.extent, args.n,
+                                              precision=precision)
         print(f"{name:>9}: median {statistics.median(seconds):.3f} s over {args.runs} runs "
               f"[{', '.join(f'{s:.3f}' for s in seconds)}]; "
               f"share read with >= 0.9 confidence: {inference.confident_share(confidence, 0.9):.4f}")

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from vae.checkpoint import CheckpointError
-from vae.classifier import ARCH, FORMAT, DigitClassifier, classifier_path, load_classifier, predict, save_classifier
+from vae.classifier import (ARCH, FORMAT, DigitClassifier, classifier_path, fused_for_inference, load_classifier,
+                            predict, save_classifier)
 
 
 def test_the_shipped_classifier_reads_99_percent_of_the_test_set(mnist_test):
@@ -48,3 +49,15 @@ def test_a_saved_classifier_loads_with_the_same_outputs_and_its_architecture(tmp
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
     assert meta == {"dataset": "mnist", "arch": ARCH}
+
+
+def test_the_fused_copy_reads_as_the_classifier_does_and_leaves_it_alone(mnist_test):
+    model, _ = load_classifier(classifier_path("mnist"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = fused_for_inference(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    x = mnist_test[0][:500].float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=1e-4)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert isinstance(model.net[1], nn.BatchNorm2d)

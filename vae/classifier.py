@@ -2,11 +2,13 @@
 reconstructions: a decoded image that this classifier reads as the original's class kept its identity."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .checkpoint import CheckpointError
 from .data import epoch_batches, to_float
@@ -38,6 +40,21 @@ class DigitClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: float (B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
         return self.net(x.reshape(-1, 1, 28, 28))
+
+
+def fused_for_inference(model: DigitClassifier) -> DigitClassifier:
+    """An inference-only copy of `model`: each batch norm folded into the convolution before it, the
+    weights in channels-last layout. The same outputs up to float rounding, a third faster on a CPU
+    (bench/decoder_map.py); `model` is left as it was."""
+    layers, modules = [], list(model.net)
+    while modules:
+        layer = modules.pop(0)
+        if isinstance(layer, nn.Conv2d) and modules and isinstance(modules[0], nn.BatchNorm2d):
+            layer = fuse_conv_bn_eval(layer.eval(), modules.pop(0).eval())
+        layers.append(copy.deepcopy(layer))
+    fast = copy.deepcopy(model)
+    fast.net = nn.Sequential(*layers)
+    return fast.eval().to(memory_format=torch.channels_last)
 
 
 def classifier_path(dataset: Dataset | str) -> Path:

@@ -120,8 +120,9 @@ def decoder_map_payload(_model, _classifier, _basis, checkpoint_key: tuple, view
     class the classifier reads in the decoding (uint8) and its confidence (uint8, 255 = 1), base64; and
     the share of the square read with at least 0.9 confidence. Cached per model, view and square."""
     from vae import inference
+    from vae.classifier import fused_for_inference
 
-    classes, confidence = inference.decoder_map(_model, _classifier, _basis, square, n)
+    classes, confidence = inference.decoder_map(_model, fused_for_inference(_classifier), _basis, square, n)
     key = hashlib.sha256(repr((checkpoint_key, view_key, square, n)).encode()).hexdigest()[:16]
     return {"key": key, "n": n, "extent": list(square), "names": list(class_names),
             "classes": _b64(classes.astype(np.uint8).tobytes()),

@@ -14,7 +14,7 @@ import vae
 from app_pages import catalog
 from app_pages.plane import snap_square
 from vae import inference
-from vae.classifier import classifier_path, load_classifier
+from vae.classifier import classifier_path, fused_for_inference, load_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def unpack(decoder_map: dict) -> tuple[np.ndarray, np.ndarray]:
 def reference():
     """map_of(square) -> (classes, confidence) computed directly by the package, as the page should."""
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
-    classifier, _ = load_classifier(classifier_path("mnist"))
+    classifier = fused_for_inference(load_classifier(classifier_path("mnist"))[0])   # as the page reads
     return lambda square: inference.decoder_map(model, classifier, inference.dims_basis(2, (0, 1)), square, 100)
 
 
@@ -108,6 +108,6 @@ def test_a_fashion_model_is_read_by_the_fashion_classifier_with_its_class_names(
     shown = plane_data(app)["decoder_map"]
     assert shown["names"] == list(FASHION_MNIST.class_names)
     model, _ = vae.load_checkpoint(ROOT / "checkpoints" / "fashion-mnist-2d.pt")
-    classifier, _ = load_classifier(classifier_path("fashion-mnist"))
+    classifier = fused_for_inference(load_classifier(classifier_path("fashion-mnist"))[0])   # as the page reads
     expected, _ = inference.decoder_map(model, classifier, inference.dims_basis(2, (0, 1)), tuple(shown["extent"]), 100)
     np.testing.assert_array_equal(unpack(shown)[0], expected)

@@ -7,7 +7,7 @@ import pytest
 import vae
 from harness import PLANE, ROOT, open_plane, page_point, plane_box, plane_view, wait_until_idle
 from vae import inference
-from vae.classifier import classifier_path, load_classifier
+from vae.classifier import classifier_path, fused_for_inference, load_classifier
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]          # the dots' colours (plane.js)
@@ -17,7 +17,7 @@ RGB = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in COLOURS], dty
 @pytest.fixture(scope="module")
 def reader():
     model, _ = vae.load_checkpoint(ROOT / "checkpoints" / "mnist-2d.pt")
-    classifier, _ = load_classifier(classifier_path("mnist"))
+    classifier = fused_for_inference(load_classifier(classifier_path("mnist"))[0])   # as the page reads
     return lambda square: inference.decoder_map(model, classifier, inference.dims_basis(2, (0, 1)), square, 100)
 
 
@@ -94,6 +94,7 @@ def test_the_map_colours_the_plane_under_the_dots_and_follows_a_zoom(chromium, s
     assert f"{100 * np.mean(confidence >= 0.9):.1f} % of the map's square" in legend.inner_text()
     assert "map=1" in page.url
 
+    page.locator(PLANE).first.scroll_into_view_if_needed()           # the toggle is below the plane
     page.mouse.move(*page_point(page, 0.6, 0.4))
     for _ in range(4):
         page.mouse.wheel(0, -240)                                    # zoom in around the pointer
