@@ -1,11 +1,13 @@
 """How much of the CPU's arithmetic an epoch of the default training uses.
 
-    .venv/bin/python bench/epoch_flops.py [--epochs 1] [--device cpu]
+    .venv/bin/python bench/epoch_flops.py [--epochs 1] [--device cpu] [--optimizer fused|loop]
+        [--precision auto|float32|bfloat16]
 
 FLOPs per training step are counted by torch's FlopCounterMode (matmuls and convolutions,
 forward and backward); the epoch is timed on the real training set with the real Trainer.
 The ceiling is a large float32 matrix multiply on the same threads, which is what the
-BLAS reaches on this machine (the theoretical peak is cores x clock x FLOPs per cycle).
+BLAS reaches on this machine (the theoretical peak is cores x clock x FLOPs per cycle). With bfloat16
+steps the same FLOPs are counted against the same float32 ceiling.
 """
 import argparse
 import sys
@@ -20,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from anyw
 from vae import VAE, ModelConfig, TrainConfig, Trainer  # noqa: E402
 from vae.data import load_mnist  # noqa: E402
 from vae.model import negative_elbo  # noqa: E402
-from vae.train import resolve_device  # noqa: E402
+from vae.train import PRECISIONS, resolve_device, resolve_precision  # noqa: E402
 
 
 def flops_per_step(model, batch_size, device):
@@ -52,10 +54,12 @@ def main():
     parser.add_argument("--hidden", type=int, default=ModelConfig.hidden)
     parser.add_argument("--optimizer", choices=("fused", "loop"), default="fused",
                         help="loop: AdamW's per-parameter loop (the trainer's optimizer before the fused one)")
+    parser.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
+                        help="the training steps' precision (auto: bfloat16 on a CPU that has it natively)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_flush_denormal(True)             # as `python -m vae train` does
-    cfg = TrainConfig(epochs=args.epochs, device=args.device)
+    cfg = TrainConfig(epochs=args.epochs, device=args.device, precision=args.precision)
     torch.manual_seed(0)
     model = VAE(ModelConfig(hidden=args.hidden)).to(device)
     train, _ = load_mnist("train")
@@ -72,7 +76,7 @@ def main():
     flops = per_step * trainer.steps_per_epoch
     ceiling = gemm_gflops(device)
     print(f"device {device}, threads {torch.get_num_threads()}, hidden {args.hidden}, batch {cfg.batch_size}, "
-          f"optimizer {args.optimizer}")
+          f"optimizer {args.optimizer}, precision {resolve_precision(args.precision, device)}")
     print(f"FLOPs per epoch: {flops / 1e9:.1f} GFLOP; epoch (training steps) {seconds:.2f} s; "
           f"{60000 / seconds:.0f} images/s")
     print(f"achieved {flops / seconds / 1e9:.1f} GFLOP/s; float32 GEMM on this machine {ceiling:.1f} GFLOP/s; "

@@ -10,6 +10,7 @@ is written. Prints both times and their ratio per seed, then the median ratio.
 """
 import argparse
 import json
+import os
 import queue
 import statistics
 import subprocess
@@ -76,6 +77,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=400.0)
     args = parser.parse_args()
     ratios = []
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
     for seed in args.seeds:
         print(f"seed {seed}: tutorial pipeline (sigmoid MLP, DataLoader + ToTensor, batch 128, Adam 1e-3, "
               "loss repaired):")
@@ -85,7 +87,8 @@ def main():
         ratios.append(t_ours / t_ref)
         print(f"seed {seed}: tutorial {t_ref:.1f} s (epoch {e_ref})  ours {t_ours:.1f} s (epoch {e_ours})  "
               f"ratio ours/tutorial {ratios[-1]:.3f}", flush=True)
-    print(f"ratios {' '.join(f'{r:.3f}' for r in ratios)}  median {statistics.median(ratios):.3f}")
+    print(f"ratios {' '.join(f'{r:.3f}' for r in ratios)}  median {statistics.median(ratios):.3f}  "
+          f"(load average at the end: {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

@@ -271,7 +271,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
     remaining = RemainingTime(trainer.steps_per_epoch, trainer.total_steps)
 
     def save():
-        save_checkpoint(ckpt_path, trainer.model, _checkpoint_meta(trainer),
+        save_checkpoint(ckpt_path, trainer.averaged, _checkpoint_meta(trainer),    # the weights the test rows measured
                         extra={"trainer": trainer.state_dict()})
         writer.update_status(checkpoint_epoch=trainer.epochs_done, checkpoint_step=trainer.step)
 

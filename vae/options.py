@@ -87,6 +87,9 @@ OPTIONS: dict[str, Option] = {
                     "epochs make a run of seconds); 0 uses all 60,000", low=0, high=60_000),
     "log_every": Option("Log interval (steps)", "write a training-loss row every this many steps", low=1,
                         high=1_000_000),
+    "precision": Option("Precision", "the training steps' matrix products; auto: bfloat16 on a CPU that has it "
+                        "natively (a quarter faster per step, the same test −ELBO), else float32; the test set is "
+                        "always evaluated in float32", choices=("auto", "float32", "bfloat16")),
 }
 
 

@@ -77,17 +77,18 @@ def save_snapshot(run_dir, model, test_images: torch.Tensor, *, step: int, epoch
 
 
 def attach(trainer, run_dir) -> None:
-    """Take snapshots while `trainer` runs: at the first epoch's chosen steps and at each epoch end."""
+    """Take snapshots while `trainer` runs: at the first epoch's chosen steps and at each epoch end, of the
+    averaged weights that its test rows and checkpoints hold."""
     early = set(first_epoch_steps(trainer.steps_per_epoch))
     if trainer.step == 0 and 0 in early:
-        save_snapshot(run_dir, trainer.model, trainer.test_images, step=0, epoch=0.0)
+        save_snapshot(run_dir, trainer.averaged, trainer.test_images, step=0, epoch=0.0)
 
     def on_step(t, event) -> None:
         if t.step in early and t.step < t.steps_per_epoch:
-            save_snapshot(run_dir, t.model, t.test_images, step=t.step, epoch=t.step / t.steps_per_epoch)
+            save_snapshot(run_dir, t.averaged, t.test_images, step=t.step, epoch=t.step / t.steps_per_epoch)
 
     def on_epoch(t, test) -> None:
-        save_snapshot(run_dir, t.model, t.test_images, step=t.step, epoch=float(t.epochs_done))
+        save_snapshot(run_dir, t.averaged, t.test_images, step=t.step, epoch=float(t.epochs_done))
 
     trainer.on_step.append(on_step)
     trainer.on_epoch.append(on_epoch)

@@ -5,10 +5,13 @@ the dashboard starts the CLI as its own process and reads what it writes.
 """
 from __future__ import annotations
 
+import copy
+import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -20,6 +23,8 @@ from .model import VAE, negative_elbo
 from .options import check
 
 SCHEDULES = ("constant", "onecycle", "cosine")
+PRECISIONS = ("auto", "float32", "bfloat16")
+AVERAGE_DECAY = 0.99     # of the weights' moving average, reached after ~1,000 steps: (1 + step) / (10 + step) before
 
 
 @dataclass
@@ -37,6 +42,8 @@ class TrainConfig:
     device: str = "auto"           # "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "mps"
     limit: int = 0                 # train on the first N training images only; 0 = all 60,000
     log_every: int = 20            # write a train metrics row every this many steps
+    precision: str = "auto"        # the training steps' matrix products: "float32", "bfloat16" (autocast),
+                                   # "auto": bfloat16 on a CPU that has it natively, else float32 (resolve_precision)
 
     def __post_init__(self):
         check(self)                    # the bounds and their messages: vae.options, shared with the CLI and the form
@@ -63,6 +70,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def resolve_precision(name: str, device: torch.device) -> str:
+    """"auto" is bfloat16 on a CPU with native bfloat16 arithmetic (AVX-512 BF16 or AMX), else float32.
+
+    There a training step takes about a quarter less time, and the default run's test -ELBO after 20 epochs is
+    no worse (bench/experiments.md); a CPU without it would emulate bfloat16, slower than float32. On CUDA
+    and MPS, where that check was not made, "auto" stays float32."""
+    if name != "auto":
+        return name
+    cpu = torch.cpu
+    native = any(getattr(cpu, probe, lambda: False)()
+                 for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return "bfloat16" if device.type == "cpu" and native else "float32"
+
+
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number; the message names the step and what to try."""
 
@@ -79,6 +100,27 @@ class StepEvent:
     lr: float
     seconds: float       # training wall time so far, including earlier (resumed) sessions
     images_per_sec: float
+
+
+class _AdamW(torch.optim.AdamW):
+    """torch's AdamW, the same update and the same state_dict, without importing torch._dynamo.
+
+    torch.optim wraps step, zero_grad, add_param_group and (load_)state_dict in decorators that import
+    torch._dynamo at their first call, to fence the optimizer off from torch.compile. The trainer never
+    compiles, and that import is 1.2 s of CPU before the first step (over a third of the start-up on the
+    project's 2-core CPU, bench/experiments.md). Here the methods are the functions under the decorators
+    (functools.wraps keeps each as __wrapped__); a torch without them leaves the decorated ones, which
+    only start slower."""
+
+    add_param_group = inspect.unwrap(torch.optim.Optimizer.add_param_group)
+    zero_grad = inspect.unwrap(torch.optim.Optimizer.zero_grad)
+    state_dict = inspect.unwrap(torch.optim.Optimizer.state_dict)
+    load_state_dict = inspect.unwrap(torch.optim.Optimizer.load_state_dict)
+    _update = inspect.unwrap(torch.optim.AdamW.step)
+
+    def step(self, closure=None):
+        with torch.no_grad():             # what the decorator did besides fencing off dynamo (differentiable=False)
+            return self._update(closure)
 
 
 class _Reparameterized(nn.Module):
@@ -107,7 +149,15 @@ class Trainer:
         self.model, self.config, self.world = model, config, world
         self.device = model.device
         self.train_images = train_images.to(self.device)   # uint8, (N, 28, 28): stays resident on the device
-        model.init_output_bias(self.train_images.float().mean(dim=0) / 255)   # a resume overwrites it
+        # The mean image from exact integer sums: numpy's uint8 -> int64 reduction takes 0.02 s where a float
+        # copy of the 60,000 images takes 0.12 s, all of it before the first step. A resume overwrites the bias.
+        pixel_sums = train_images.reshape(len(train_images), -1).cpu().numpy().sum(axis=0, dtype=np.int64)
+        model.init_output_bias(torch.from_numpy(pixel_sums / (255.0 * len(train_images))))
+        # What the run reports, saves and replays: an exponential moving average of the weights (the last
+        # ~100 steps). Averaging away the steps' noise puts the test -ELBO 1-1.5 nats lower during the first
+        # epochs, where the rate is still high (half an epoch sooner to 150 nats, bench/experiments.md); at the
+        # end of a schedule annealed to zero it is the weights themselves.
+        self.averaged = copy.deepcopy(model).requires_grad_(False).eval()
         self.test_images = test_images
         self.steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
         self.total_steps = config.epochs * self.steps_per_epoch
@@ -119,12 +169,12 @@ class Trainer:
         # The fused kernel updates all the parameters in one pass (CPU and CUDA): 3.5 -> 1.3 ms of a
         # 14 ms CPU step here (bench/experiments.md); the same algorithm, the same state_dict.
         fused = True if self.device.type in ("cpu", "cuda") else None
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                           fused=fused)
+        self.optimizer = _AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
         self.scheduler = self._make_scheduler()
         # The sampling noise comes from the trainer's own generator, saved with its state, so that
         # stop-then-resume draws the same noise as an uninterrupted run: bit-identical weights on a CPU.
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
+        self.precision = resolve_precision(config.precision, self.device)
         self.step = 0                 # optimizer steps done
         self.seconds = 0.0            # wall time spent training in earlier sessions
         self.last_test: dict | None = None
@@ -148,14 +198,25 @@ class Trainer:
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "step": self.step, "seconds": self.seconds, "generator": self.generator.get_state()}
+                "step": self.step, "seconds": self.seconds, "generator": self.generator.get_state(),
+                "weights": self.model.state_dict(), "averaged": self.averaged.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore a stopped run. Checkpoints from before the averaged weights hold one set of weights,
+        which the caller loaded into the model: the average starts from them."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
         if "generator" in state:          # checkpoints from before the trainer owned its noise lack it
             self.generator.set_state(state["generator"])
+        if "weights" in state:
+            self.model.load_state_dict(state["weights"])
+        self.averaged.load_state_dict(state.get("averaged", self.model.state_dict()))
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        decay = min(AVERAGE_DECAY, (1 + self.step) / (10 + self.step))     # the untrained start fades out fast
+        torch._foreach_lerp_(list(self.averaged.parameters()), list(self.model.parameters()), 1 - decay)
 
     def _check_finite(self, loss: float, where: str) -> None:
         """Raise before any callback sees a non-finite loss, so nothing records or saves the broken model."""
@@ -191,8 +252,12 @@ class Trainer:
                 x = to_float(self.train_images[idx[rows]])
                 share = len(x) / len(idx)          # of the global batch; DDP averages the ranks' gradients,
                 beta = self.kl_weight()            # so each rank's mean is weighed by share * world_size
-                logits, mean, logvar = net(x, noise[rows])
-                loss, recon, kl = negative_elbo(logits, x, mean, logvar, beta=beta)
+                # Autocast around the forward pass only: the backward follows its dtypes, and the loss, the
+                # optimizer's update and the test evaluation stay float32.
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+                    logits, mean, logvar = net(x, noise[rows])
+                # The loss in float32 either way: its sums over 784 pixels and the batch need the mantissa.
+                loss, recon, kl = negative_elbo(logits.float(), x, mean.float(), logvar.float(), beta=beta)
                 self.optimizer.zero_grad(set_to_none=True)
                 (loss * (share * world.world_size)).backward()
                 if c.grad_clip > 0:
@@ -201,6 +266,7 @@ class Trainer:
                 lr = self.scheduler.get_last_lr()[0]
                 self.scheduler.step()
                 self.step += 1
+                self._update_average()
                 # One read of the step's figures (and, across ranks, one all-reduce): the global batch's
                 # mean terms and how many ranks were asked to stop.
                 recon_, kl_, stops = sum_across(world, torch.stack(
@@ -215,10 +281,8 @@ class Trainer:
                     callback(self, event)
                 if stops:
                     return "stopped"
-            model.eval()
-            self.last_test = from_main(world, lambda: evaluate_elbo(model, self.test_images, seed=c.seed))
+            self.last_test = from_main(world, lambda: evaluate_elbo(self.averaged, self.test_images, seed=c.seed))
             self._check_finite(self.last_test["neg_elbo"], f"on the test set after epoch {self.epochs_done}")
-            model.train()
             for callback in self.on_epoch:
                 callback(self, self.last_test)
         model.eval()
