@@ -106,7 +106,7 @@ def test_started_from_another_folder_the_app_behaves_the_same(chromium, tmp_path
     with AppServer(env_runs, tmp_path / "log", cwd=elsewhere) as server:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{server.url}/latent")                  # a cold server: the title paints before torch loads
-        page.get_by_text("Loading the model and the test digits…").wait_for()
+        page.get_by_text("Loading the model and the test images…").wait_for()
         assert page.locator("h1", has_text="The latent plane").is_visible()
         assert page.locator(".vlp-planewrap").count() == 0
         open_app(page, f"{server.url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
