@@ -64,8 +64,8 @@ def test_the_form_offers_every_option_with_the_tables_bounds(open_page):
     assert [e.label for e in app.expander][0].startswith("Advanced")
     advanced = {option(app, name).id for name in launch.advanced_fields()}
     assert {"hidden", "depth", "activation", "channels", "lr_schedule", "beta", "kl_warmup_epochs", "grad_clip",
-            "weight_decay", "log_every"} == set(launch.advanced_fields())
-    assert len(advanced) == 10
+            "weight_decay", "log_every", "precision"} == set(launch.advanced_fields())
+    assert len(advanced) == 11
 
 
 def test_a_bad_value_gets_the_same_words_from_the_form_and_the_cli(open_page, runs_dir, tmp_path):
