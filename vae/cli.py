@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="(default: mnist)")
     p.add_argument("--out", type=Path, default=None,
                    help="(default: checkpoints/<dataset>-classifier.pt, the shipped one)")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=6, help="(default: 6, as the shipped classifiers were trained)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)
     return parser
