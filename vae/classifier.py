@@ -59,8 +59,7 @@ def fused_for_inference(model: DigitClassifier) -> DigitClassifier:
 
 def classifier_path(dataset: Dataset | str) -> Path:
     """The shipped classifier of a dataset: checkpoints/<name>-classifier.pt in the project."""
-    dataset = dataset if isinstance(dataset, Dataset) else get_dataset(dataset)
-    return PROJECT_ROOT / "checkpoints" / dataset.classifier_file
+    return PROJECT_ROOT / "checkpoints" / get_dataset(dataset).classifier_file
 
 
 def train_classifier(images, labels, *, epochs: int = 3, batch_size: int = 128, lr: float = 1e-3,

@@ -43,12 +43,8 @@ def default_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV, PROJECT_ROOT / "data"))
 
 
-def _dataset(dataset: Dataset | str) -> Dataset:
-    return dataset if isinstance(dataset, Dataset) else get_dataset(dataset)
-
-
 def raw_dir(root: str | Path | None = None, dataset: Dataset | str = MNIST) -> Path:
-    return Path(root if root is not None else default_root()) / _dataset(dataset).folder / "raw"
+    return Path(root if root is not None else default_root()) / get_dataset(dataset).folder / "raw"
 
 
 def sha256_file(path: Path) -> str:
@@ -61,7 +57,7 @@ def sha256_file(path: Path) -> str:
 
 def missing_or_corrupt(root: str | Path | None = None, dataset: Dataset | str = MNIST) -> list[str]:
     """Names of the dataset's raw files that are absent or whose sha256 is wrong."""
-    dataset = _dataset(dataset)
+    dataset = get_dataset(dataset)
     folder = raw_dir(root, dataset)
     return [name for name, digest in dataset.files.items()
             if not (folder / name).is_file() or sha256_file(folder / name) != digest]
@@ -176,7 +172,7 @@ def ensure_data(root: str | Path | None = None, *, dataset: Dataset | str = MNIS
     The sha256 check runs once per folder and process (it reads 55 MB for MNIST). With fetch=False
     (the dashboard, which must not download inside the server) missing files raise DataError saying
     how to fetch them."""
-    dataset = _dataset(dataset)
+    dataset = get_dataset(dataset)
     root = Path(root if root is not None else default_root())
     folder = raw_dir(root, dataset)
     if folder.resolve() in _verified or not missing_or_corrupt(root, dataset):

@@ -63,8 +63,10 @@ DATASETS = {d.name: d for d in (MNIST, FASHION_MNIST)}
 SPLITS = {"train": "train", "test": "t10k"}        # split -> file name prefix
 
 
-def get_dataset(name: str) -> Dataset:
-    """The dataset called `name`; ValueError listing the known ones otherwise."""
+def get_dataset(name: "str | Dataset") -> Dataset:
+    """The dataset called `name` (a Dataset is returned as it is); ValueError listing the known ones otherwise."""
+    if isinstance(name, Dataset):
+        return name
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
