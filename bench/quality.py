@@ -1,6 +1,6 @@
 """Write bench/quality.md: the figures of every shipped VAE checkpoint, from `python -m vae evaluate`.
 
-    .venv/bin/python bench/quality.py [--iwae-k 1000] [checkpoints/mnist-2d.pt ...]
+    .venv/bin/python bench/quality.py [--iwae-k 1000] [checkpoints/mnist-2d.pt ...]   (default: every shipped model)
 
 Each row comes from running the evaluate command printed beside it, so the table can be
 checked by running that command again (same seed, same numbers).
@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app_pages.catalog import SHIPPED  # noqa: E402
 from vae import load_checkpoint  # noqa: E402
 
 
@@ -26,16 +27,18 @@ def evaluate(path: Path, iwae_k: int) -> tuple[str, dict]:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("checkpoints", nargs="*", type=Path, default=[Path("checkpoints/mnist-2d.pt")])
+    parser.add_argument("checkpoints", nargs="*", type=Path, default=[Path("checkpoints") / name for name in SHIPPED])
     parser.add_argument("--iwae-k", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
     args = parser.parse_args()
     lines = [f"# Model quality ({date.today().isoformat()})", "",
-             "Test set: all 10,000 MNIST test images, pixels in [0, 1], Bernoulli likelihood. Nats per image.",
+             "Test set: all 10,000 test images of the model's dataset (MNIST or Fashion-MNIST), pixels in [0, 1], "
+             "Bernoulli likelihood. Nats per image.",
              "`neg_elbo`: single-sample -ELBO with seed 0; `nll_iwae`: the importance-weighted bound with "
              f"K={args.iwae_k} (an upper bound on -log p(x)); `knn`: 5-nearest-neighbour accuracy of the test "
              "latent means against the training latent means; `agree`: share of test images whose "
-             "reconstruction the shipped classifier (checkpoints/mnist-classifier.pt) reads as the true digit.",
+             "reconstruction the shipped classifier (checkpoints/mnist-classifier.pt) reads as the true digit "
+             "(for the Fashion model: checkpoints/fashion-mnist-classifier.pt, the true class).",
              "", "| model | -ELBO | recon | KL | IWAE | kNN acc. | class agree | evaluate command |",
              "|---|---|---|---|---|---|---|---|"]
     details = []
