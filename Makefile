@@ -1,12 +1,14 @@
 # make run   : set up .venv, fetch MNIST, serve the dashboard
-# make test  : the same setup plus test tools, then the whole test suite
+# make test  : the same setup plus test tools, then the test suite but its slow end-to-end tests,
+#              a worker per core (about a minute on 2 cores)
+# make test-slow : the slow end-to-end tests (Chromium pages, real training runs, torchrun); CI runs both
 # make screenshots : fresh docs/*.png of the pages (needs Chromium)
 # make mutation    : mutation testing of the core modules with mutmut (long; not part of make test)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test data screenshots mutation clean
+.PHONY: run test test-slow data screenshots mutation clean
 
 # (Re)install when a requirements file is newer than the last install.
 $(VENV)/.installed: requirements.txt
@@ -30,8 +32,13 @@ data: $(VENV)/.installed
 run: $(VENV)/.installed data
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run streamlit_app.py
 
+# -n auto: a pytest-xdist worker per core. Marked slow: the Chromium pages beyond the plane's smoke
+# test, real training runs watched in the browser, torchrun (pyproject.toml: markers).
 test: $(VENV)/.installed-test data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow" -n auto
+
+test-slow: $(VENV)/.installed-test data
+	$(BIN)/python -m pytest -m slow
 
 screenshots: $(VENV)/.installed-test data
 	$(BIN)/python tests/browser/screenshots.py

@@ -1,7 +1,15 @@
+import os
+
 import pytest
 import torch
 
 from vae.data import load_mnist
+
+# Under pytest-xdist (`make test` runs a worker per core) each worker, and every training process it
+# starts, keeps to one thread: n workers of n threads each fight over the cores and all run slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,7 @@ def finish(proc, timeout=120):
     return out
 
 
+@pytest.mark.slow                           # three torchrun launches: `make test-slow`
 def test_two_processes_stop_resume_and_train_like_one(tmp_path):
     run = tmp_path / "run"
     first = torchrun(run, *RUN)

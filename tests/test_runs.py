@@ -60,6 +60,7 @@ def test_one_run_at_a_time_and_stop_ends_it_as_stopped(tmp_path):
     assert status["state"] == "stopped" and not status["interrupted"] and (run / "checkpoint.pt").is_file()
     assert active_run(tmp_path) is None
     assert [d for d, _ in list_runs(tmp_path)] == [run]
+    assert wait_for(lambda: lock_holder(run) is None)     # it wrote "stopped" just before it let go
     assert not stop_run(run)                      # nothing left to stop
     if Path("/proc").is_dir():
         assert wait_for(lambda: reaped(pid)), "the finished training process stays a zombie"

@@ -9,6 +9,8 @@ from PIL import Image
 from harness import (ERROR, AppServer, draw_stroke, loss_points, open_app, photo_of_digit, run_heading, start_training,
                      upload)
 
+pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
+
 
 def shown_image(page, caption: str) -> np.ndarray:
     """The pixels of the image shown above `caption`, grey (H, W)."""

@@ -9,6 +9,8 @@ from harness import PLANE, ROOT, open_plane, page_point, plane_box, plane_view, 
 from vae import inference
 from vae.classifier import classifier_path, fused_for_inference, load_classifier
 
+pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
+
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]          # the dots' colours (plane.js)
 RGB = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in COLOURS], dtype=np.float64)

@@ -11,6 +11,8 @@ from vae import data
 from vae.datasets import FASHION_MNIST
 from vae.webdecoder import reference_decode, web_decoder
 
+pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
+
 FASHION = ROOT / "checkpoints" / "fashion-mnist-2d.pt"
 WIDTHS = [1400, 1024]
 

@@ -17,6 +17,8 @@ from vae.webdecoder import reference_decode, web_decoder
 
 PIXEL_TOLERANCE = 2 / 255
 RING_DARKNESS = 60            # the pin's ring is black; dots and background are lighter
+# Hover-decodes-as-torch and click-pins run in `make test` as the browser's smoke test; the rest
+# (zoom, touch, links, screen sizes, fallbacks) are marked slow and run in `make test-slow`.
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +47,7 @@ def test_hovering_decodes_the_point_under_the_pointer_as_torch_does(page, server
     assert np.abs(seen[0] - seen[1]).mean() > 0.02 and np.abs(seen[1] - seen[2]).mean() > 0.02
 
 
+@pytest.mark.slow
 def test_hovering_a_dot_shows_that_test_digit(page, server, mnist_test):
     open_plane(page, server.url)
     index = 0
@@ -63,6 +66,7 @@ def test_hovering_a_dot_shows_that_test_digit(page, server, mnist_test):
     assert f"labelled {int(labels[index])}" in page.locator(".vlp-dotinfo").first.inner_text()
 
 
+@pytest.mark.slow
 def test_zoom_narrows_the_view_and_hover_still_decodes_the_right_point(page, server, shipped):
     open_plane(page, server.url)
     before = plane_view(page)
@@ -102,6 +106,7 @@ def test_a_click_pins_the_point_clicking_it_again_keeps_it_and_keys_move_it(page
     assert page.locator(".vlp-plane").first.get_attribute("aria-label").startswith("Latent plane")
 
 
+@pytest.mark.slow
 def test_the_link_restores_model_and_pinned_point(page, server):
     open_plane(page, server.url)
     pin_plane(page, 0.7, 0.2)
@@ -116,6 +121,7 @@ def test_the_link_restores_model_and_pinned_point(page, server):
     second.close()
 
 
+@pytest.mark.slow
 def test_a_manifold_tile_click_pins_its_point(page, server):
     open_plane(page, server.url)
     manifold = page.locator(".vlp-manifold").first
@@ -132,6 +138,7 @@ def test_a_manifold_tile_click_pins_its_point(page, server):
     assert pinned_point(page) == pytest.approx((x0 + (x1 - x0) / 40, y1 - (y1 - y0) / 40), abs=0.01)
 
 
+@pytest.mark.slow
 def test_parity_with_torch_on_64_points_for_both_architectures(chromium, shipped):
     torch.manual_seed(0)
     conv = vae.VAE(vae.ModelConfig(arch="conv", hidden=64, channels=8, activation="elu")).eval()
@@ -157,6 +164,7 @@ def test_parity_with_torch_on_64_points_for_both_architectures(chromium, shipped
     page.close()
 
 
+@pytest.mark.slow
 def test_a_touch_tap_pins_the_tapped_point(chromium, server):
     context = chromium.new_context(viewport={"width": 414, "height": 896}, has_touch=True, is_mobile=True,
                                    device_scale_factor=2)
@@ -175,6 +183,7 @@ def test_a_touch_tap_pins_the_tapped_point(chromium, server):
 VIEWPORTS = {"desktop": (1400, 1000), "laptop": (1024, 768), "phone": (414, 896)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", VIEWPORTS)
 def test_every_screen_size_fits_without_overflow_or_overlap(chromium, server, name):
     width, height = VIEWPORTS[name]
@@ -206,6 +215,7 @@ def test_every_screen_size_fits_without_overflow_or_overlap(chromium, server, na
     context.close()
 
 
+@pytest.mark.slow
 def test_when_the_weights_do_not_load_the_plane_decodes_on_the_server(chromium, server):
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     # A browser that cannot take the weights in: base64 strings the size of the decoder fail to decode.
@@ -229,6 +239,7 @@ def test_when_the_weights_do_not_load_the_plane_decodes_on_the_server(chromium, 
     context.close()
 
 
+@pytest.mark.slow
 def test_a_four_dimensional_model_decodes_its_pca_plane_in_the_browser(chromium, tmp_path, monkeypatch):
     torch.manual_seed(0)
     model = vae.VAE(vae.ModelConfig(latent_dim=4, hidden=64)).eval()
@@ -255,6 +266,7 @@ def test_a_four_dimensional_model_decodes_its_pca_plane_in_the_browser(chromium,
         page.close()
 
 
+@pytest.mark.slow
 def test_drag_pans_shift_drag_zooms_to_the_box_and_the_manifold_follows(page, server):
     open_plane(page, server.url)
     x0, x1, y0, y1 = plane_view(page)

@@ -9,6 +9,8 @@ import vae
 from vae import runs
 from harness import ERROR, open_app, run_heading, wait_until_idle
 
+pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
+
 SIDEBAR = '[data-testid="stSidebar"]'
 
 
