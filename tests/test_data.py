@@ -267,6 +267,9 @@ def test_parse_idx_reads_back_what_the_writers_wrote_and_refuses_other_files(tmp
     (tmp_path / "short").write_bytes(data.idx_images(images)[:-10])
     with pytest.raises(DataError, match=rf"short: truncated \({5 * 784 - 10} bytes of data, expected {5 * 784}\)"):
         data._parse_idx(tmp_path / "short", 2051)
+    (tmp_path / "stub").write_bytes(data.idx_images(images)[:15])          # not even the 16-byte header
+    with pytest.raises(DataError, match=r"stub: truncated \(15 bytes, shorter than an IDX header of 16\)"):
+        data._parse_idx(tmp_path / "stub", 2051)
 
 
 class Python2Pickler(pickle._Pickler):

@@ -209,6 +209,8 @@ def ensure_data(root: str | Path | None = None, *, dataset: Dataset | str = MNIS
 def _parse_idx(path: Path, magic: int) -> np.ndarray:
     data = path.read_bytes()
     ndim = magic & 0xFF
+    if len(data) < 4 * (ndim + 1):
+        raise DataError(f"{path}: truncated ({len(data)} bytes, shorter than an IDX header of {4 * (ndim + 1)})")
     header = struct.unpack(f">I{ndim}I", data[: 4 * (ndim + 1)])
     if header[0] != magic:
         raise DataError(f"{path}: not an IDX file with magic {magic} (found {header[0]})")
