@@ -170,3 +170,6 @@ def test_a_batch_too_small_to_share_is_refused_before_training(mnist_train, mnis
     world = World(rank=0, world_size=4)
     with pytest.raises(ValueError, match="last batch of 3 for 4 processes"):
         Trainer(VAE(ModelConfig()), TrainConfig(batch_size=64), mnist_train[0][:67], mnist_test[0][:10], world=world)
+    trainer = Trainer(VAE(ModelConfig()), TrainConfig(batch_size=64), mnist_train[0][:68], mnist_test[0][:10],
+                      world=world)                      # a last batch of 4: one image for each process will do
+    assert trainer.steps_per_epoch == 2

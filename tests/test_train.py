@@ -173,6 +173,7 @@ def test_the_trainer_descends_the_beta_weighted_elbo(mnist_train, mnist_test):
 
     noise_state = trainer.generator.get_state()          # the first step's noise is the generator's first draw
     trainer.model.encoder.register_forward_pre_hook(before_encoding)
+    assert trainer.optimizer.defaults["fused"] is True        # one fused pass over the parameters on a CPU
     trainer.optimizer.register_step_pre_hook(before_step)
     trainer.run(should_stop=lambda: trainer.step == 1)
     x = seen["batch"]
@@ -287,6 +288,7 @@ def test_the_optimizer_step_is_adamw_and_takes_the_state_of_the_loop_optimizer(m
     def before_step(optimizer, args, kwargs):
         seen.setdefault("grads", [p.grad.clone() for p in trainer.model.parameters()])
 
+    assert trainer.optimizer.defaults["fused"] is True        # one fused pass over the parameters on a CPU
     trainer.optimizer.register_step_pre_hook(before_step)
     trainer.run(should_stop=lambda: trainer.step == 1)
     for param, grad in zip(reference.parameters(), seen["grads"]):
@@ -313,11 +315,16 @@ def test_the_steps_run_in_the_chosen_precision_and_the_test_set_in_float32(mnist
     assert trainer.last_test["neg_elbo"] < 543.0            # the test row is a number, below the untrained ~543
 
 
-@pytest.mark.parametrize("native, device, expected", [(True, "cpu", "bfloat16"), (False, "cpu", "float32"),
-                                                      (True, "cuda", "float32")], ids=["bf16-cpu", "plain-cpu", "cuda"])
-def test_auto_precision_is_bfloat16_only_on_a_cpu_that_has_it(monkeypatch, native, device, expected):
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+@pytest.mark.parametrize("avx512_bf16, amx, device, expected", [
+    (True, False, "cpu", "bfloat16"), (False, True, "cpu", "bfloat16"), (False, False, "cpu", "float32"),
+    (None, None, "cpu", "float32"), (True, True, "cuda", "float32"),
+], ids=["avx512-bf16", "amx", "plain-cpu", "torch-without-the-probes", "cuda"])
+def test_auto_precision_is_bfloat16_only_on_a_cpu_that_has_it(monkeypatch, avx512_bf16, amx, device, expected):
+    for probe, native in [("_is_avx512_bf16_supported", avx512_bf16), ("_is_amx_tile_supported", amx)]:
+        if native is None:                          # an older torch: no such probe, so no native bfloat16
+            monkeypatch.delattr(torch.cpu, probe, raising=False)
+        else:
+            monkeypatch.setattr(torch.cpu, probe, lambda native=native: native, raising=False)
     assert resolve_precision("auto", torch.device(device)) == expected
     assert [resolve_precision(p, torch.device(device)) for p in ("float32", "bfloat16")] == ["float32", "bfloat16"]
 
