@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.checkpoint import CheckpointError, read_checkpoint
-from vae.datasets import DATASETS
+from vae.datasets import DATASETS, MNIST
 from vae.files import PROJECT_ROOT
 from vae.runs import CHECKPOINT, list_runs, read_name
 
@@ -53,7 +53,8 @@ class ModelChoice:
 
 def describe(dataset, latent_dim, epochs: str, test_loss, state: str = "") -> str:
     loss = f"test −ELBO {test_loss:.1f}" if isinstance(test_loss, (int, float)) else "no test loss yet"
-    dataset = DATASETS[dataset].title if dataset in DATASETS else dataset if isinstance(dataset, str) else "MNIST"
+    name = dataset if isinstance(dataset, str) else MNIST.name      # none recorded (older runs), or not a name
+    dataset = DATASETS[name].title if name in DATASETS else name
     return " · ".join(part for part in (dataset, f"z={latent_dim}", epochs, state, loss) if part)
 
 

@@ -353,11 +353,13 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
                   frames["latent_dim"] > 2 else ""))
     from app_pages.plane import latent_plane
     from vae import inference, runs
-
-    from vae.datasets import DATASETS, MNIST
+    from vae.datasets import MNIST, dataset_of
 
     status = runs.read_status(run_dir) or {}
-    dataset = DATASETS.get((status.get("train_config") or {}).get("dataset"), MNIST)
+    try:
+        dataset = dataset_of(status.get("train_config"))            # it names the dataset as a checkpoint's meta does
+    except ValueError:                                               # a name this version does not know
+        dataset = MNIST
     images, labels = test_set(dataset)
     view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
     latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],

@@ -44,6 +44,14 @@ def test_only_finished_or_stopped_runs_with_a_checkpoint_are_offered(tmp_path):
                       ("my first run", "MNIST · z=2 · 2/3 epochs · finished · test −ELBO 160.2")]
 
 
+def test_a_dataset_that_is_not_a_name_labels_the_run_as_mnist(tmp_path):
+    run_dir = finished_run(tmp_path, "odd")
+    status = runs.read_status(run_dir)
+    runs.write_json_atomic(run_dir / runs.STATUS, {**status, "train_config": {"dataset": ["fashion-mnist"]}})
+    assert [choice.details for choice in catalog.run_choices(tmp_path)] == [
+        "MNIST · z=2 · 2/3 epochs · finished · test −ELBO 160.2"]
+
+
 def test_folders_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(catalog.RUNS_ENV, str(tmp_path / "r"))
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(tmp_path / "m.pt"))

@@ -532,3 +532,25 @@ def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
     assert [f["labels"] for f in frames if f] == [["before training", "epoch 0.9 · step 9"]]
     app = open_page("app_pages/latent.py")                      # the shipped model: no replay tab
     assert "Training replay" not in [t.label for t in app.tabs]
+
+
+def test_a_run_whose_status_names_its_dataset_oddly_is_still_offered_and_replayed(open_page, runs_dir):
+    """status.json's train_config is only checked to be an object: a dataset there that is not a name
+    (hand-edited, or written by another tool) reads as MNIST, as runs from before datasets did."""
+    from vae import replay
+
+    run = finished_run(runs_dir, "odd", [170.0, 150.0])
+    status = json.loads((run / runs.STATUS).read_text())
+    status["train_config"]["dataset"] = ["fashion-mnist"]
+    (run / runs.STATUS).write_text(json.dumps(status))
+    for step in (0, 9):
+        replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), load_mnist("test")[0], step=step,
+                             epoch=step / 10)
+    app = open_page("app_pages/latent.py")
+    assert "run odd" in app.sidebar.selectbox[0].options
+    app.sidebar.selectbox[0].set_value(str(run / runs.CHECKPOINT)).run()
+    app.session_state["explore_tab"] = "Training replay"
+    app.run()
+    assert messages(app) == {"exception": [], "error": []}
+    shown = [json.loads(e.proto.json) for e in app.get("bidi_component")]
+    assert [data["class_names"][0] for data in shown if data["frames"]] == ["0"]       # the replay, of digits
