@@ -112,11 +112,12 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decoder(z))
 
     @staticmethod
-    def reparameterize(mean, logvar, generator: torch.Generator | None = None):
-        """z = mean + sigma * eps: the sample stays differentiable in mean and logvar."""
-        if generator is None:
+    def reparameterize(mean, logvar, generator: torch.Generator | None = None, eps: torch.Tensor | None = None):
+        """z = mean + sigma * eps: the sample stays differentiable in mean and logvar. eps is standard
+        normal noise, drawn here (from `generator` when given) unless the caller gives it."""
+        if eps is None and generator is None:
             eps = torch.randn_like(mean)
-        else:
+        elif eps is None:
             eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         return mean + torch.exp(0.5 * logvar) * eps
 

@@ -134,7 +134,7 @@ class _Reparameterized(nn.Module):
 
     def forward(self, x, eps):
         mean, logvar = self.vae.encode(x)
-        return self.vae.decode_logits(mean + torch.exp(0.5 * logvar) * eps), mean, logvar
+        return self.vae.decode_logits(self.vae.reparameterize(mean, logvar, eps=eps)), mean, logvar
 
 
 class Trainer:
