@@ -1,10 +1,13 @@
 import re
 import struct
+from pathlib import Path
 
 import pytest
 import torch
 
 from vae import VAE, CheckpointError, ModelConfig, load_checkpoint, save_checkpoint
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-2d.pt"     # wherever pytest starts
 
 
 @pytest.fixture
@@ -131,8 +134,8 @@ def test_pickled_code_is_never_executed(tmp_path):
 def test_shipped_default_checkpoint_loads():
     from vae.checkpoint import checksum, read_checkpoint
 
-    model, meta = load_checkpoint("checkpoints/mnist-2d.pt")
-    payload = read_checkpoint("checkpoints/mnist-2d.pt")
+    model, meta = load_checkpoint(SHIPPED)
+    payload = read_checkpoint(SHIPPED)
     assert payload["checksum"] == checksum(payload)            # verified at every load, not skipped as legacy
     assert meta["latent_dim"] == 2 and meta["dataset"] == "mnist"
     assert meta["test_metrics"]["neg_elbo"] < 150

@@ -1,6 +1,7 @@
 """The decoder's map: what the shipped classifier reads in the decoding of each cell of a lattice over
 the plane, checked cell by cell against decoding and classifying each point on its own."""
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +11,12 @@ import vae
 from vae import inference
 from vae.classifier import classifier_path, load_classifier
 
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-2d.pt"     # wherever pytest starts
+
 
 @pytest.fixture(scope="module")
 def model():
-    return vae.load_checkpoint("checkpoints/mnist-2d.pt")[0]
+    return vae.load_checkpoint(SHIPPED)[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -6,10 +8,12 @@ import vae
 from vae import VAE, ModelConfig, inference, load_checkpoint
 from vae.inference import decode_points, encode_dataset, reconstruct
 
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-2d.pt"     # wherever pytest starts
+
 
 @pytest.fixture(scope="module")
 def model():
-    return load_checkpoint("checkpoints/mnist-2d.pt")[0]
+    return load_checkpoint(SHIPPED)[0]
 
 
 def test_encode_dataset_matches_the_encoder(model, mnist_test):
