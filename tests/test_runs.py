@@ -204,8 +204,10 @@ def test_a_run_whose_process_vanished_reads_as_failed(tmp_path):
     ('{"state": "finished", "epoch": "2"}', "epoch is '2', not int"),
     ('{"state": "finished", "test_loss": true}', "test_loss is True, not a number"),
     ('{"state": "exploded"}', "state is 'exploded'"), ('{"state": "fini', "not JSON"),
+    ("[" * 100_000 + "]" * 100_000, "not JSON (nested too deeply)"),     # json's RecursionError crashed every page
+    ('{"state": "finished", "model_config": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
 ], ids=["null", "list", "string", "string-started", "list-model-config", "string-epoch", "bool-loss",
-        "unknown-state", "truncated"])
+        "unknown-state", "truncated", "deeply-nested", "deeply-nested-field"])
 def test_a_malformed_status_is_listed_as_unreadable_with_the_reason(tmp_path, text, reason):
     good = tmp_path / "good"
     write_json_atomic(good / "status.json", {"state": "finished", "started": 5.0, "epoch": 1, "epochs": 1,
@@ -219,6 +221,16 @@ def test_a_malformed_status_is_listed_as_unreadable_with_the_reason(tmp_path, te
     assert listed[tmp_path / "bad"]["state"] == "unreadable" and reason in listed[tmp_path / "bad"]["error"]
     assert [choice.path for choice in catalog.run_choices(tmp_path)] == [good / "checkpoint.pt"]
     assert active_run(tmp_path) is None
+
+
+def test_a_status_of_undecodable_bytes_is_unreadable_and_no_run_holder(tmp_path):
+    from vae.runs import holds_a_run
+
+    (tmp_path / "status.json").write_bytes(b'{"state": "\xff\xfe finished"}')
+    status = read_status(tmp_path)
+    assert status["state"] == "unreadable" and "not JSON" in status["error"]
+    (tmp_path / "status.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert not holds_a_run(tmp_path)
 
 
 def test_malformed_metrics_rows_are_skipped(tmp_path):

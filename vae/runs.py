@@ -157,6 +157,17 @@ def status_problems(status) -> list[str]:
     return problems
 
 
+def _parse_status(run_dir):
+    """status.json parsed, whatever it holds; OSError when it cannot be read, ValueError when it is not JSON.
+    Undecodable bytes and nesting too deep for the parser (a file of 100,000 `[`) are "not JSON" too:
+    json's RecursionError would otherwise escape every reader of the runs list, and so every page."""
+    data = (Path(run_dir) / STATUS).read_bytes()
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_status(run_dir) -> dict | None:
     """The run's status.json, or None if there is none (yet).
 
@@ -164,11 +175,9 @@ def read_status(run_dir) -> dict | None:
     run that no process holds any more (killed without a chance to write) reads as "stopped" with
     `interrupted` set when it has a checkpoint to resume from, else as "failed"."""
     try:
-        text = (Path(run_dir) / STATUS).read_text()
+        status = _parse_status(run_dir)
     except OSError:
         return None
-    try:
-        status = json.loads(text)
     except ValueError as exc:
         return {"state": "unreadable", "error": f"status.json is not JSON ({exc})", "started": 0.0}
     problems = status_problems(status)
@@ -253,7 +262,7 @@ def holds_a_run(run_dir) -> bool:
     if (run_dir / METRICS).exists() or (run_dir / CHECKPOINT).exists():
         return True
     try:
-        status = json.loads((run_dir / STATUS).read_text())
+        status = _parse_status(run_dir)
     except (OSError, ValueError):
         return False
     return not isinstance(status, dict) or status.get("state") != "running"      # "running": start_run's mark
@@ -297,7 +306,7 @@ def lock_holder(run_dir) -> int | None:
     path = Path(run_dir) / LOCK
     if fcntl is None:                           # no flock (Windows): the pid in status.json is all there is
         try:
-            pid = json.loads((Path(run_dir) / STATUS).read_text()).get("pid")
+            pid = _parse_status(run_dir).get("pid")
         except (OSError, ValueError, AttributeError):
             return None
         return pid if pid_alive(pid) else None
