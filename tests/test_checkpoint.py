@@ -65,7 +65,7 @@ def test_a_flipped_bit_in_the_weights_is_a_checksum_error(tmp_path):
     assert at > 0 and data.find(struct.pack("<f", 1234.5678), at + 1) == -1
     data[at] ^= 0x01                                    # 1234.5678 -> 1234.5677: still loads, wrongly
     (tmp_path / "flipped.pt").write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="flipped.pt: the checksum of its tensors does not match"):
+    with pytest.raises(CheckpointError, match="flipped.pt: its checksum does not match"):
         load_checkpoint(tmp_path / "flipped.pt")
 
 
@@ -88,12 +88,12 @@ def test_a_config_declaring_a_bigger_model_is_refused_before_allocation(tmp_path
     Here hidden=4000, within vae.options' bound of 4096 (150 MB, so that a regression costs little): no model
     of that size may be built. (hidden=30000 is now refused by the config itself, before any shape is read.)"""
     import vae.checkpoint
-    from vae.checkpoint import read_checkpoint
+    from vae.checkpoint import read_checkpoint, seal
 
     save_checkpoint(tmp_path / "model.pt", VAE(ModelConfig(hidden=32)), {})
     payload = read_checkpoint(tmp_path / "model.pt")
     payload["meta"]["model_config"]["hidden"] = 4000
-    torch.save(payload, tmp_path / "big.pt")                      # meta is outside the checksum
+    torch.save(seal(payload), tmp_path / "big.pt")                # whoever edits a file can recompute its checksum
     built = []
 
     def spy(config=None):
@@ -112,7 +112,10 @@ def test_a_config_declaring_a_bigger_model_is_refused_before_allocation(tmp_path
 
 @pytest.mark.parametrize("missing", ["meta", "model_state"])
 def test_a_checkpoint_without_meta_or_weights_is_a_checkpoint_error(tmp_path, missing):
-    payload = {"format": "vae-latent-explorer/checkpoint", "format_version": 1, "meta": {}, "model_state": {}}
+    from vae.checkpoint import FORMAT_VERSION
+
+    payload = {"format": "vae-latent-explorer/checkpoint", "format_version": FORMAT_VERSION, "meta": {},
+               "model_state": {}}
     del payload[missing]
     torch.save(payload, tmp_path / "partial.pt")
     with pytest.raises(CheckpointError, match=f"partial.pt: the checkpoint has no {missing}"):
@@ -186,3 +189,100 @@ def test_half_precision_casts_only_floating_tensors(tmp_path):
     assert state["images_seen"].dtype == torch.int64 and state["images_seen"].item() == 70_001
     floating = {k: v for k, v in state.items() if k != "images_seen"}
     assert floating and all(v.dtype == torch.float16 for v in floating.values())
+
+
+def test_a_checkpoint_without_its_checksum_is_refused(saved, tmp_path):
+    """The issue's case: with its `checksum` key deleted, a file loaded unverified (and, with negated
+    decoder weights, evaluated to 14.1 M nats without a word)."""
+    from vae.checkpoint import read_checkpoint
+
+    _, path = saved
+    payload = read_checkpoint(path)
+    del payload["checksum"]
+    payload["model_state"]["decoder.2.weight"].neg_()
+    torch.save(payload, tmp_path / "unsealed.pt")
+    with pytest.raises(CheckpointError, match="unsealed.pt: has no checksum, so nothing in it can be verified"):
+        load_checkpoint(tmp_path / "unsealed.pt")
+
+
+@pytest.mark.parametrize("edit", [lambda meta: meta["model_config"].update(activation="sigmoid"),
+                                  lambda meta: meta.update(dataset="fashion-mnist"),
+                                  lambda meta: meta.update(test_metrics={"neg_elbo": 80.0})],
+                         ids=["activation", "dataset", "metrics"])
+def test_an_edited_meta_is_a_checksum_error(saved, tmp_path, edit):
+    """relu edited to sigmoid loaded silently: the same shapes, another model. The meta is covered now."""
+    from vae.checkpoint import read_checkpoint
+
+    _, path = saved
+    payload = read_checkpoint(path)
+    edit(payload["meta"])
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match="edited.pt: its checksum does not match its tensors and metadata"):
+        load_checkpoint(tmp_path / "edited.pt")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_even_with_a_recomputed_checksum(saved, tmp_path, value):
+    """NaN weights with a recomputed checksum loaded, and `evaluate` printed "neg_elbo": NaN (not JSON)."""
+    from vae.checkpoint import read_checkpoint, seal
+
+    _, path = saved
+    payload = read_checkpoint(path)
+    payload["model_state"]["decoder.2.bias"][3] = value
+    torch.save(seal(payload), tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match=r"nan.pt: model_state.decoder.2.bias holds NaN or infinite values"):
+        load_checkpoint(tmp_path / "nan.pt")
+
+
+def test_a_format_1_checkpoint_is_refused_with_the_reason(saved, tmp_path):
+    """Format 1's checksum left the meta out: such a file cannot be verified, and says so."""
+    from vae.checkpoint import checksum, read_checkpoint
+
+    _, path = saved
+    payload = read_checkpoint(path)
+    payload["format_version"] = 1
+    payload["checksum"] = checksum({k: v for k, v in payload.items() if k != "meta"})    # as version 1 wrote it
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match=r"old.pt: written by an earlier version \(checkpoint format 1\), "
+                                              r"whose checksum left the metadata .* unchecked"):
+        load_checkpoint(tmp_path / "old.pt")
+
+
+def _deflated_bomb(path: Path, good: Path, inflated: int) -> None:
+    """`good`'s records plus one deflated record of `inflated` zero bytes: a small file that torch would
+    inflate whole. Written in 1 MB chunks, so the test itself never holds it."""
+    import zipfile
+
+    path.write_bytes(good.read_bytes())
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        prefix = archive.namelist()[0].split("/")[0]
+        with archive.open(f"{prefix}/data/999", "w", force_zip64=True) as record:
+            for _ in range(inflated // len(chunk)):
+                record.write(chunk)
+
+
+def test_a_deflated_bomb_is_refused_unread_and_the_refusal_remembered(saved, tmp_path, monkeypatch):
+    """The issue's case: an 8 MB file holding a deflated 1 GB record was inflated (870 MB -> 1.8 GB) before
+    it was refused, on every visit of the Train page. Here 256 MB of zeros deflate to a 0.3 MB record."""
+    import zipfile
+
+    import vae.checkpoint
+
+    _, good = saved
+    bomb = tmp_path / "bomb.pt"
+    _deflated_bomb(bomb, good, 256 << 20)
+    assert bomb.stat().st_size < 2 << 20
+    loads, opens = [], []
+    real_load, real_zip = torch.load, zipfile.ZipFile
+    monkeypatch.setattr(vae.checkpoint.torch, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    monkeypatch.setattr(vae.checkpoint.zipfile, "ZipFile", lambda *a, **k: opens.append(a) or real_zip(*a, **k))
+    for _ in range(3):
+        with pytest.raises(CheckpointError, match=r"bomb.pt: its records declare 26[0-9] MB once inflated, from "
+                                                  r"a file of 0\.[0-9] MB; .* refused unread"):
+            load_checkpoint(bomb)
+    assert loads == [] and len(opens) == 1              # never inflated; asked once, then remembered
+    load_checkpoint(good)                               # a sound file still loads
+    assert len(loads) == 1
+    bomb.write_bytes(good.read_bytes())                 # a new version of the file is asked about afresh
+    load_checkpoint(bomb)

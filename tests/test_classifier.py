@@ -61,3 +61,27 @@ def test_the_fused_copy_reads_as_the_classifier_does_and_leaves_it_alone(mnist_t
         torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=1e-4)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     assert isinstance(model.net[1], nn.BatchNorm2d)
+
+
+def test_classifier_files_are_checksummed_and_their_weights_finite(tmp_path):
+    """The classifier's files are read as the VAE's checkpoints are: a checksum required and verified
+    (the shipped ones carry one), non-finite weights refused."""
+    from vae.checkpoint import checksum, seal
+
+    for dataset in ("mnist", "fashion-mnist"):
+        payload = torch.load(classifier_path(dataset), weights_only=True)
+        assert payload["checksum"] == checksum(payload)
+    save_classifier(tmp_path / "c.pt", DigitClassifier().eval(), {"dataset": "mnist"})
+    payload = torch.load(tmp_path / "c.pt", weights_only=True)
+    payload["meta"]["dataset"] = "fashion-mnist"
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match="edited.pt: its checksum does not match"):
+        load_classifier(tmp_path / "edited.pt")
+    del payload["checksum"]
+    torch.save(payload, tmp_path / "unsealed.pt")
+    with pytest.raises(CheckpointError, match="unsealed.pt: has no checksum.* train it again"):
+        load_classifier(tmp_path / "unsealed.pt")
+    payload["state"]["net.10.weight"][0, 0] = float("nan")
+    torch.save(seal(payload), tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="nan.pt: state.net.10.weight holds NaN or infinite values"):
+        load_classifier(tmp_path / "nan.pt")

@@ -4,12 +4,19 @@ A checkpoint is a plain dict of tensors, strings and numbers saved with
 `torch.save` and read back with `torch.load(weights_only=True)`:
   format, format_version, model_state, meta (model/train config, dataset, epoch,
   metrics, package version), for resumable run checkpoints the trainer state, and
-  checksum: a sha256 over every tensor and number outside meta, verified on reading,
-  so a flipped bit is an error rather than a model that quietly decodes garbage.
+  checksum: a sha256 over everything else in the file, meta included, required and verified on
+  reading, so a flipped bit or an edit (relu made sigmoid) is an error rather than a model that
+  quietly decodes garbage. It guards against accidents, not forgery: whoever edits a file can
+  recompute it, so what a checksum cannot vouch for (finite weights, shapes that fit the config,
+  a size that fits the file) is checked on its own.
+
+`load_plain` is the one guarded torch.load, shared with the classifier's files.
 """
 from __future__ import annotations
 
 import hashlib
+import zipfile
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -18,7 +25,10 @@ from .files import atomic_path
 from .model import VAE, ModelConfig
 
 FORMAT = "vae-latent-explorer/checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2      # 2: the checksum covers the meta and is required; 1's covered the tensors alone
+# torch.save stores a checkpoint's records uncompressed, so what they declare once inflated is about the
+# file's own size. More than twice that (plus room for a tiny file) is a deflated bomb: refused unread.
+INFLATION_FACTOR, INFLATION_SLACK = 2, 1 << 20
 
 
 class CheckpointError(RuntimeError):
@@ -40,7 +50,7 @@ def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None, 
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_state": state,
                "meta": meta, **(extra or {})}
-    payload["checksum"] = checksum(payload)
+    seal(payload)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -66,39 +76,101 @@ def checksum(payload: dict) -> str:
         else:
             digest.update(f"value {obj!r};".encode())
 
-    feed({k: v for k, v in payload.items() if k not in ("meta", "checksum")})
+    feed({k: v for k, v in payload.items() if k != "checksum"})
     return digest.hexdigest()
 
 
-def read_checkpoint(path, map_location="cpu") -> dict:
-    """The raw checkpoint dict, validated; raises CheckpointError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+def seal(payload: dict) -> dict:
+    """The payload with its checksum set: what a writer saves."""
+    payload["checksum"] = checksum(payload)
+    return payload
+
+
+def verify(path, payload: dict, *, remedy: str) -> None:
+    """CheckpointError naming the file unless its checksum is there and matches, and its tensors are finite.
+    `remedy` ends the message for a file from before checksums were written."""
+    if "checksum" not in payload:
+        raise CheckpointError(f"{path}: has no checksum, so nothing in it can be verified; {remedy}")
+    if payload["checksum"] != checksum(payload):
+        raise CheckpointError(f"{path}: its checksum does not match its tensors and metadata: the file is "
+                              "corrupted (a flipped bit, or an edit) and cannot be trusted")
+    where = _non_finite(payload)
+    if where:
+        raise CheckpointError(f"{path}: {where} holds NaN or infinite values: these weights compute nothing "
+                              "but NaN, so the file is refused")
+
+
+def _non_finite(obj, name: str = "") -> str | None:
+    """The name of the first floating-point tensor in `obj` that is not all finite, else None."""
+    if isinstance(obj, torch.Tensor):
+        return (name or "a tensor") if obj.is_floating_point() and not torch.isfinite(obj).all() else None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for key, value in items:
+        found = _non_finite(value, f"{name}.{key}" if name else str(key))
+        if found:
+            return found
+    return None
+
+
+@lru_cache(maxsize=64)
+def _inflation_refusal(path: str, mtime_ns: int, size: int) -> str | None:
+    """Why a file is refused before torch.load inflates it, or None. Read from the zip's directory alone
+    (each record's declared size), and remembered per file version: a page that offers a refused file
+    on every visit asks again for nothing."""
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None            # not a zip (or a broken one): torch.load then says what is wrong
+    if declared <= INFLATION_FACTOR * size + INFLATION_SLACK:
+        return None
+    return (f"its records declare {declared / 1e6:,.0f} MB once inflated, from a file of {size / 1e6:,.1f} MB; "
+            "checkpoints are stored uncompressed, so it is refused unread")
+
+
+def load_plain(path, map_location="cpu", *, kind: str = "checkpoint"):
+    """torch.load(weights_only=True) of a file of this project (a `kind`): tensors and plain data only,
+    its declared size checked first; CheckpointError naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is None or not path.is_file():
+        raise CheckpointError(f"{path}: no such {kind} file")
+    refusal = _inflation_refusal(str(path), stat.st_mtime_ns, stat.st_size)
+    if refusal:
+        raise CheckpointError(f"{path}: {refusal}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         # torch's weights-only messages go on to explain how to load the file unsafely: never passed on
         if "Unsupported global" in str(exc):
             raise CheckpointError(f"{path}: holds Python objects besides tensors and plain data; it is refused "
-                                  "because loading those could run code. Checkpoints of this project never "
+                                  "because loading those could run code. Files of this project never "
                                   "hold any.") from None
         first = _first_line(exc)
         detail = f": {first}" if first and "weights_only" not in str(exc) else ""
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file?): "
+        raise CheckpointError(f"{path}: not a readable {kind} (truncated or not a torch file?): "
                               f"{type(exc).__name__}{detail}") from None
+
+
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """The raw checkpoint dict, validated; raises CheckpointError naming the file."""
+    payload = load_plain(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a VAE Latent Explorer checkpoint")
+    if payload.get("format_version") == 1:
+        raise CheckpointError(f"{path}: written by an earlier version (checkpoint format 1), whose checksum "
+                              "left the metadata (activation, dataset) unchecked; this version reads only "
+                              f"format {FORMAT_VERSION}: train the model again")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {payload.get('format_version')} "
                               f"is not supported (this version reads {FORMAT_VERSION})")
     for key in ("meta", "model_state"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(f"{path}: the checkpoint has no {key}")
-    # Files written before checksums existed (the format is otherwise the same) are read unverified.
-    if "checksum" in payload and payload["checksum"] != checksum(payload):
-        raise CheckpointError(f"{path}: the checksum of its tensors does not match: the file is corrupted "
-                              "(a flipped bit, or an edit) and its weights cannot be trusted")
+    verify(path, payload, remedy="train the model again")
     return payload
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, load_plain, seal, verify
 from .data import epoch_batches, to_float
 from .datasets import MNIST, Dataset, get_dataset
 from .files import PROJECT_ROOT, atomic_path
@@ -94,17 +94,14 @@ def predict(model: DigitClassifier, images: torch.Tensor, *, batch_size: int = 2
 
 def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "state": model.state_dict(), "meta": {**meta, "arch": ARCH}}, tmp)
+        torch.save(seal({"format": FORMAT, "state": model.state_dict(), "meta": {**meta, "arch": ARCH}}), tmp)
 
 
 def load_classifier(path, map_location="cpu", dataset: Dataset | None = None) -> tuple[DigitClassifier, dict]:
-    """(classifier in eval mode, meta); CheckpointError naming the file when it is not a usable one,
-    or when `dataset` is given and the classifier was trained on another one (files from before
-    datasets were recorded read MNIST)."""
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable digit-classifier file ({type(exc).__name__})") from None
+    """(classifier in eval mode, meta); CheckpointError naming the file when it is not a usable one
+    (guarded and checksummed as the VAE's checkpoints are), or when `dataset` is given and the classifier
+    was trained on another one (files from before datasets were recorded read MNIST)."""
+    payload = load_plain(path, map_location, kind="digit-classifier")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a digit-classifier file")
     arch = payload["meta"].get("arch") if isinstance(payload.get("meta"), dict) else None
@@ -112,6 +109,7 @@ def load_classifier(path, map_location="cpu", dataset: Dataset | None = None) ->
         arch = arch or "not recorded: the max-pooling CNN of earlier versions"
         raise CheckpointError(f"{path}: the classifier's architecture ({arch}) is not this version's ({ARCH}); "
                               "train it again with `python -m vae train-classifier`")
+    verify(path, payload, remedy="train it again with `python -m vae train-classifier`")
     model = DigitClassifier()
     try:
         model.load_state_dict(payload["state"])
