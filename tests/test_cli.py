@@ -128,6 +128,27 @@ def test_bad_arguments_get_a_clear_message(tmp_path, vae_cli):
         assert code == 2 and (f"{name}: not a" in err or f"{name}: the classifier" in err), err
 
 
+def test_evaluate_prints_strict_json_when_a_figure_overflows(tmp_path, vae_cli):
+    """Finite weights whose codes overflow float32: the -ELBO is not a number. The last line stays JSON that
+    a strict reader accepts (json.dumps wrote NaN, and the dashboard's JavaScript threw a SyntaxError)."""
+    from vae.checkpoint import read_checkpoint, save_checkpoint
+
+    model, meta = load_checkpoint(ROOT / "checkpoints" / "mnist-2d.pt")
+    with torch.no_grad():
+        model.encoder[-1].weight.mul_(1e30)                     # codes near 1e30: their square is inf
+    save_checkpoint(tmp_path / "huge.pt", model, meta)
+    assert read_checkpoint(tmp_path / "huge.pt")             # finite weights: a checkpoint that loads
+    code, out, err = vae_cli("evaluate", tmp_path / "huge.pt", "--limit", 20, "--knn-k", 0, "--device", "cpu")
+    assert code == 0, err
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    result = json.loads(out.strip().splitlines()[-1], parse_constant=refuse)
+    assert result["neg_elbo"] is None and result["images"] == 20
+    assert "warning: neg_elbo is" in err and "printed as null" in err
+
+
 def test_main_leaves_the_signal_handlers_as_it_found_them(tmp_path, vae_cli):
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 1, "--limit", 64, "--device", "cpu")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -211,7 +212,7 @@ def _train_run(args, stop_requested, world=None) -> int:
         raise
     finally:
         writer.close()
-    print(json.dumps({"state": state, "run_dir": str(run_dir), **(trainer.last_test or {})}))
+    print(_json_line({"state": state, "run_dir": str(run_dir), **(trainer.last_test or {})}))
     return 0
 
 
@@ -346,8 +347,18 @@ def cmd_evaluate(args) -> int:
         result["classifier_accuracy"] = (predict(classifier, images).cpu() == labels).float().mean().item()
         result["class_agreement"] = class_agreement(lambda x: predict(classifier, x), model, images, labels)
     result["images"], result["dataset"] = len(images), dataset.name
-    print(json.dumps(result))
+    print(_json_line(result))
     return 0
+
+
+def _json_line(result: dict) -> str:
+    """The command's last stdout line, strict JSON: a figure that is not a finite number (a model whose
+    numbers overflow) is printed as null, with a warning on stderr. json.dumps would write NaN or
+    Infinity, which no strict JSON reader (a browser's JSON.parse) accepts."""
+    odd = {k: v for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)}
+    for name, value in odd.items():
+        print(f"warning: {name} is {value}, not a finite number; printed as null", file=sys.stderr)
+    return json.dumps({k: None if k in odd else v for k, v in result.items()}, allow_nan=False)
 
 
 def cmd_train_classifier(args) -> int:
