@@ -6,7 +6,10 @@ show its title and a placeholder before they load (2–5 s on a cold start)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,11 +76,17 @@ def shipped_label(path: str, modified: float):
 
 
 def model_choices() -> list:
+    """The menu's models, each under a name no other entry shows: a run named like a shipped model (or
+    like another run) also says its folder, and invisible characters are no part of a name."""
     from app_pages import catalog
 
     shipped = [shipped_label(str(path), path.stat().st_mtime) for path in catalog.shipped_checkpoints()
                if path.is_file()]
-    return [choice for choice in shipped if choice] + catalog.run_choices(catalog.runs_root())
+    shipped = [replace(choice, name=plain_text(choice.name)) for choice in shipped if choice]
+    found = [replace(choice, name=plain_text(choice.name)) for choice in catalog.run_choices(catalog.runs_root())]
+    taken = Counter(choice.name for choice in shipped + found)
+    return shipped + [replace(choice, name=f"{choice.name} (run {plain_text(choice.path.parent.name)})")
+                      if taken[choice.name] > 1 else choice for choice in found]
 
 
 def url_name(path: Path) -> str:
@@ -99,28 +108,55 @@ def model_picker() -> None:
             return
         labels = {str(choice.path): choice for choice in choices}
         by_name = {url_name(choice.path): str(choice.path) for choice in choices}
-        wanted = first_visit_param("model")
-        if wanted is not None:
-            if wanted in by_name:
-                st.session_state.checkpoint = by_name[wanted]
-            else:
-                st.warning(f"The link asks for a model named “{wanted[:80]}”, which is not here; "
-                           "showing the default model.", icon=":material/link_off:")
+        wanted, unknown = first_visit_param("model"), None
+        if wanted in by_name:
+            st.session_state.checkpoint = by_name[wanted]
+        elif wanted is not None:
+            unknown = (f"The link asks for a model named “{escape_markdown(wanted[:80])}”, which is not here; "
+                       "showing the default model.")
         if st.session_state.get("checkpoint") not in labels:
             st.session_state.checkpoint = next(iter(labels))
+        link_warning("model", st.session_state.checkpoint, unknown)
         chosen = st.selectbox("Model", options=list(labels), format_func=lambda path: labels[path].name,
                               key="checkpoint",
                               help="The shipped model, then your finished or stopped training runs, newest first. "
                                    "Below it: dataset · latent size · epochs · test loss (negative ELBO, nats per "
                                    "image; lower is better).")
         # The menu cuts long text short; the whole label goes below it, where it wraps: name, then details.
-        st.caption(f"{escape_markdown(labels[chosen].name)}  \n{labels[chosen].details}")
+        st.caption(f"{escape_markdown(labels[chosen].name)}  \n{escape_markdown(labels[chosen].details)}")
     st.query_params["model"] = url_name(Path(chosen))
 
 
-def escape_markdown(text: str) -> str:
-    """Text shown as itself where Streamlit renders Markdown (a run's name is the user's)."""
-    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|$~" else c for c in text)
+# Text from outside (a link's ?model=, a run's folder, name or status.json, an upload's file name, an
+# exception that quotes any of them) reaches Streamlit, which renders Markdown almost everywhere: in
+# st.warning, st.caption, st.toast, widget labels, image captions, progress texts.
+
+def plain_text(text) -> str:
+    """`text` without control and invisible format characters: no bidi override (U+202E…) to make it
+    read reversed, no zero-width character to make two names that look the same differ. Line breaks
+    and tabs stay; so does the zero-width joiner, which glues emoji."""
+    return "".join(c for c in str(text)
+                   if c in "\n\t\u200d" or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
+def escape_markdown(text) -> str:
+    """`text` shown as itself where Streamlit renders Markdown. Every ASCII punctuation character is
+    backslash-escaped (CommonMark lets any be, and links, images, HTML, emphasis, $LaTeX$ and :red[…]
+    directives all start with one). Escapes are undone before the transforms that run on the parsed
+    text: GFM's autolinks (http://…, www.…, a@b.c) and Streamlit's :emoji: and :material/icons:. An
+    invisible word joiner after each ':' and '@', and between 'www' and '.', keeps those from matching."""
+    text = re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", plain_text(text))
+    text = re.sub(r"(\\[:@])", "\\1\u2060", text)
+    return re.sub(r"(www)(?=\\\.)", "\\1\u2060", text, flags=re.IGNORECASE)
+
+
+def escape_as_code(text) -> str:
+    """`text` as inline code, for a file or folder name: nothing inside code is Markdown, autolinked or
+    an emoji, so it reads character for character (escape_markdown's joiners would be copied with it).
+    On one line (a blank line would end the span), fenced by more backticks than it holds in a row."""
+    text = " ".join(plain_text(text).split("\n")).replace(":material/", ":\u2060material/")  # else an icon's name
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"              # CommonMark drops one space each side: a ` at either end is safe
 
 
 def page_model(placeholder) -> Loaded:
@@ -148,7 +184,7 @@ def selected_model() -> Loaded | None:
         model, meta = load_model(path, modified)
         dataset = dataset_of(meta)
     except (OSError, ValueError, vae.CheckpointError) as exc:
-        st.error(f"The model could not be opened: {exc}")
+        st.error(f"The model could not be opened: {escape_markdown(exc)}")
         return None
     return Loaded(model, meta, (path, modified), dataset)
 
@@ -162,6 +198,19 @@ def first_visit_param(name: str) -> str | None:
         return None
     read.add(name)
     return st.query_params.get(name)
+
+
+def link_warning(name: str, about, message: str | None = None) -> None:
+    """Show what was wrong with ?name= in the session's first link (`message`, given once, Markdown)
+    on every run, until `about`, the thing it concerns, changes: read only on the first run, it would
+    go at the next one, which a plane component asks for within a second of showing."""
+    kept = st.session_state.setdefault("link_warnings", {})
+    if message is not None:
+        kept[name] = (about, message)
+    if name in kept and kept[name][0] == about:
+        st.warning(kept[name][1], icon=":material/link_off:")
+    else:
+        kept.pop(name, None)
 
 
 def parse_pair(text: str | None, kind=float) -> tuple | None:
@@ -213,7 +262,7 @@ def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
         st.session_state.plane_choice = ("dims", (0, 1), None)
         return _choice_view(2, st.session_state.plane_choice, encodings)
     options = list(range(latent_dim))
-    wanted = first_visit_param("dims")
+    wanted, unfit = first_visit_param("dims"), None
     if wanted is not None:
         dims = parse_pair(wanted, int)
         if wanted == "pca":
@@ -222,11 +271,13 @@ def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
             st.session_state.view_kind = "dims"
             st.session_state.dim_x, st.session_state.dim_y = dims
         else:
-            st.warning(f"The link's dimensions “{wanted[:40]}” do not fit this model "
-                       f"({latent_dim} dimensions); showing z0 and z1.", icon=":material/link_off:")
+            unfit = (f"The link's dimensions “{escape_markdown(wanted[:40])}” do not fit this model "
+                     f"({latent_dim} dimensions); showing z0 and z1.")
     for name, default in (("dim_x", 0), ("dim_y", 1)):
         if st.session_state.get(name) not in options:
             st.session_state[name] = default
+    link_warning("dims", (latent_dim, st.session_state.get("view_kind", "dims"), st.session_state.dim_x,
+                          st.session_state.dim_y), unfit)
     kind = st.radio("View", ["dims", "pca"], horizontal=True, key="view_kind",
                     format_func={"dims": "two latent dimensions", "pca": "principal components (PCA)"}.get)
     if kind == "pca":
@@ -268,22 +319,22 @@ class Pin:
 def pinned(view: tuple) -> Pin:
     """The pinned point of this view. A new view (model or dimensions) starts at the prior's mean,
     or on a session's first run at ?z= from the URL."""
-    pin = st.session_state.get("pin")
-    if isinstance(pin, Pin) and pin.view == view:
-        return pin
-    serial = pin.serial + 1 if isinstance(pin, Pin) else 1
-    xy = (0.0, 0.0)
-    wanted = first_visit_param("z")
-    if wanted is not None:
-        parsed = parse_pair(wanted)
-        if parsed is not None and all(abs(v) <= 1e3 for v in parsed):
-            xy = parsed
-        else:
-            st.warning(f"The link's point z = “{wanted[:40]}” is not two numbers; pinning the origin instead.",
-                       icon=":material/link_off:")
-    st.session_state.pin = Pin(xy, serial, view, xy)
-    set_pin_in_url(xy)
-    return st.session_state.pin
+    pin, bad = st.session_state.get("pin"), None
+    if not (isinstance(pin, Pin) and pin.view == view):
+        serial = pin.serial + 1 if isinstance(pin, Pin) else 1
+        xy = (0.0, 0.0)
+        wanted = first_visit_param("z")
+        if wanted is not None:
+            parsed = parse_pair(wanted)
+            if parsed is not None and all(abs(v) <= 1e3 for v in parsed):
+                xy = parsed
+            else:
+                bad = (f"The link's point z = “{escape_markdown(wanted[:40])}” is not two numbers; "
+                       "pinning the origin instead.")
+        pin = st.session_state.pin = Pin(xy, serial, view, xy)
+        set_pin_in_url(xy)
+    link_warning("z", (pin.view, pin.xy), bad)
+    return pin
 
 
 def pin_from(component_key: str):

@@ -100,6 +100,16 @@ def time_left(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60):.0f} min"
 
 
+def count(value) -> str:
+    """A count read from status.json, for Markdown (the progress bar's text is): a number, or whatever
+    else a hand-edited file holds, escaped."""
+    if isinstance(value, (int, float)):
+        return f"{value}"
+    from app_pages.common import escape_markdown
+
+    return escape_markdown(value)
+
+
 def progress_text(status: dict, now: float | None = None) -> str:
     """'epoch 2/5 · step 300/750 · 4,100 images/s · about 25 s left', counting down between the run's
     status updates (from its expected finish), and 'finishing…' once only the last test pass is left."""
@@ -107,7 +117,8 @@ def progress_text(status: dict, now: float | None = None) -> str:
     if waiting:
         return waiting
     step, total = status.get("step") or 0, status.get("total_steps") or 0
-    text = f"epoch {status.get('epoch', 0)}/{status.get('epochs', '?')} · step {step}/{total or '?'}"
+    epoch, epochs = (count(status.get(name, default)) for name, default in (("epoch", 0), ("epochs", "?")))
+    text = f"epoch {epoch}/{epochs} · step {step}/{total or '?'}"
     if status.get("images_per_sec"):
         text += f" · {status['images_per_sec']:,.0f} images/s"
     if status.get("state") != "running":

@@ -1,6 +1,5 @@
 """/reconstruct: upload, draw or pick a digit (draw or pick a clothing item, for a Fashion-MNIST model);
 see its 28×28 input, its reconstruction and its place in z."""
-import re
 
 import numpy as np
 import streamlit as st
@@ -14,7 +13,7 @@ placeholder.caption("Loading the model…")
 
 import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 
-from app_pages.common import Loaded, page_model, pin_from, pinned, shared_view  # noqa: E402
+from app_pages.common import Loaded, escape_as_code, page_model, pin_from, pinned, shared_view  # noqa: E402
 from app_pages.plane import latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
@@ -53,12 +52,6 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
                  pin_serial=pin.serial, on_pin=pin_from("plane_reconstruct"), mark=mark, dataset=loaded.dataset)
 
 
-def plain(text: str) -> str:
-    """User text shown literally: Markdown, HTML and LaTeX characters escaped, cut to 120 characters."""
-    text = text[:120]
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])", r"\\\1", text)
-
-
 def from_upload() -> tuple[np.ndarray, Image.Image] | None:
     file = st.file_uploader("A picture of one handwritten digit", type=UPLOAD_TYPES, key="upload",
                             help="Any size; dark ink on light paper or light on dark; a phone photo works. "
@@ -69,7 +62,7 @@ def from_upload() -> tuple[np.ndarray, Image.Image] | None:
         upload = read_upload(file.getvalue())
         digit = mnist_digit(upload.image)
     except ImageError as exc:
-        st.error(f"{plain(file.name)}: {exc}")
+        st.error(f"{escape_as_code(file.name[:120])}: {exc}")
         return None
     if upload.animated:
         st.info("This is an animated image: only its first frame is used.")

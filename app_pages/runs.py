@@ -7,12 +7,13 @@ st.caption("Every training run under runs/: compare the test curves and final nu
 placeholder = st.empty()
 placeholder.caption("Reading the runs…")
 
-import tempfile  # noqa: E402  (after the title: a cold start paints before torch has loaded)
+import html  # noqa: E402  (after the title: a cold start paints before torch has loaded)
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import plotly.graph_objects as go  # noqa: E402
 
-from app_pages.common import escape_markdown, model_picker, test_set  # noqa: E402
+from app_pages.common import escape_as_code, escape_markdown, model_picker, plain_text, test_set  # noqa: E402
 from app_pages import catalog  # noqa: E402
 from vae import runs  # noqa: E402
 
@@ -65,20 +66,22 @@ def summary(run_dir: Path, status: dict) -> dict:
 
 
 rows = [summary(run_dir, status) for run_dir, status in listed]
-st.dataframe(rows, hide_index=True, column_config={
+st.dataframe([{**row, "run": plain_text(row["run"]), "name": plain_text(row["name"])} for row in rows],
+             hide_index=True, column_config={
     "test −ELBO": st.column_config.NumberColumn(format="%.2f"), "recon": st.column_config.NumberColumn(format="%.2f"),
     "KL": st.column_config.NumberColumn(format="%.2f"), "checkpoint": st.column_config.CheckboxColumn()})
 
 st.subheader("Compare")
 names = [run_dir.name for run_dir, _ in listed]
 chosen = st.multiselect("Runs to compare (2 to 5)", names, default=names[:2] if len(names) >= 2 else names,
-                        max_selections=5, key="compare")
+                        max_selections=5, key="compare", format_func=plain_text)
 if len(chosen) >= 2:
     figure = go.Figure()
     for i, name in enumerate(chosen):
         tests = [r for r in runs.read_metrics(root / name) if r.get("split") == "test"]
         figure.add_trace(go.Scatter(x=[r.get("epoch") for r in tests], y=[r.get("loss") for r in tests],
-                                    mode="lines+markers", name=name, line=dict(color=PALETTE[i])))
+                                    mode="lines+markers", name=html.escape(plain_text(name), quote=False),
+                                    line=dict(color=PALETTE[i])))   # plotly reads <a href=…>, <b>… in names
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
                          yaxis_title="test −ELBO (nats per image)", legend=dict(orientation="h", y=-0.25))
     st.plotly_chart(figure, config={"displayModeBar": False})
@@ -100,7 +103,7 @@ if not with_checkpoint:
     st.caption("No run has saved a checkpoint yet.")
 else:
     pick, half = st.columns([3, 2], vertical_alignment="bottom")
-    name = pick.selectbox("Run", with_checkpoint, key="export_run")
+    name = pick.selectbox("Run", with_checkpoint, key="export_run", format_func=plain_text)
     as_half = half.toggle("float16 (half the size)", key="export_half")
 
     @st.cache_data(max_entries=4, show_spinner="Exporting…")
@@ -116,9 +119,9 @@ else:
     try:
         data = exported(str(source), source.stat().st_mtime, as_half)
     except Exception as exc:                                   # a damaged or vanished checkpoint: say so
-        st.error(f"This run's checkpoint cannot be exported: {exc}")
+        st.error(f"This run's checkpoint cannot be exported: {escape_markdown(exc)}")
     else:
-        st.download_button(f"Download {name}.pt ({len(data) / 1e6:.1f} MB)", data, f"{name}.pt",
+        st.download_button(f"Download {escape_markdown(name)}.pt ({len(data) / 1e6:.1f} MB)", data, f"{name}.pt",
                            "application/octet-stream", key="export_download")
         st.caption("Open it with `vae.load_checkpoint(path)` or `python -m vae evaluate path`, or put it in "
                    "`runs/` of another copy of this app.")
@@ -126,18 +129,18 @@ else:
 st.subheader("Rename or delete a run")
 by_folder = {run_dir.name: status for run_dir, status in listed}
 picked = st.selectbox("Run", list(by_folder), help="By folder; its name is below.",
-                      key="manage_run")
+                      key="manage_run", format_func=plain_text)
 run_dir = root / picked
 name_column, rename_column = st.columns([3, 1], vertical_alignment="bottom")
 new_name = name_column.text_input("Name", value=runs.read_name(run_dir) or "", max_chars=runs.MAX_NAME,
-                                  key=f"name_{picked}", placeholder=f"run {picked}",
+                                  key=f"name_{picked}", placeholder=f"run {plain_text(picked)}",
                                   help="What the model menu and this page call the run; empty: its folder's name. "
                                        "The folder, and links to its model, stay as they are.")
 if rename_column.button("Rename", key="rename"):
     try:
         runs.rename_run(run_dir, new_name)
     except (ValueError, OSError) as exc:
-        st.error(f"The run was not renamed. {exc}")
+        st.error(f"The run was not renamed. {escape_markdown(exc)}")
     else:
         st.rerun()
 
@@ -148,17 +151,17 @@ if st.session_state.get("confirm_delete") != picked:
                    "Removes its folder: checkpoint, metrics and replay. You will be asked to confirm.",
               on_click=lambda: st.session_state.update(confirm_delete=picked))
 else:
-    st.warning(f"Delete {escape_markdown(catalog.run_label(run_dir))} for good? Its folder `{picked}` goes, "
-               "with its checkpoint, metrics and replay.", icon=":material/delete_forever:")
+    st.warning(f"Delete {escape_markdown(catalog.run_label(run_dir))} for good? Its folder {escape_as_code(picked)} "
+               "goes, with its checkpoint, metrics and replay.", icon=":material/delete_forever:")
     yes, no = st.columns(2)
     if yes.button("Yes, delete it", key="delete_confirmed", type="primary"):
         st.session_state.pop("confirm_delete", None)
         try:
             runs.delete_run(run_dir, root)
         except (ValueError, RuntimeError, OSError) as exc:
-            st.error(f"The run was not deleted. {exc}")
+            st.error(f"The run was not deleted. {escape_markdown(exc)}")
         else:
-            st.toast(f"Deleted {picked}.")
+            st.toast(f"Deleted {escape_as_code(picked)}.")
             st.rerun()
     if no.button("Cancel", key="delete_cancelled"):
         st.session_state.pop("confirm_delete", None)

@@ -57,7 +57,7 @@ def training_form(root: Path, busy: bool) -> None:
         model_cfg, train_cfg = launch.configs_from_form(values)
         runs.start_run(root, model_cfg, train_cfg)        # one run at a time, across sessions and servers
     except (ValueError, RuntimeError, OSError) as exc:
-        st.error(f"Training was not started. {exc}")
+        st.error(f"Training was not started. {escape_markdown(exc)}")
         return
     st.rerun()
 
@@ -111,7 +111,7 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
         explore_button(run_dir)
     elif state == "stopped":
         if status.get("interrupted"):
-            st.warning(f"Interrupted: {status.get('error')}.")
+            st.warning(f"Interrupted: {escape_markdown(status.get('error'))}.")
         elif not (run_dir / runs.CHECKPOINT).is_file():
             st.info("Stopped before its first checkpoint: nothing was saved.")
         else:
@@ -121,13 +121,13 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
             try:
                 runs.resume_run(run_dir)
             except (ValueError, RuntimeError, OSError) as exc:
-                st.error(f"Training was not resumed. {exc}")
+                st.error(f"Training was not resumed. {escape_markdown(exc)}")
                 return
             st.rerun()
     elif state == "unreadable":
-        st.error(f"This run folder cannot be read: {status.get('error')}")
+        st.error(f"This run folder cannot be read: {escape_markdown(status.get('error'))}")
     elif state == "failed":
-        st.error(f"The run failed: {status.get('error') or 'no reason was recorded'}")
+        st.error(f"The run failed: {escape_markdown(status.get('error') or 'no reason was recorded')}")
         log = run_dir / runs.LOG
         if log.is_file():
             with st.expander("The end of its log"):
@@ -140,7 +140,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
     if was_running and status.get("state") != "running":
         st.rerun()                                   # the run ended: redraw the page without polling
     head, stop = st.columns([4, 1])
-    head.subheader(f"Run {run_dir.name}: {status.get('state', 'starting')}")
+    head.subheader(f"Run {escape_markdown(run_dir.name)}: {escape_markdown(status.get('state', 'starting'))}")
     name = runs.read_name(run_dir)
     if name:
         head.caption(escape_markdown(name))                   # the name given on the Runs page
@@ -163,10 +163,10 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         try:
             strip = strip_reconstructions(str(checkpoint), checkpoint.stat().st_mtime)
         except CheckpointError as exc:
-            st.warning(f"Its checkpoint cannot be used: {exc}")
+            st.warning(f"Its checkpoint cannot be used: {escape_markdown(exc)}")
             return
         st.image(plots.enlarge(strip, 3), caption="Top: one test image of each class. Bottom: their reconstructions by the latest "
-                                                  f"checkpoint (epoch {status.get('epoch')}).")
+                                                  f"checkpoint (epoch {escape_markdown(status.get('epoch'))}).")
     replay_view(run_dir)
 
 

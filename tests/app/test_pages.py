@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import vae
 import vae.inference
 from app_pages import catalog
+from app_pages.common import escape_markdown
 from vae import runs
 from vae.data import load_mnist
 
@@ -46,7 +47,7 @@ def test_sidebar_offers_the_shipped_model_first(open_page):
     picker = app.sidebar.selectbox[0]
     assert picker.value.endswith("mnist-2d.pt")
     assert picker.format_func(picker.value) == "mnist-2d"
-    assert "z=2" in app.sidebar.caption[0].value
+    assert escape_markdown("z=2") in app.sidebar.caption[0].value             # the details are Markdown-escaped
 
 
 def plane_data(app, index: int = 0) -> dict:
@@ -240,7 +241,7 @@ def test_a_failed_run_shows_its_error(open_page, runs_dir):
     (run_dir / runs.LOG).write_text("error: lr must be positive\n")
     app = open_page("app_pages/train.py")
     assert messages(app)["exception"] == []
-    assert "The run failed: ValueError: lr must be positive" in app.error[0].value
+    assert app.error[0].value == "The run failed: " + escape_markdown("ValueError: lr must be positive")
 
 
 def test_an_animated_upload_uses_its_first_frame_and_says_so(open_page):

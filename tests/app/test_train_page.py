@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app_pages import launch
+from app_pages.common import escape_markdown
 from vae import runs
 from vae.cli import main
 from vae.options import OPTIONS, refusal
@@ -78,7 +79,7 @@ def test_a_bad_value_gets_the_same_words_from_the_form_and_the_cli(open_page, ru
     assert messages(app)["exception"] == []
     said = cli_refusal(tmp_path, "--" + name.replace("_", "-"), value)
     assert said == refusal(name, value)
-    assert app.error[0].value == f"Training was not started. {said}"
+    assert app.error[0].value == f"Training was not started. {escape_markdown(said)}"   # Markdown for the same words
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
@@ -183,7 +184,7 @@ def test_a_training_run_cannot_be_deleted(open_page, runs_dir):
         holder.stdin.write("\n")
         holder.stdin.flush()
     assert still_there and disabled
-    assert refused == ["The run was not deleted. busy is training: stop it before deleting it"]
+    assert refused == ["The run was not deleted. " + escape_markdown("busy is training: stop it before deleting it")]
 
 
 def test_a_link_to_a_deleted_model_says_so_and_shows_the_default(open_page, trained, monkeypatch):
