@@ -8,7 +8,7 @@ from pathlib import Path
 from vae.checkpoint import CheckpointError, read_checkpoint
 from vae.datasets import DATASETS, MNIST
 from vae.files import PROJECT_ROOT
-from vae.runs import CHECKPOINT, list_runs, read_name
+from vae.runs import CHECKPOINT, list_runs, read_name, run_divergence
 
 RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
 
@@ -76,10 +76,13 @@ def run_label(run_dir: Path) -> str:
 
 
 def run_choices(root: Path) -> list[ModelChoice]:
-    """Finished or stopped runs that saved a checkpoint, newest first."""
+    """Finished or stopped runs that saved a checkpoint, newest first; never one whose recorded test figures
+    show it diverged (a run from before the trainer failed those: its codes all sit on one spot)."""
     choices = []
     for run_dir, status in list_runs(root):
         if status.get("state") not in ("finished", "stopped") or not (run_dir / CHECKPOINT).is_file():
+            continue
+        if run_divergence(run_dir, status):
             continue
         latent = (status.get("model_config") or {}).get("latent_dim")
         dataset = (status.get("train_config") or {}).get("dataset")

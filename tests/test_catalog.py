@@ -83,3 +83,18 @@ def test_every_shipped_model_is_offered_the_default_first_and_named_by_its_file(
     assert catalog.shipped_choice(fashion).details == "Fashion-MNIST · z=2 · 3 epochs · test −ELBO 241.0"
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion))       # a chosen model replaces the shipped ones
     assert catalog.shipped_checkpoints() == [fashion]
+
+
+def test_a_run_recorded_as_finished_but_diverged_is_not_offered(tmp_path):
+    """Issue 19: lr 1 on 4,096 images ended "finished" at 131,725,170.7 nats and was offered as a model (from
+    before the trainer failed such runs). A β = 0 run may have a large KL and a -ELBO to match: offered."""
+    finished_run(tmp_path, "sound", started=1.0)
+    finished_run(tmp_path, "exploded", test_loss=131_725_170.7, started=2.0)
+    finished_run(tmp_path, "stopped-exploded", state="stopped", test_loss=116_900.1, started=3.0)
+    autoencoder = finished_run(tmp_path, "beta-0", test_loss=5_100.0, started=4.0)
+    status = runs.read_status(autoencoder)
+    runs.write_json_atomic(autoencoder / runs.STATUS, {**status, "train_config": {"beta": 0.0}})
+    (autoencoder / runs.METRICS).write_text('{"split": "test", "step": 9, "loss": 5100.0, "recon": 100.0, "kl": 5000.0}\n')
+    offered = [choice.path.parent.name for choice in catalog.run_choices(tmp_path)]
+    assert offered == ["beta-0", "sound"]
+    assert "131,725,170.7 nats" in runs.run_divergence(tmp_path / "exploded", runs.read_status(tmp_path / "exploded"))

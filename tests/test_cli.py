@@ -195,6 +195,20 @@ def test_a_diverged_run_fails_naming_the_step_and_keeps_its_last_finite_checkpoi
     assert catalog.run_choices(tmp_path / "runs") == []
 
 
+def test_an_exploded_but_finite_run_ends_failed_with_its_reason_and_is_not_offered(tmp_path, vae_cli):
+    """Issue 19: `--lr 1 --limit 4096 --epochs 2` ended "finished" at 131,725,273.8 nats, offered in the menu."""
+    from app_pages import catalog
+
+    run = tmp_path / "runs" / "lr1"
+    code, out, err = vae_cli("train", "--run-dir", run, "--lr", 1, "--limit", 1024, "--epochs", 2, "--device", "cpu")
+    assert code == 2 and "error: training diverged: its test -ELBO is" in err
+    status = read_status(run)
+    assert status["state"] == "failed"
+    assert status["error"].startswith("TrainingDiverged: training diverged: its test -ELBO is")
+    assert "than twice that of a model that learned nothing (543.4" in status["error"]
+    assert not (run / "checkpoint.pt").exists() and catalog.run_choices(tmp_path / "runs") == []
+
+
 def test_a_one_dimensional_latent_space_is_refused_before_anything_is_written(tmp_path, vae_cli):
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--latent-dim", 1, "--epochs", 1, "--limit", 64)
     assert code == 2 and "Latent size (--latent-dim) must be between 2 and 64, got 1" in err and "plane" in err

@@ -247,3 +247,15 @@ def test_half_written_metrics_line_is_skipped(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(text)
     assert read_metrics(tmp_path) == rows
     assert read_metrics(tmp_path / "missing") == []
+
+
+def test_the_divergence_rule_flags_exploded_runs_and_spares_untrained_or_poor_ones():
+    from vae.runs import DIVERGED_NATS, divergence
+
+    assert round(DIVERGED_NATS, 1) == 1086.9                              # twice 784 ln 2, a coin flip a pixel
+    assert "131,725,170.7 nats" in divergence(131_067_969.1, 657_201.6, 1.0)    # lr 1, issue 19
+    assert "116,900.1 nats" in divergence(116_675.7, 224.4, 1.0)               # lr 0.3
+    assert "(reconstruction + 0 × KL)" in divergence(float("nan"), 0.0, 0.0)
+    assert divergence(206.1, 5.4, 1.0) is None                                 # lr 0.05: poor, not diverged
+    assert divergence(498.0, 0.1, 1.0) is None                                 # the worst untrained model measured
+    assert divergence(100.0, 5_000.0, 0.0) is None                             # β = 0: the KL is free to grow

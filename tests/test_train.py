@@ -119,6 +119,19 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(mnist_train, mnist_t
     assert len(seen) == trainer.step - 1 == 3
 
 
+def test_a_finite_but_exploded_test_loss_ends_the_run(mnist_train, mnist_test):
+    """Issue 19: lr 1 (the form's maximum) ended "finished" at a test -ELBO of 131 M nats. The trainer now
+    fails such a run at the epoch's end, before any callback saves or records it."""
+    trainer = small_trainer(mnist_train, mnist_test, epochs=2, limit=1024, lr=1.0)
+    epochs = []
+    trainer.on_epoch.append(lambda t, test: epochs.append(test))
+    with pytest.raises(TrainingDiverged, match=r"training diverged: its test -ELBO is [0-9,]+\.[0-9] nats an image, "
+                                               r"more than twice .* after epoch 1; try a lower learning rate than 1 "
+                                               r"or --grad-clip 1$"):
+        trainer.run()
+    assert epochs == [] and trainer.last_test["neg_elbo"] > 1e4
+
+
 @pytest.fixture
 def fake_clock(monkeypatch):
     """The trainer's perf_counter advances 0.5 s per call: seconds and images/s become exact."""

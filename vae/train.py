@@ -21,6 +21,7 @@ from .distributed import World, from_main, sum_across
 from .evaluate import evaluate_elbo
 from .model import VAE, negative_elbo
 from .options import check
+from .runs import divergence
 
 SCHEDULES = ("constant", "onecycle", "cosine")
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -221,9 +222,19 @@ class Trainer:
     def _check_finite(self, loss: float, where: str) -> None:
         """Raise before any callback sees a non-finite loss, so nothing records or saves the broken model."""
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"training diverged: the loss became {loss} {where}; try a lower learning "
-                                   f"rate than {self.config.lr:g}" +
-                                   (" or --grad-clip 1" if not self.config.grad_clip else ""))
+            raise TrainingDiverged(f"training diverged: the loss became {loss} {where}; {self._remedy()}")
+
+    def _check_learned(self, test: dict) -> None:
+        """Raise before the epoch's callbacks when the test figures are worse than a model that learned
+        nothing would score (vae.runs.divergence): finite but exploded, like lr 1's 131 M nats, the run
+        must end failed rather than be saved and offered as a model."""
+        why = divergence(test["recon"], test["kl"], self.kl_weight())
+        if why:
+            raise TrainingDiverged(f"training {why}, after epoch {self.epochs_done}; {self._remedy()}")
+
+    def _remedy(self) -> str:
+        return (f"try a lower learning rate than {self.config.lr:g}" +
+                (" or --grad-clip 1" if not self.config.grad_clip else ""))
 
     def _network(self) -> nn.Module:
         """The module the steps call. Wrapped by DDP when distributed, here rather than in __init__, so
@@ -283,6 +294,7 @@ class Trainer:
                     return "stopped"
             self.last_test = from_main(world, lambda: evaluate_elbo(self.averaged, self.test_images, seed=c.seed))
             self._check_finite(self.last_test["neg_elbo"], f"on the test set after epoch {self.epochs_done}")
+            self._check_learned(self.last_test)
             for callback in self.on_epoch:
                 callback(self, self.last_test)
         model.eval()
