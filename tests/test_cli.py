@@ -149,6 +149,29 @@ def test_evaluate_prints_strict_json_when_a_figure_overflows(tmp_path, vae_cli):
     assert "warning: neg_elbo is" in err and "printed as null" in err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "m.pt", "--knn-k", "-1"], "argument --knn-k: must be at least 0, got -1"),
+    (["evaluate", "m.pt", "--limit", "-5"], "argument --limit: must be at least 0, got -5"),
+    (["evaluate", "m.pt", "--iwae-k", "two"], "argument --iwae-k: must be a whole number, got 'two'"),
+    (["evaluate", "m.pt", "--device", "bogus"],
+     "argument --device: Device (--device) must be one of auto, cpu, cuda, mps, got 'bogus'"),
+    (["train-classifier", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["train", "--run-dir", "{file}"], "argument --run-dir: {file} is a file, not a folder"),
+    (["train", "--run-dir", "{file}/run"], "argument --run-dir: {file} is a file, not a folder"),
+], ids=["knn-k", "limit", "iwae-k", "device", "classifier-epochs", "run-dir-file", "run-dir-under-a-file"])
+def test_bad_flags_are_refused_by_argparse_naming_the_flag(tmp_path, capsys, args, message):
+    """Issue 19 item 10: these reached torch or the file system, and said `[Errno 17] File exists`,
+    `selected index k out of range`, torch's list of backends, `Expected positive integer total_steps`, or
+    nothing at all (--limit -5 evaluated 9,995 images)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    args = [a.replace("{file}", str(tmp_path / "a-file")) for a in args]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith(message.replace("{file}", str(tmp_path / "a-file"))), err
+
+
 def test_main_leaves_the_signal_handlers_as_it_found_them(tmp_path, vae_cli):
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--epochs", 1, "--limit", 64, "--device", "cpu")

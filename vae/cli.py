@@ -33,6 +33,43 @@ def _add_dataclass_flags(parser, cls, skip=()):
                             help=f"{option.help if option else ''} (default: {default})".lstrip())
 
 
+def _at_least(least: int):
+    """An argparse type: a whole number of at least `least`. argparse refuses anything else naming the flag
+    ("argument --knn-k: must be at least 0, got -1"), where a negative count used to reach torch (a
+    `selected index k out of range`) or slice from the end (--limit -5 evaluated 9,995 images)."""
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    return whole_number
+
+
+def _device(text: str) -> str:
+    """An argparse type: a device name the training form accepts too (auto, cpu, cuda, cuda:N, mps),
+    refused in vae.options' words rather than with torch's list of its backends."""
+    from .options import refusal
+
+    message = refusal("device", text)
+    if message:
+        raise argparse.ArgumentTypeError(message)
+    return text
+
+
+def _folder(text: str) -> Path:
+    """An argparse type: a path that is, or can become, a folder: none of it names a file."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise argparse.ArgumentTypeError(f"{part} is a file, not a folder")
+            break
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model import ModelConfig
     from .train import TrainConfig
@@ -47,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist", choices=[*DATASETS, "all"], help="(default: mnist)")
 
     p = sub.add_parser("train", help="train a VAE; writes metrics.jsonl, status.json, checkpoint.pt in --run-dir")
-    p.add_argument("--run-dir", required=True, type=Path)
+    p.add_argument("--run-dir", required=True, type=_folder)
     p.add_argument("--resume", action="store_true", help="continue the stopped run in --run-dir")
     p.add_argument("--data-root", default=None)
     _add_dataclass_flags(p, ModelConfig)
@@ -60,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="test-set -ELBO (and more) of a checkpoint; last stdout line is JSON")
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--limit", type=int, default=0, help="evaluate on the first N test images (default: all)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--limit", type=_at_least(0), default=0, help="evaluate on the first N test images (default: all)")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--iwae-k", type=int, default=0, help="also the importance-weighted bound with K samples")
-    p.add_argument("--knn-k", type=int, default=5, help="neighbours of the latent kNN classifier (0 skips it)")
+    p.add_argument("--iwae-k", type=_at_least(0), default=0, help="also the importance-weighted bound with K samples")
+    p.add_argument("--knn-k", type=_at_least(0), default=5, help="neighbours of the latent kNN classifier (0 skips it)")
     p.add_argument("--classifier", type=Path, default=None,
                    help="classifier that judges reconstructions (default: the shipped one for the model's "
                         "dataset; skipped if the file is absent)")
@@ -74,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="(default: mnist)")
     p.add_argument("--out", type=Path, default=None,
                    help="(default: checkpoints/<dataset>-classifier.pt, the shipped one)")
-    p.add_argument("--epochs", type=int, default=6, help="(default: 6, as the shipped classifiers were trained)")
+    p.add_argument("--epochs", type=_at_least(1), default=6,
+                   help="(default: 6, as the shipped classifiers were trained)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)
     return parser
