@@ -64,6 +64,8 @@ def main() -> None:
         page_times(context.new_page(), server.url)                 # fills the browser's cache
         warm = [page_times(context.new_page(), server.url) for _ in range(args.tabs)]
         page = browser.new_page(viewport=VIEWPORT)
+        # the plane records hover timings only where a benchmark asks for them (vae/web: gestures.js, plane.js)
+        page.add_init_script("window.__vaeHoverTimings = []; window.__vaeHoverQueued = [];")
         received = []                                  # (seconds, bytes) of each websocket frame from the server
         page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(
             (time.perf_counter(), len(payload) if isinstance(payload, (bytes, str)) else 0))))

@@ -4,7 +4,7 @@ in the browser, Python keeps the pinned point.
 What crosses to the browser, and how often:
 - the decoder (vae.webdecoder: layer list + float16 weights), once per checkpoint file version and
   browser tab, when the browser asks for it (`need_decoder`, see _serve); other runs send its key;
-- the MNIST test images, gzip-compressed, the same way (`need_images`), for the dot under the pointer;
+- the dataset's test images, gzip-compressed, the same way (`need_images`), for the dot under the pointer;
 - the 2-D points and labels of the plane on each run (the element is identical across reruns, so
   Streamlit's message cache sends a reference instead).
 What comes back: `pin` ({"x", "y"}) when the user clicks, taps, presses an arrow key or clicks a
@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from vae import web
+
 HERE = Path(__file__).parent
 STATES = ("pin", "have_decoder", "have_images", "need_decoder", "need_images", "decoder_failed", "view")
 
-_mount = st.components.v2.component(
-    "vae_latent_plane",
-    css=(HERE / "plane.css").read_text(encoding="utf-8"),
-    js=(HERE / "decoder.js").read_text(encoding="utf-8") + "\n" + (HERE / "plane.js").read_text(encoding="utf-8"),
-)
+# The explorer is vae/web's modules (shared with the exported one-file explorer, vae.export); this
+# component is its Streamlit host, host.js beside this file.
+_mount = st.components.v2.component("vae_latent_plane", css=web.stylesheet(), js=web.bundle(HERE / "host.js"))
 
 
 def _b64(data: bytes) -> str:
@@ -184,6 +184,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
         "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
                                                               frames["points"]),
         "decoder_map": decoder_map, "class_names": list(dataset.class_names), "item": dataset.item,
+        "theme": _theme(),
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=data, **callbacks)
@@ -229,3 +230,9 @@ def _plain_overlays(overlays: dict | None) -> dict | None:
 
 def _ignore() -> None:
     """State that only Python's next run reads needs a callback to be accepted; it does nothing."""
+
+
+def _theme() -> str | None:
+    """Streamlit's theme ("light" or "dark") as the browser reports it, so the plane follows it."""
+    theme = getattr(getattr(st.context, "theme", None), "type", None)
+    return theme if theme in ("light", "dark") else None

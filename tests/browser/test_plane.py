@@ -11,6 +11,7 @@ import torch
 import vae
 import vae.data
 import vae.inference
+import vae.web
 from harness import (PLANE, PREVIEW, ROOT, AppServer, darkest_near, hover_plane, latent_at, open_app, open_plane, page_point,
                      pin_plane, pinned_point, plane_box, plane_view, preview, wait_for_decoder, wait_until_idle)
 from vae.webdecoder import reference_decode, web_decoder
@@ -145,7 +146,7 @@ def test_parity_with_torch_on_64_points_for_both_architectures(chromium, shipped
     with torch.no_grad():                                            # weights large enough for varied digits
         for parameter in conv.decoder.parameters():
             parameter.mul_(3)
-    source = (ROOT / "app_pages" / "plane" / "decoder.js").read_text()
+    source = vae.web.bundle("decoder.js")                           # an ES module, joined with what it imports
     page = chromium.new_page()
     page.set_content("<html><body></body></html>")
     page.add_script_tag(content=source + "\nwindow.VaeDecoder = VaeDecoder; window.vaeHalfToFloat = vaeHalfToFloat;")

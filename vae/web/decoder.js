@@ -2,7 +2,9 @@
 // It reads the layer list and float16 weights that vae/webdecoder.py writes, computes in float32
 // arrays (float64 arithmetic in between), and needs neither WebGL nor WebAssembly.
 
-function vaeHalfToFloat(bytes) {
+import { bytesOf, inflate } from "./bytes.js";
+
+export function vaeHalfToFloat(bytes) {
   // Little-endian IEEE float16 -> Float32Array.
   const n = bytes.length >> 1;
   const out = new Float32Array(n);
@@ -18,7 +20,7 @@ function vaeHalfToFloat(bytes) {
   return out;
 }
 
-function vaeErf(x) {
+export function vaeErf(x) {
   // erf from Numerical Recipes' erfc (fractional error below 1.2e-7): enough for GELU in float32.
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
@@ -36,7 +38,7 @@ const VAE_ACTIVATIONS = {
   tanh: (x) => Math.tanh(x),
 };
 
-class VaeDecoder {
+export class VaeDecoder {
   // layers: the list from vae/webdecoder.py; weights: Float32Array of every tensor in layer order.
   constructor(layers, weights, latentDim) {
     this.latentDim = latentDim;
@@ -134,4 +136,16 @@ class VaeDecoder {
     for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));
     return x;
   }
+}
+
+// The weights as they travel: {encoding, data}. "f16": float16 bytes (the dashboard, over its own
+// connection); "f16-planes-deflate": the same bytes split into a plane of low bytes and a plane of
+// high bytes, then zlib-deflated (the exported file: the high bytes, sign and exponent, compress well).
+export async function decoderWeights(encoding, data) {
+  const bytes = bytesOf(data);
+  if (!encoding || encoding === "f16") return vaeHalfToFloat(bytes);
+  if (encoding !== "f16-planes-deflate") throw new Error(`unknown weight encoding ${encoding}`);
+  const planes = await inflate(bytes), n = planes.length >> 1, interleaved = new Uint8Array(2 * n);
+  for (let i = 0; i < n; i++) { interleaved[2 * i] = planes[i]; interleaved[2 * i + 1] = planes[n + i]; }
+  return vaeHalfToFloat(interleaved);
 }
