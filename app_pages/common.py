@@ -240,18 +240,11 @@ class PlaneView:
 def _choice_view(latent_dim: int, choice: tuple, encodings: np.ndarray) -> PlaneView:
     from vae import inference
 
+    basis, axes, note = inference.chosen_plane(latent_dim, choice, encodings)
     if choice[0] == "pca":
-        basis, explained = inference.pca_basis(encodings)
-        return PlaneView(basis, ("PC1", "PC2"), ("pca",), "pca",
-                         f"PCA view: the plane of the first two principal components of the test encodings "
-                         f"({explained[0]:.0%} and {explained[1]:.0%} of their variance), through their mean; "
-                         f"decoding maps a point back with the other {latent_dim - 2} components at their mean.")
+        return PlaneView(basis, axes, ("pca",), "pca", note)
     _, (x, y), hold = choice
-    held = encodings[hold] if hold is not None else None
-    others = f"the other {latent_dim - 2} held at " + (f"test image #{hold}'s values" if hold is not None else "0")
-    note = None if latent_dim == 2 else f"Dimensions view: z{x} against z{y}, {others} when decoding."
-    return PlaneView(inference.dims_basis(latent_dim, (x, y), held), (f"z{x}", f"z{y}"), ("dims", x, y, hold),
-                     f"{x},{y}", note)
+    return PlaneView(basis, axes, ("dims", x, y, hold), f"{x},{y}", note)
 
 
 def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
@@ -379,10 +372,10 @@ def replay_frames(run_dir: str, index_modified: float) -> dict | None:
         labels.append("before training" if entry["step"] == 0 else f"epoch {entry['epoch']:g} · step {entry['step']}")
     if len(frames) < 2:
         return None
-    from app_pages import plots
+    from vae import inference
 
     return {"key": f"{run_dir}@{index_modified}", "labels": labels, "points": frames, "latent_dim": codes.shape[1],
-            "extent": plots.plane_extent(np.concatenate(frames))}
+            "extent": inference.plane_extent(np.concatenate(frames))}
 
 
 def replay_view(run_dir: Path, heading: bool = True) -> None:

@@ -24,7 +24,7 @@ images, labels = loaded.test_set()
 encodings = loaded.encodings()                                   # (10000, latent_dim)
 view = plane_view(model.latent_dim, encodings)
 points = view.basis.to_plane(encodings)                          # (10000, 2)
-extent = plots.plane_extent(points)
+extent = inference.plane_extent(points)
 axes = view.axes
 pin = pinned((loaded.key, view.key))
 
@@ -47,6 +47,25 @@ spacing = spacing_column.radio(
          "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
          "Welling (2014), figure 4. Both follow the plane's zoom.")
 tiles = size_column.slider("Manifold: images per side", min_value=10, max_value=30, value=20, key="tiles")
+
+model_path = Path(loaded.key[0])
+model_name = model_path.parent.name if model_path.stem == "checkpoint" else model_path.stem   # a run's, or the file's
+
+
+def explorer_file() -> bytes:
+    """This model and view as one HTML file that opens anywhere with no server (vae.export); built
+    when the button is pressed, not on every run."""
+    from vae.export import explorer_html
+
+    return explorer_html(model, loaded.meta, name=model_name, images=images.numpy(), labels=labels.numpy(), points=points,
+                         basis=view.basis, axes=axes, note=view.note, dataset=loaded.dataset).content
+
+
+st.download_button("Download this explorer", data=explorer_file, mime="text/html", icon=":material/download:",
+                   file_name=f"{model_name}-latent-explorer.html", on_click="ignore",
+                   help="One HTML file with this model's plane, its decoder and the test images: it opens from disk "
+                        "or a web page in any current browser, with no server and no network (about 5 MB). "
+                        "The same as `python -m vae export-html`.")
 
 st.subheader("More ways to explore")
 run_folder = Path(loaded.key[0]).parent                          # a training run's model has its replay there

@@ -5,18 +5,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 
-def plane_extent(points: np.ndarray, *, coverage: float = 99.5, pad: float = 0.1) -> tuple[float, float, float, float]:
-    """A square (x0, x1, y0, y1) around the bulk of `points` (N, 2), padded and rounded out to 0.5,
-    so that equal-aspect axes fill a square plot."""
-    lo = np.percentile(points, 100 - coverage, axis=0)
-    hi = np.percentile(points, coverage, axis=0)
-    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + pad)
-    x0, y0 = np.floor((centre - half) * 2) / 2
-    x1, y1 = np.ceil((centre + half) * 2) / 2
-    side = max(x1 - x0, y1 - y0)                                   # keep it square after rounding
-    return float(x0), float(x0 + side), float(y0), float(y0 + side)
-
-
 def loss_chart(rows: list[dict], height: int = 430) -> go.Figure:
     """Training loss over steps with its reconstruction and KL terms (KL on the right-hand axis,
     it is ~30× smaller), and the test loss at each epoch end on the loss axis."""

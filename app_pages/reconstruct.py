@@ -48,7 +48,7 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     st.caption(where + shown + ". The black ring is the point pinned on the Latent page; move the pointer "
                f"over the plane to decode what lies around your {loaded.dataset.item}.")
     latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                 images=images, extent=plots.plane_extent(points), view=view, pin=pin.placed,
+                 images=images, extent=inference.plane_extent(points), view=view, pin=pin.placed,
                  pin_serial=pin.serial, on_pin=pin_from("plane_reconstruct"), mark=mark, dataset=loaded.dataset)
 
 

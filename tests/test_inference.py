@@ -107,3 +107,12 @@ def test_latent_grid_tiles_the_plane_with_y_up(model):
     bottom_right = decode_points(model, [[2.0, -1.0]])[0]
     np.testing.assert_allclose(grid[:28, :28], top_left, atol=1e-6)
     np.testing.assert_allclose(grid[56:, 56:], bottom_right, atol=1e-6)
+
+
+def test_plane_extent_is_square_rounded_and_covers_the_bulk():
+    points = np.random.default_rng(0).normal([1.0, -2.0], [1.0, 3.0], size=(10_000, 2))
+    x0, x1, y0, y1 = inference.plane_extent(points)
+    assert x1 - x0 == y1 - y0
+    assert all(v * 2 == round(v * 2) for v in (x0, x1, y0, y1))
+    inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
+    assert inside.mean() > 0.99

@@ -1,16 +1,7 @@
-"""app_pages.plots: the latent plane's extent, the loss chart, image tiles."""
+"""app_pages.plots: the loss chart, image tiles."""
 import numpy as np
 
 from app_pages import plots
-
-
-def test_plane_extent_is_square_rounded_and_covers_the_bulk():
-    points = np.random.default_rng(0).normal([1.0, -2.0], [1.0, 3.0], size=(10_000, 2))
-    x0, x1, y0, y1 = plots.plane_extent(points)
-    assert x1 - x0 == y1 - y0
-    assert all(v * 2 == round(v * 2) for v in (x0, x1, y0, y1))
-    inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
-    assert inside.mean() > 0.99
 
 
 def test_loss_chart_separates_train_terms_and_test_epochs():

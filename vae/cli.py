@@ -107,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "dataset; skipped if the file is absent)")
     p.add_argument("--data-root", default=None)
 
+    p = sub.add_parser("export-html", help="write a model's latent plane as one HTML file that opens anywhere, "
+                                           "with no server (vae.export)")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("out", type=Path, help="the .html file to write (whole or not at all)")
+    p.add_argument("--dims", default="0,1", help="for a model of more than two latent dimensions: the two to "
+                   "show, as i,j (the others held at 0, or at --hold's code), or pca (default: 0,1)")
+    p.add_argument("--hold", type=int, default=None, help="hold the other dimensions at this test image's code")
+    p.add_argument("--data-root", default=None)
+
     p = sub.add_parser("train-classifier", help="train the small CNN that judges reconstructions")
     p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="(default: mnist)")
     p.add_argument("--out", type=Path, default=None,
@@ -122,7 +131,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"data": cmd_data, "train": cmd_train, "export": cmd_export, "evaluate": cmd_evaluate,
-                "train-classifier": cmd_train_classifier}[args.command](args)
+                "train-classifier": cmd_train_classifier, "export-html": cmd_export_html}[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (ValueError, RuntimeError, OSError) as exc:
@@ -354,6 +363,15 @@ def cmd_export(args) -> int:
 
     export_checkpoint(args.source, args.destination, half=args.half)
     print(f"{args.destination}: {args.destination.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_export_html(args) -> int:
+    from .export import export_html
+
+    explorer = export_html(args.checkpoint, args.out, dims=args.dims, hold=args.hold, data_root=args.data_root)
+    parts = ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in explorer.parts.items())
+    print(f"{args.out}: {len(explorer.content) / 1e6:.2f} MB ({parts}; test images as {explorer.thumbnails})")
     return 0
 
 

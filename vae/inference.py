@@ -140,6 +140,35 @@ def pca_basis(encodings: np.ndarray) -> tuple[PlaneBasis, np.ndarray]:
     return PlaneBasis(mean, vt[0], vt[1]), explained
 
 
+def chosen_plane(latent_dim: int, choice: tuple, encodings: np.ndarray) -> tuple[PlaneBasis, tuple[str, str], str | None]:
+    """The plane a view choice names, its axes' names and what a page says about it (None for a 2-D
+    model). `choice` is ("pca",) or ("dims", (x, y), hold): dimensions x and y, the others at test
+    image #hold's code (None: at 0)."""
+    if choice[0] == "pca":
+        basis, explained = pca_basis(encodings)
+        return basis, ("PC1", "PC2"), (
+            f"PCA view: the plane of the first two principal components of the test encodings "
+            f"({explained[0]:.0%} and {explained[1]:.0%} of their variance), through their mean; "
+            f"decoding maps a point back with the other {latent_dim - 2} components at their mean.")
+    _, (x, y), hold = choice
+    held = encodings[hold] if hold is not None else None
+    others = f"the other {latent_dim - 2} held at " + (f"test image #{hold}'s values" if hold is not None else "0")
+    note = None if latent_dim == 2 else f"Dimensions view: z{x} against z{y}, {others} when decoding."
+    return dims_basis(latent_dim, (x, y), held), (f"z{x}", f"z{y}"), note
+
+
+def plane_extent(points: np.ndarray, *, coverage: float = 99.5, pad: float = 0.1) -> tuple[float, float, float, float]:
+    """A square (x0, x1, y0, y1) around the bulk of `points` (N, 2), padded and rounded out to 0.5,
+    so that equal-aspect axes fill a square plot."""
+    lo = np.percentile(points, 100 - coverage, axis=0)
+    hi = np.percentile(points, coverage, axis=0)
+    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + pad)
+    x0, y0 = np.floor((centre - half) * 2) / 2
+    x1, y1 = np.ceil((centre + half) * 2) / 2
+    side = max(x1 - x0, y1 - y0)                                   # keep it square after rounding
+    return float(x0), float(x0 + side), float(y0), float(y0 + side)
+
+
 def lattice(extent, n: int) -> np.ndarray:
     """The centres of an n×n lattice of equal cells tiling extent = (x0, x1, y0, y1), row-major with
     row 0 at the top (y1) and column 0 at the left (x0), as an image of the extent is laid out: (n·n, 2)."""

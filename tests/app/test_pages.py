@@ -320,7 +320,8 @@ def test_interpolation_runs_from_a_test_digit_to_the_pin_and_downloads_a_gif(ope
     np.testing.assert_allclose(path[0], start, atol=1e-5)               # A: test digit 0
     np.testing.assert_allclose(path[-1], [0.0, 0.0], atol=1e-6)          # B: the pinned point
     np.testing.assert_allclose(np.diff(path, axis=0), np.broadcast_to((path[-1] - path[0]) / 9, (9, 2)), atol=1e-5)
-    assert {b.label for b in app.get("download_button")} == {"Download the strip (PNG)", "Download as an animation (GIF)"}
+    assert {b.label for b in app.get("download_button")} == {"Download the strip (PNG)", "Download as an animation (GIF)",
+                                                            "Download this explorer"}     # the page's own, vae.export
     app.selectbox(key="interp_b_source").set_value("a test digit").run()          # B: test digit 1
     straight = np.asarray(plane_data(app)["overlays"]["path"])
     end = vae.inference.encode_dataset(model, load_mnist("test")[0][1:2])[0]
