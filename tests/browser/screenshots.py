@@ -8,7 +8,8 @@ opens the prior samples, the interpolation and a dot's story, trains an 8-D mode
 view, opens the shipped Fashion-MNIST model, uploads a photo of a
 test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png,
 docs/decoder-map.png, docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/fashion.png, docs/reconstruct.png,
-docs/elbo.png and docs/train.png.
+docs/elbo.png and docs/train.png; exports the shipped model as one file and opens it from disk
+(docs/export.png, docs/export-dark.png).
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ SIZE = {"latent": {"width": 1280, "height": 1500}, "decoder_map": {"width": 1280
         "pca": {"width": 1280, "height": 1200},
         "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
-        "train": {"width": 1280, "height": 2150}}
+        "train": {"width": 1280, "height": 2150},
+        "export": {"width": 1280, "height": 1080}}
 
 
 def shoot_latent(page, url: str, out: Path) -> None:
@@ -125,13 +127,38 @@ def shoot_train(page, url: str, out: Path) -> None:
     page.screenshot(path=out / "train.png")
 
 
+def shoot_export(page, url: str, out: Path) -> None:
+    """The shipped model exported as one file (vae.export), opened from disk with the network off:
+    docs/export.png (a pin and the pointer's decoding), docs/export-dark.png (dark theme, fullscreen)."""
+    from vae.export import export_html
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "mnist-2d-latent-explorer.html"
+        export_html(Path(__file__).resolve().parents[2] / "checkpoints" / "mnist-2d.pt", path)
+        page.context.set_offline(True)
+        page.goto(path.as_uri() + "#z=1.2,0.9")
+        page.locator(".vlp-manifold[data-done]").first.wait_for()
+        box = page.locator(".vlp-planewrap").bounding_box()
+        page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.55 * box["height"], steps=8)
+        page.wait_for_timeout(300)
+        page.screenshot(path=out / "export.png")
+        page.select_option("#theme", "dark")
+        page.locator(".vlp-full").click()
+        page.wait_for_function("() => document.fullscreenElement")
+        page.wait_for_timeout(500)
+        box = page.locator(".vlp-planewrap").bounding_box()
+        page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.35 * box["height"], steps=8)
+        page.wait_for_timeout(300)
+        page.screenshot(path=out / "export-dark.png")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "explore", "pca", "fashion",
-                                                      "reconstruct", "elbo", "train"],
+                                                      "reconstruct", "elbo", "train", "export"],
                         help="some pages only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +169,7 @@ def main() -> None:
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
             [shoot_latent, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion, shoot_reconstruct, shoot_elbo,
-             shoot_train]
+             shoot_train, shoot_export]
         for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")
             page = browser.new_page(viewport=SIZE[name])
