@@ -236,3 +236,39 @@ def test_a_one_dimensional_latent_space_is_refused_before_anything_is_written(tm
     code, _, err = vae_cli("train", "--run-dir", tmp_path / "r", "--latent-dim", 1, "--epochs", 1, "--limit", 64)
     assert code == 2 and "Latent size (--latent-dim) must be between 2 and 64, got 1" in err and "plane" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_resume_refuses_by_name_each_flag_that_would_change_the_run(tmp_path, vae_cli):
+    """Issue 19: a finished run "resumed" with --epochs 4 --lr 0.5 exited 0, trained nothing and kept its lr."""
+    run = tmp_path / "run"
+    code, _, err = vae_cli("train", "--run-dir", run, *SHORT)
+    assert code == 0, err
+    before = (read_status(run), (run / "checkpoint.pt").read_bytes())
+    code, _, err = vae_cli("train", "--run-dir", run, "--resume", "--epochs", 4, "--lr", 0.5, "--arch", "conv",
+                           "--device", "cpu")
+    assert code == 2
+    assert "--lr cannot change on --resume (the run trains with 0.002)" in err
+    assert "--arch cannot change on --resume (the run trains with 'mlp')" in err
+    assert "--epochs" not in err and "--device" not in err          # those two may change
+    assert (read_status(run), (run / "checkpoint.pt").read_bytes()) == before
+    code, _, err = vae_cli("train", "--run-dir", run, "--resume", "--epochs", 2)
+    assert code == 2 and "--epochs 2 is fewer than the run has trained (3 epochs); give at least 3" in err
+    assert (read_status(run), (run / "checkpoint.pt").read_bytes()) == before
+
+
+def test_resume_with_more_epochs_extends_a_finished_run_on_the_longer_schedule(tmp_path, vae_cli):
+    run, longer = tmp_path / "run", ["--epochs", 4, *SHORT[2:]]
+    code, _, err = vae_cli("train", "--run-dir", run, *SHORT)
+    assert code == 0, err
+    code, _, err = vae_cli("train", "--run-dir", run, "--resume", "--epochs", 4, "--lr", 0.002, "--device", "cpu")
+    assert code == 0, err                        # a flag equal to the run's own value is no change
+    status = read_status(run)
+    assert status["state"] == "finished" and status["step"] == status["total_steps"] == 8
+    assert status["epochs"] == read_checkpoint(run / "checkpoint.pt")["meta"]["train_config"]["epochs"] == 4
+    rows = read_metrics(run)
+    assert [r["epoch"] for r in rows if r["split"] == "test"] == [1, 2, 3, 4]
+    code, _, err = vae_cli("train", "--run-dir", tmp_path / "four", *longer)
+    assert code == 0, err
+    # after the extension the learning rate is the one a 4-epoch run has at those steps (the cosine laid over 8)
+    lr = lambda rows: [r["lr"] for r in rows if r["split"] == "train" and r["step"] > 6]  # noqa: E731
+    assert lr(rows) == pytest.approx(lr(read_metrics(tmp_path / "four"))) and lr(rows)[0] > 1e-4

@@ -18,6 +18,15 @@ from . import __version__
 from .datasets import DATASETS
 
 
+class _Given(argparse.Action):
+    """Store the value and record the field's name in `namespace.given`: the flags the command line holds,
+    told apart from the defaults (train --resume refuses a flag that would change the run)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
 def _add_dataclass_flags(parser, cls, skip=()):
     """One flag per field; its help comes from vae.options, and its value is checked by the config itself,
     so that the CLI refuses a bad value with the same words as the dashboard's form."""
@@ -28,7 +37,7 @@ def _add_dataclass_flags(parser, cls, skip=()):
             continue
         default = f.default if f.default is not MISSING else None
         option = OPTIONS.get(f.name)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default, action=_Given,
                             metavar="{" + ",".join(option.choices) + "}" if option and option.choices else None,
                             help=f"{option.help if option else ''} (default: {default})".lstrip())
 
@@ -85,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a VAE; writes metrics.jsonl, status.json, checkpoint.pt in --run-dir")
     p.add_argument("--run-dir", required=True, type=_folder)
-    p.add_argument("--resume", action="store_true", help="continue the stopped run in --run-dir")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir with its own settings; "
+                   "--device may change, and --epochs may extend it (a finished run too); other flags that "
+                   "differ from the run's are refused")
     p.add_argument("--data-root", default=None)
     _add_dataclass_flags(p, ModelConfig)
     _add_dataclass_flags(p, TrainConfig)
@@ -191,6 +202,7 @@ def _run_configs(args):
     A fresh start refuses a folder that already holds a run, so two runs never share one metrics file."""
     from .checkpoint import read_checkpoint
     from .model import ModelConfig
+    from .options import flag
     from .runs import CHECKPOINT, holds_a_run
     from .train import TrainConfig
 
@@ -203,8 +215,32 @@ def _run_configs(args):
     meta = payload["meta"]
     if "trainer" not in payload or not isinstance(meta.get("train_config"), dict):
         raise ValueError(f"{run_dir / CHECKPOINT}: has no trainer state to resume from")
-    train_cfg = TrainConfig.from_dict({**meta["train_config"], "device": args.device})
+    asked = {name: getattr(args, name) for name in getattr(args, "given", ())}
+    epochs = _resumed_epochs(meta, asked.pop("epochs", None))
+    stored = {**meta["model_config"], **meta["train_config"]}
+    refused = [f"{flag(name)} cannot change on --resume (the run trains with {stored[name]!r})"
+               for name, value in asked.items() if name != "device" and name in stored and value != stored[name]]
+    if refused:
+        raise ValueError("; ".join(refused) + "; start a new run (another --run-dir) to train with other settings")
+    train_cfg = TrainConfig.from_dict({**meta["train_config"], "device": args.device, "epochs": epochs})
     return ModelConfig(**meta["model_config"]), train_cfg, payload
+
+
+def _resumed_epochs(meta: dict, asked: int | None) -> int:
+    """The epochs a resumed run trains to: its own, or `asked` (--epochs), which may extend the run, a
+    finished one too, but not end it before what it has already trained."""
+    own = meta["train_config"]["epochs"]
+    if asked is None or asked == own:
+        return own
+    batch, images, step = meta["train_config"].get("batch_size"), meta.get("train_images"), meta.get("step")
+    if batch and images and step is not None:
+        trained = step / math.ceil(images / batch)
+    else:                                   # a checkpoint without its size: its whole epochs
+        trained = meta.get("epoch") or 0
+    if asked < trained:
+        raise ValueError(f"--epochs {asked} is fewer than the run has trained ({trained:g} epochs); "
+                         f"give at least {math.ceil(trained)} to extend it, or leave --epochs out")
+    return asked
 
 
 def _train_run(args, stop_requested, world=None) -> int:

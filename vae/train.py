@@ -9,6 +9,7 @@ import copy
 import inspect
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -206,13 +207,28 @@ class Trainer:
         """Restore a stopped run. Checkpoints from before the averaged weights hold one set of weights,
         which the caller loaded into the model: the average starts from them."""
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        saved = state["scheduler"]
+        if saved.get("T_max", saved.get("total_steps", self.total_steps)) == self.total_steps:
+            self.scheduler.load_state_dict(saved)
+        else:
+            self._stretch_schedule()
         if "generator" in state:          # checkpoints from before the trainer owned its noise lack it
             self.generator.set_state(state["generator"])
         if "weights" in state:
             self.model.load_state_dict(state["weights"])
         self.averaged.load_state_dict(state.get("averaged", self.model.state_dict()))
+
+    def _stretch_schedule(self) -> None:
+        """A run resumed with other --epochs: its learning rate from here on is the one a run of the new
+        length has at this step (the schedule is laid over the new total, not the one it was started with)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group.get("initial_lr", self.config.lr)
+        self.scheduler = self._make_scheduler()
+        with warnings.catch_warnings():           # "scheduler.step() before optimizer.step()": on purpose here
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(self.step):
+                self.scheduler.step()
 
     @torch.no_grad()
     def _update_average(self) -> None:
