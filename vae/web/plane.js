@@ -124,7 +124,7 @@ export class LatentPlane {
 
   later(name, ms, action) {                                 // one pending timer per name
     clearTimeout(this.timers[name]);
-    this.timers[name] = setTimeout(() => { delete this.timers[name]; if (!this.destroyed) action(); }, ms);
+    this.timers[name] = setTimeout(() => { delete this.timers[name]; action(); }, ms);
   }
 
   // ---- data from the host -------------------------------------------------------------------
