@@ -1,6 +1,6 @@
 """The training loop. It knows nothing about its caller: it calls back on step and epoch ends.
 
-`vae.cli` attaches the run-folder writer, the progress bar and SIGTERM handling;
+`vae.session` attaches the run-folder writer, the progress bar and SIGTERM handling;
 the dashboard starts the CLI as its own process and reads what it writes.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .distributed import World, from_main, sum_across
 from .evaluate import evaluate_elbo
 from .model import VAE, negative_elbo
 from .options import check
-from .runs import divergence
+from .runfiles import divergence
 
 SCHEDULES = ("constant", "onecycle", "cosine")
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -242,7 +242,7 @@ class Trainer:
 
     def _check_learned(self, test: dict) -> None:
         """Raise before the epoch's callbacks when the test figures are worse than a model that learned
-        nothing would score (vae.runs.divergence): finite but exploded, like lr 1's 131 M nats, the run
+        nothing would score (vae.runfiles.divergence): finite but exploded, like lr 1's 131 M nats, the run
         must end failed rather than be saved and offered as a model."""
         why = divergence(test["recon"], test["kl"], self.kl_weight())
         if why:
