@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 SHIPPED_PREFIX, RUN_PREFIX = "", "run:"
+PIN_BOUND = 1e3         # |x|, |y| of a pin, from a link or the browser: the plane's view is clamped to half-width 1e3
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def pinned(view: tuple) -> Pin:
         wanted = first_visit_param("z")
         if wanted is not None:
             parsed = parse_pair(wanted)
-            if parsed is not None and all(abs(v) <= 1e3 for v in parsed):
+            if parsed is not None and all(abs(v) <= PIN_BOUND for v in parsed):
                 xy = parsed
             else:
                 bad = (f"The link's point z = “{escape_markdown(wanted[:40])}” is not two numbers; "
@@ -333,9 +334,9 @@ def pinned(view: tuple) -> Pin:
 def pin_from(component_key: str):
     """The callback for a plane's on_pin: take the point the user pinned in the browser."""
     def take() -> None:
-        from app_pages.plane import parse_pin
+        from app_pages.plane import browser_state
 
-        xy = parse_pin(st.session_state[component_key]["pin"])
+        xy = browser_state(component_key).get("pin")          # checked: None unless two numbers within bounds
         if xy is not None:
             move_pin(xy)
     return take

@@ -19,15 +19,19 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from app_pages.common import PIN_BOUND  # |x|, |y| of a pin
 from vae import web
 
 HERE = Path(__file__).parent
-STATES = ("pin", "have_decoder", "have_images", "need_decoder", "need_images", "decoder_failed", "view")
 
 # The explorer is vae/web's modules (shared with the exported one-file explorer, vae.export); this
 # component is its Streamlit host, host.js beside this file.
@@ -71,30 +75,155 @@ def images_payload(_images, dataset: str) -> dict:
             "images_key": f"{dataset}-test-" + hashlib.sha256(raw).hexdigest()[:16]}
 
 
-def _state(key: str) -> dict:
-    """The component's state values from the browser (empty before its first mount)."""
-    value = st.session_state.get(key)
+# What comes back from the browser is untrusted input: a page's own script sends it, but so may anyone
+# who opens a websocket to the server. Every value is checked here, once, before any page reads it.
+VIEW_BOUND = 1e4         # |bound| of a reported view (centre within 1e3, half-width at most 1e3)
+TEXT_LIMIT = 300         # characters of decoder_failed's reason
+_BLOB_KEY = re.compile(r"[A-Za-z0-9_.-]{1,100}")           # have_*: the keys this module gave the blobs
+_REQUESTS = 10**9                                          # need_*: a counter, never this many
+
+
+def _number(value) -> float | None:
+    """A JSON number as a finite float, else None (bools, strings, lists and 1e309 are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
     try:
-        return {name: value[name] for name in STATES if name in value} if value is not None else {}
-    except (TypeError, KeyError):
+        number = float(value)
+    except OverflowError:                                  # an int past the float range
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_pin(value) -> tuple[float, float] | None:
+    """The browser's {"x": .., "y": ..} as a pair of finite floats within ±PIN_BOUND, else None."""
+    if not isinstance(value, dict):
+        return None
+    xy = _number(value.get("x")), _number(value.get("y"))
+    return xy if all(v is not None and abs(v) <= PIN_BOUND for v in xy) else None
+
+
+def parse_view(value) -> tuple[float, float, float, float] | None:
+    """The browser's "x0,x1,y0,y1" as four finite floats within ±VIEW_BOUND, spanning 0.002 to 2000
+    each way; else None."""
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    try:
+        x0, x1, y0, y1 = (float(v) for v in value.split(","))
+    except ValueError:                                     # not four numbers
+        return None
+    if not all(math.isfinite(v) and abs(v) <= VIEW_BOUND for v in (x0, x1, y0, y1)):
+        return None
+    return (x0, x1, y0, y1) if 2e-3 <= x1 - x0 <= 2e3 and 2e-3 <= y1 - y0 <= 2e3 else None
+
+
+def _blob_key(value) -> str | None:
+    return value if isinstance(value, str) and _BLOB_KEY.fullmatch(value) else None
+
+
+def _request(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _REQUESTS else None
+
+
+def _reason(value) -> str | None:
+    """decoder_failed's reason as plain text of at most TEXT_LIMIT characters; None when empty or not text."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join("".join(c for c in value[:TEXT_LIMIT * 4] if c.isprintable()).split())[:TEXT_LIMIT]
+    return text or None
+
+
+_CHECKS = {"pin": parse_pin, "have_decoder": _blob_key, "have_images": _blob_key, "need_decoder": _request,
+           "need_images": _request, "decoder_failed": _reason, "view": parse_view}
+STATES = tuple(_CHECKS)
+
+
+def validate_state(raw) -> dict:
+    """The browser's state `raw` with only the known keys whose values pass their check, each in its
+    checked form: pin (x, y), view (x0, x1, y0, y1), have_* str, need_* int, decoder_failed str. Anything
+    else (a missing key, a string pin, 1e308, NaN, a list nested 10,000 deep, a state that is no mapping)
+    is left out: never an exception, and nothing is walked but the known keys."""
+    if not isinstance(raw, Mapping):
         return {}
+    state = {}
+    for name, check in _CHECKS.items():
+        try:
+            value = check(raw.get(name))
+        except Exception:                                  # noqa: BLE001  whatever a forged value does
+            value = None
+        if value is not None:
+            state[name] = value
+    return state
+
+
+def browser_state(key: str) -> dict:
+    """The validated state (validate_state) of plane `key` from the browser; empty before its first
+    mount or when the state cannot be read at all."""
+    try:
+        raw = st.session_state.get(key)
+    except Exception:                                      # noqa: BLE001  e.g. unreadable JSON
+        return {}
+    return validate_state(raw)
+
+
+
+STATE_DEPTH = 32         # nesting a component's state from the browser may have (the plane's has 2)
+
+
+def _nested_deeper_than(value, limit: int) -> bool:
+    """Whether the JSON value `value` nests lists and objects more than `limit` deep (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _guard_state_json() -> None:
+    """Streamlit 1.67 parses a component's state from the browser with json.loads and lets its errors
+    escape (streamlit.runtime.state.common.unpack_widget_state_value, and handle_deserialize for the
+    triggers): text that is not JSON, or a list nested deeper than Python's recursion limit, fails
+    that run and every later run of the session, before any page code could refuse it. Such a state,
+    or one nested more than STATE_DEPTH deep, is read as no state (the component's own deserializer
+    makes that {}). Installed once per process, when the first page with a plane imports this module,
+    which is before any plane exists to send a state."""
+    from streamlit.runtime.state import session_state as module
+
+    unpack = module.unpack_widget_state_value
+    if getattr(unpack, "vae_guarded", False):
+        return
+
+    def guarded(widget_state):
+        field = widget_state.WhichOneof("value")
+        if field not in ("json_value", "json_trigger_value"):
+            return unpack(widget_state)
+        try:
+            parsed = json.loads(getattr(widget_state, field))
+        except (ValueError, RecursionError):               # JSONDecodeError is a ValueError
+            return None
+        if _nested_deeper_than(parsed, STATE_DEPTH):
+            return None
+        return parsed if field == "json_value" else unpack(widget_state)
+
+    guarded.vae_guarded = True
+    module.unpack_widget_state_value = guarded
+
+
+_guard_state_json()
 
 
 def decoder_failed(key: str) -> str | None:
-    """Why the browser showing plane `key` cannot decode, if it said so; else None."""
-    failed = _state(key).get("decoder_failed")
-    return failed if isinstance(failed, str) and failed else None
+    """Why the browser showing plane `key` cannot decode, if it said so (plain text, at most 300
+    characters); else None."""
+    return browser_state(key).get("decoder_failed")
 
 
 def visible_square(key: str) -> tuple[float, float, float, float] | None:
     """The square (x0, x1, y0, y1) the browser showing plane `key` last reported (it does while the
     decoder's map is on), if it is four finite numbers spanning 0.002 to 2000; else None."""
-    try:
-        x0, x1, y0, y1 = (float(v) for v in str(_state(key)["view"]).split(","))
-    except (KeyError, ValueError):
-        return None
-    ok = all(np.isfinite([x0, x1, y0, y1])) and 2e-3 <= x1 - x0 <= 2e3 and 2e-3 <= y1 - y0 <= 2e3
-    return (x0, x1, y0, y1) if ok else None
+    return browser_state(key).get("view")
 
 
 def home_square(extent) -> tuple[float, float, float, float]:
@@ -130,15 +259,6 @@ def decoder_map_payload(_model, _classifier, _basis, checkpoint_key: tuple, view
             "share": inference.confident_share(confidence, 0.9)}
 
 
-def parse_pin(value) -> tuple[float, float] | None:
-    """The browser's {"x": .., "y": ..} as a pair of finite floats, else None."""
-    try:
-        xy = float(value["x"]), float(value["y"])
-    except (TypeError, KeyError, ValueError):
-        return None
-    return xy if all(np.isfinite(xy)) else None
-
-
 def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, labels: np.ndarray,
                  images, extent, view, pin, pin_serial: int,
                  on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
@@ -159,7 +279,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     from vae.datasets import MNIST
 
     dataset = dataset or MNIST
-    state = _state(key)
+    state = browser_state(key)
     if decode:
         decoder = dict(decoder_payload(model, checkpoint_key))
         send, decoder["served"] = _serve(key, state, "decoder", decoder["key"]) if decoder["key"] else (False, 0)
