@@ -11,10 +11,12 @@ BIN    := $(VENV)/bin
 .PHONY: run test test-slow data screenshots mutation clean
 
 # (Re)install when a requirements file is newer than the last install.
-$(VENV)/.installed: requirements.txt
+# The project itself is installed editable (pyproject.toml): `python -m vae` and `vae` work from any folder.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))   # the browser harness, a test helper (vae is installed)
 
 import numpy as np  # noqa: E402
 from harness import (PLANE, VIEWPORT, AppServer, launch_chromium, open_app, page_point, pin_round_trip,  # noqa: E402

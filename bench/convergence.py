@@ -12,18 +12,15 @@ evaluation and, per seed, the first evaluation at or below 150 nats.
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from anywhere, no install needed
 
-from vae import VAE, ModelConfig, TrainConfig, Trainer  # noqa: E402
-from vae.data import load_mnist  # noqa: E402
-from vae.evaluate import evaluate_elbo  # noqa: E402
-from vae.train import PRECISIONS  # noqa: E402
+from vae import VAE, ModelConfig, TrainConfig, Trainer
+from vae.data import load_mnist
+from vae.evaluate import evaluate_elbo
+from vae.train import PRECISIONS
 
 
 def main():
@@ -38,7 +35,8 @@ def main():
                         help="the run the schedule is laid out for (the default's 20 epochs)")
     parser.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
                         help="the trainer's precision for the training steps (auto: bfloat16 on a CPU that has it)")
-    parser.add_argument("--beta2", type=float, default=None, help="AdamW's second-moment decay (default: the trainer's)")
+    parser.add_argument("--beta2", type=float, default=None,
+                        help="AdamW's second-moment decay (default: the trainer's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--target", type=float, default=150.0)
     args = parser.parse_args()

@@ -14,19 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+import vae
+from vae import inference
+from vae.classifier import classifier_path, fused_for_inference, load_classifier
+from vae.datasets import dataset_of
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-import vae  # noqa: E402
-from vae import inference  # noqa: E402
-from vae.classifier import classifier_path, fused_for_inference, load_classifier  # noqa: E402
-from vae.datasets import dataset_of  # noqa: E402
 
 
 def timed(call, runs: int) -> list[float]:
@@ -44,7 +42,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "mnist-2d.pt")
     parser.add_argument("--n", type=int, default=100, help="cells per side of the lattice")
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--extent", type=float, nargs=4, default=[-3.0, 3.0, -3.0, 3.0], metavar=("X0", "X1", "Y0", "Y1"))
+    parser.add_argument("--extent", type=float, nargs=4, default=[-3.0, 3.0, -3.0, 3.0],
+                        metavar=("X0", "X1", "Y0", "Y1"))
     args = parser.parse_args()
     model, meta = vae.load_checkpoint(args.checkpoint)
     reader_path = classifier_path(dataset_of(meta))

@@ -10,19 +10,16 @@ BLAS reaches on this machine (the theoretical peak is cores x clock x FLOPs per 
 steps the same FLOPs are counted against the same float32 ceiling.
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from anywhere, no install needed
 
-from vae import VAE, ModelConfig, TrainConfig, Trainer  # noqa: E402
-from vae.data import load_mnist  # noqa: E402
-from vae.model import negative_elbo  # noqa: E402
-from vae.train import PRECISIONS, resolve_device, resolve_precision  # noqa: E402
+from vae import VAE, ModelConfig, TrainConfig, Trainer
+from vae.data import load_mnist
+from vae.model import negative_elbo
+from vae.train import PRECISIONS, resolve_device, resolve_precision
 
 
 def flops_per_step(model, batch_size, device):

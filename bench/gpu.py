@@ -20,14 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
+import vae
+from vae.data import load_mnist, to_float
+from vae.model import negative_elbo
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-import vae  # noqa: E402
-from vae.data import load_mnist, to_float  # noqa: E402
-from vae.model import negative_elbo  # noqa: E402
 
 MODELS = {"default 400×2": vae.ModelConfig(), "shipped 768×3": vae.ModelConfig(hidden=768, depth=3)}
 

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))   # the browser harness, a test helper (vae is installed)
 
-import numpy as np  # noqa: E402
 from harness import VIEWPORT, AppServer, launch_chromium, open_app, upload, wait_until_idle  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 

@@ -61,3 +61,21 @@ def test_importing_loads_only_allowed_packages(imports, module):
     report = imports[module]
     assert "error" not in report, report.get("error")
     assert set(report["added"]) <= ALLOWED, f"{module} loads {sorted(set(report['added']) - ALLOWED)}"
+
+
+def test_importing_vae_does_not_import_torch_until_a_name_needs_it(tmp_path):
+    """`import vae` (and vae.cli, for `python -m vae --help`'s parser module) leaves torch out; vae.VAE brings it."""
+    code = ("import sys, vae, vae.cli, vae.options, vae.files, vae.datasets\n"
+            "before = 'torch' in sys.modules\n"
+            "print(before, 'torch' in sys.modules or vae.VAE.__module__, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "vae.model", "True"]
+
+
+def test_the_installed_package_runs_from_any_folder(tmp_path):
+    """`make` installs the project (pip install -e .): `python -m vae` and the `vae` command work outside it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for cmd in ([sys.executable, "-m", "vae", "--version"], [str(Path(sys.executable).parent / "vae"), "--version"]):
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout.startswith("vae-latent-explorer "), (cmd, done.stderr)

@@ -2,7 +2,6 @@
 upload's file name) is shown as text, never as Markdown; a link's warning stays until the user changes what
 it is about; two models never share a name in the menu. tests/test_markdown_escape.py checks the escaping
 itself, tests/browser/test_outside_text_browser.py the rendered page."""
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ from app_pages import catalog
 from app_pages.common import escape_as_code, escape_markdown
 from vae import runs
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pages import finished_run, messages, newest_run_page, widget  # noqa: E402
+from test_pages import finished_run, messages, newest_run_page, widget
 
 ROOT = Path(__file__).resolve().parents[2]
 LINK = "[Session expired: click to sign in again](http://evil.example/login)"

@@ -1,7 +1,6 @@
 """The Train page's form (every option, the CLI's bounds and words), a run's view (starting, configuration,
 Explore this model) and the Runs page's rename and delete, through AppTest."""
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from vae import runs
 from vae.cli import main
 from vae.options import OPTIONS, refusal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_runs import HOLD_LOCK, python  # noqa: E402
+from test_runs import HOLD_LOCK, python
 
 
 def messages(app) -> dict:
