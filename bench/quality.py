@@ -12,11 +12,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from vae import load_checkpoint
+from vae.locations import SHIPPED
 
-from app_pages.catalog import SHIPPED  # noqa: E402
-from vae import load_checkpoint  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def evaluate(path: Path, iwae_k: int) -> tuple[str, dict]:
