@@ -144,3 +144,22 @@ def test_a_name_cannot_close_the_data_element(tmp_path):
     # seven elements close: the data, four binary blocks, the old-browser line and the module
     assert "<script>alert(1)" not in text and text.count("</script") == 7
     assert "\\u003c/script>\\u003cscript>alert(1)" in text
+
+
+def test_a_model_of_more_dimensions_shows_the_exported_view_and_says_which(tmp_path):
+    path = tmp_path / "z4.pt"
+    torch.manual_seed(0)
+    save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)), {"dataset": "mnist"})
+    for dims, hold, axes, words in [("pca", None, ["PC1", "PC2"], "PCA view"),
+                                    ("2,0", 5, ["z2", "z0"], "z2 against z0, the other 2 held at test image #5's values")]:
+        out = tmp_path / f"{dims}.html"
+        export.export_html(path, out, dims=dims, hold=hold)
+        text, _ = page_parts(out)
+        data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', text, re.S).group(1))
+        assert data["axes"] == axes and words in data["header"]["note"] and data["latent_dim"] == 4
+        model, _ = vae.load_checkpoint(path)
+        encodings = vae.inference.encode_dataset(model, load_dataset("test", None)[0])
+        basis = vae.inference.chosen_plane(4, ("pca",) if dims == "pca" else ("dims", (2, 0), hold), encodings)[0]
+        assert np.allclose(data["basis"]["origin"], basis.origin) and np.allclose(data["basis"]["u"], basis.u)
+        if hold is not None:                                     # the held dimensions are test image #5's code
+            assert np.allclose(np.array(data["basis"]["origin"])[[1, 3]], encodings[5][[1, 3]], atol=1e-6)
