@@ -1,6 +1,7 @@
 # make run   : set up .venv, fetch MNIST, serve the dashboard
 # make test  : the same setup plus test tools, then the test suite but its slow end-to-end tests,
 #              a worker per core (about a minute on 2 cores)
+# make lint : ruff (pyproject.toml: [tool.ruff]); CI runs it before the tests
 # make test-slow : the slow end-to-end tests (Chromium pages, real training runs, torchrun); CI runs both
 # make screenshots : fresh docs/*.png of the pages (needs Chromium)
 # make mutation    : mutation testing of the core modules with mutmut (long; not part of make test)
@@ -8,14 +9,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-slow data screenshots mutation clean
+.PHONY: run test test-slow data lint screenshots mutation clean
 
 # (Re)install when a requirements file is newer than the last install.
 # The project itself is installed editable (pyproject.toml): `python -m vae` and `vae` work from any folder.
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt "setuptools>=64"
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -25,9 +26,18 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 
 # MNIST is required. Fashion-MNIST (for the shipped fashion model) comes from torchvision's mirrors or
 # Debian's package (apt-get install dataset-fashion-mnist); without it only that model's pages say how to get it.
-data: $(VENV)/.installed
-	$(BIN)/python -m vae data
-	$(BIN)/python -m vae data --dataset fashion-mnist || echo "Fashion-MNIST is not available: the fashion model's pages will say how to get it."
+# A stamp file: once fetched and verified, `make test` and `make run` do not start two Python processes
+# (each importing torch) to find the data there again. Remove it to fetch and verify again.
+DATA_ROOT := $(or $(VAE_DATA_ROOT),data)
+DATA_STAMP := $(DATA_ROOT)/.fetched
+data: $(DATA_STAMP)
+$(DATA_STAMP): $(VENV)/.installed
+	$(BIN)/python -m vae data --root $(DATA_ROOT)
+	$(BIN)/python -m vae data --root $(DATA_ROOT) --dataset fashion-mnist || echo "Fashion-MNIST is not available: the fashion model's pages will say how to get it."
+	touch $@
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
 
 # MALLOC_ARENA_MAX=2: glibc otherwise keeps a memory arena per busy session thread; 8 sessions
 # uploading at once left the server 255 MB larger for good instead of 84 MB (bench/upload_memory.py).

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import vae
-from vae import VAE, ModelConfig, inference, load_checkpoint
+from vae import inference, load_checkpoint
 from vae.inference import decode_points, encode_dataset, reconstruct
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-2d.pt"     # wherever pytest starts

@@ -4,7 +4,7 @@ import pytest
 
 from app_pages import launch
 from app_pages.launch import available_devices, configs_from_form, progress_text, time_left
-from vae import ModelConfig, TrainConfig
+from vae import ModelConfig
 from vae.options import OPTIONS, refusal
 
 FORM = dict(epochs=2, latent_dim=2, batch_size=128, lr=1e-3, seed=0, device="cpu", limit=0)

@@ -2,7 +2,6 @@
 torch, zoom, pins by click, tap and keys go back to Python, the URL keeps the view, every screen size
 fits, and a browser that cannot decode falls back to the server."""
 import base64
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import vae.data
 import vae.inference
 import vae.web
 from harness import (PLANE, PREVIEW, ROOT, AppServer, darkest_near, hover_plane, latent_at, open_app, open_plane, page_point,
-                     pin_plane, pinned_point, plane_box, plane_view, preview, wait_for_decoder, wait_until_idle)
+                     pin_plane, pinned_point, plane_box, plane_view, preview, wait_until_idle)
 from vae.webdecoder import reference_decode, web_decoder
 
 PIXEL_TOLERANCE = 2 / 255
