@@ -20,7 +20,7 @@ import torch
 from vae import VAE, ModelConfig, TrainConfig, Trainer
 from vae.data import load_mnist
 from vae.evaluate import evaluate_elbo
-from vae.train import PRECISIONS
+from vae.options import PRECISIONS
 
 
 def main():

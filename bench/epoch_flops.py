@@ -19,7 +19,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from vae import VAE, ModelConfig, TrainConfig, Trainer
 from vae.data import load_mnist
 from vae.model import negative_elbo
-from vae.train import PRECISIONS, resolve_device, resolve_precision
+from vae.options import PRECISIONS
+from vae.train import resolve_device, resolve_precision
 
 
 def flops_per_step(model, batch_size, device):

@@ -2,12 +2,13 @@
 from dataclasses import fields, replace
 
 import pytest
+import torch
 
 from vae import ModelConfig, TrainConfig
 from vae.cli import build_parser
-from vae.model import ACTIVATIONS, ARCHITECTURES
-from vae.options import OPTIONS, Option, flag, refusal
-from vae.train import SCHEDULES
+from vae.model import VAE
+from vae.options import ACTIVATIONS, ARCHITECTURES, OPTIONS, PRECISIONS, SCHEDULES, Option, flag, refusal
+from vae.train import Trainer, resolve_precision
 
 CONFIGS = [ModelConfig(), TrainConfig()]
 FIELDS = [(cfg, f.name) for cfg in CONFIGS for f in fields(cfg)]
@@ -20,10 +21,21 @@ def test_every_config_field_has_an_option():
     assert set(OPTIONS) == {name for _, name in FIELDS}
 
 
-def test_the_choices_are_the_ones_the_code_knows():
-    assert OPTIONS["arch"].choices == ARCHITECTURES
-    assert OPTIONS["activation"].choices == tuple(ACTIVATIONS)
-    assert OPTIONS["lr_schedule"].choices == SCHEDULES
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_every_model_choice_the_table_offers_builds_a_model(arch, activation):
+    model = VAE(ModelConfig(arch=arch, activation=activation, hidden=8, channels=2))
+    assert model(torch.zeros(3, 1, 28, 28))[0].shape == (3, 1, 28, 28)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_every_training_choice_the_table_offers_trains(schedule, precision):
+    images = torch.randint(0, 256, (32, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    config = TrainConfig(epochs=2, batch_size=16, lr_schedule=schedule, precision=precision, device="cpu")
+    trainer = Trainer(VAE(ModelConfig(hidden=8)), config, images, images[:8])
+    assert trainer.run() == "finished" and trainer.step == 4
+    assert resolve_precision(precision, trainer.device) in ("float32", "bfloat16")
 
 
 def nudge(value, option: Option, direction: int):

@@ -26,14 +26,14 @@ class _Given(argparse.Action):
 def _add_dataclass_flags(parser, cls, skip=()):
     """One flag per field; its help comes from vae.options, and its value is checked by the config itself,
     so that the CLI refuses a bad value with the same words as the dashboard's form."""
-    from .options import OPTIONS
+    from .options import OPTIONS, flag
 
     for f in fields(cls):
         if f.name in skip:
             continue
         default = f.default if f.default is not MISSING else None
         option = OPTIONS.get(f.name)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default, action=_Given,
+        parser.add_argument(flag(f.name), type=type(default), default=default, action=_Given,
                             metavar="{" + ",".join(option.choices) + "}" if option and option.choices else None,
                             help=f"{option.help if option else ''} (default: {default})".lstrip())
 

@@ -16,8 +16,8 @@ from .options import check
 
 IMAGE_PIXELS = 28 * 28
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0      # exp(±) stays finite and nonzero in float32, with room to spare
-ARCHITECTURES = ("mlp", "conv")
-ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+# The layer of each activation that vae.options.ACTIVATIONS names (tests/test_model.py builds a model of each).
+ACTIVATION_LAYERS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ModelConfig:
     arch: str = "mlp"           # "mlp": 784-h-h-2·latent (the tutorial's shape); "conv": strided convolutions
     hidden: int = 400           # width of the MLP's hidden layers / of the conv net's dense layer
     depth: int = 2              # mlp only: hidden layers in the encoder and in the decoder
-    activation: str = "relu"    # one of ACTIVATIONS; the tutorial's sigmoids train far slower
+    activation: str = "relu"    # one of vae.options.ACTIVATIONS; the tutorial's sigmoids train far slower
     channels: int = 32          # conv only: channels of the first conv layer (doubled in the second)
 
     def __post_init__(self):
@@ -46,16 +46,16 @@ def _mlp(sizes: list[int], act) -> list[nn.Module]:
 
 def _mlp_encoder(cfg: ModelConfig) -> nn.Module:
     sizes = [IMAGE_PIXELS] + [cfg.hidden] * cfg.depth + [2 * cfg.latent_dim]    # -> mean and log-variance
-    return nn.Sequential(nn.Flatten(), *_mlp(sizes, ACTIVATIONS[cfg.activation]))
+    return nn.Sequential(nn.Flatten(), *_mlp(sizes, ACTIVATION_LAYERS[cfg.activation]))
 
 
 def _mlp_decoder(cfg: ModelConfig) -> nn.Module:
     sizes = [cfg.latent_dim] + [cfg.hidden] * cfg.depth + [IMAGE_PIXELS]        # -> (B, 784) logits
-    return nn.Sequential(*_mlp(sizes, ACTIVATIONS[cfg.activation]), nn.Unflatten(1, (1, 28, 28)))
+    return nn.Sequential(*_mlp(sizes, ACTIVATION_LAYERS[cfg.activation]), nn.Unflatten(1, (1, 28, 28)))
 
 
 def _conv_encoder(cfg: ModelConfig) -> nn.Module:
-    act, c = ACTIVATIONS[cfg.activation], cfg.channels
+    act, c = ACTIVATION_LAYERS[cfg.activation], cfg.channels
     return nn.Sequential(
         nn.Conv2d(1, c, 4, stride=2, padding=1), act(),          # (B, c, 14, 14)
         nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), act(),      # (B, 2c, 7, 7)
@@ -66,7 +66,7 @@ def _conv_encoder(cfg: ModelConfig) -> nn.Module:
 
 
 def _conv_decoder(cfg: ModelConfig) -> nn.Module:
-    act, c = ACTIVATIONS[cfg.activation], cfg.channels
+    act, c = ACTIVATION_LAYERS[cfg.activation], cfg.channels
     return nn.Sequential(
         nn.Linear(cfg.latent_dim, cfg.hidden), act(),
         nn.Linear(cfg.hidden, 2 * c * 49), act(),

@@ -12,6 +12,11 @@ from dataclasses import dataclass, fields
 
 from .datasets import DATASETS
 
+# The choices, here only: the model, the trainer, the CLI and the form read them from these.
+ARCHITECTURES = ("mlp", "conv")
+ACTIVATIONS = ("relu", "elu", "gelu", "sigmoid", "tanh")
+SCHEDULES = ("constant", "onecycle", "cosine")
+PRECISIONS = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -56,13 +61,13 @@ OPTIONS: dict[str, Option] = {
                          "shown two dimensions at a time", low=2, high=64,
                          why="the dashboard draws the latent space as a plane of two of its dimensions"),
     "arch": Option("Architecture", "mlp: fully connected layers; conv: two strided convolutions and a dense layer",
-                   choices=("mlp", "conv")),
+                   choices=ARCHITECTURES),
     "hidden": Option("Hidden width", "units in each hidden layer (mlp) or in the dense layer (conv)",
                      low=1, high=4096),
     "depth": Option("Depth", "hidden layers in the encoder and again in the decoder; mlp only",
                     low=1, high=8),
     "activation": Option("Activation", "the nonlinearity after each hidden layer",
-                         choices=("relu", "elu", "gelu", "sigmoid", "tanh")),
+                         choices=ACTIVATIONS),
     "channels": Option("Conv channels", "channels of the first convolution, doubled in the second; conv only",
                        low=1, high=256),
     # TrainConfig
@@ -73,7 +78,7 @@ OPTIONS: dict[str, Option] = {
     "lr": Option("Learning rate", "the peak learning rate of AdamW; 2e-3 is a good start", low=0, low_open=True,
                  high=1),
     "lr_schedule": Option("Learning-rate schedule", "constant; onecycle: warm up, then anneal; cosine: anneal "
-                          "from the start", choices=("constant", "onecycle", "cosine")),
+                          "from the start", choices=SCHEDULES),
     "weight_decay": Option("Weight decay", "AdamW's decoupled weight decay; 0 turns it off", low=0, high=1),
     "beta": Option("β (KL weight)", "weight of the KL term; 1 trains the true ELBO, more pulls the codes "
                    "towards the prior", low=0, high=1000),
@@ -89,7 +94,7 @@ OPTIONS: dict[str, Option] = {
                         high=1_000_000),
     "precision": Option("Precision", "the training steps' matrix products; auto: bfloat16 on a CPU that has it "
                         "natively (a quarter faster per step, the same test −ELBO), else float32; the test set is "
-                        "always evaluated in float32", choices=("auto", "float32", "bfloat16")),
+                        "always evaluated in float32", choices=PRECISIONS),
 }
 
 

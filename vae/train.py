@@ -24,8 +24,6 @@ from .model import VAE, negative_elbo
 from .options import check
 from .runfiles import divergence
 
-SCHEDULES = ("constant", "onecycle", "cosine")
-PRECISIONS = ("auto", "float32", "bfloat16")
 AVERAGE_DECAY = 0.99     # of the weights' moving average, reached after ~1,000 steps: (1 + step) / (10 + step) before
 
 
