@@ -1,43 +1,16 @@
-"""Which models the dashboard can open: the shipped checkpoints and every finished or stopped run."""
+"""Which models the dashboard can open: the shipped checkpoints and every finished or stopped run, as menu
+choices. Where they are (the shipped files, the runs folder) is vae.locations', imported here for the pages."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from vae.checkpoint import CheckpointError, read_checkpoint
 from vae.datasets import DATASETS, MNIST
-from vae.files import PROJECT_ROOT
-from vae.runs import CHECKPOINT, list_runs, read_name, run_divergence
-
-RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
-
-
-def runs_root() -> Path:
-    """Where training runs live: $VAE_RUNS_DIR, else `runs/` in the project folder (whatever the
-    working folder the app was started from)."""
-    return Path(os.environ.get(RUNS_ENV, PROJECT_ROOT / "runs"))
-
-
-SHIPPED = ("mnist-2d.pt", "fashion-mnist-2d.pt")      # pretrained models in checkpoints/, the default first
-
-
-def default_checkpoint() -> Path:
-    """The model the app opens with: $VAE_CHECKPOINT, else the shipped `checkpoints/mnist-2d.pt`."""
-    return Path(os.environ.get(CHECKPOINT_ENV, PROJECT_ROOT / "checkpoints" / SHIPPED[0]))
-
-
-def shipped_checkpoints() -> list[Path]:
-    """The pretrained models offered before the runs: checkpoints/mnist-2d.pt, then the others that are
-    present; $VAE_CHECKPOINT, when set, replaces them all (a deployment that serves one model)."""
-    if os.environ.get(CHECKPOINT_ENV):
-        return [default_checkpoint()]
-    return [default_checkpoint()] + [PROJECT_ROOT / "checkpoints" / name for name in SHIPPED[1:]
-                                     if (PROJECT_ROOT / "checkpoints" / name).is_file()]
-
-
-def is_shipped(path: Path) -> bool:
-    return Path(path) in shipped_checkpoints()
+from vae.locations import (CHECKPOINT_ENV, RUNS_ENV, SHIPPED, default_checkpoint, is_shipped,  # noqa: F401
+                           runs_root, shipped_checkpoints)
+from vae.lifecycle import list_runs
+from vae.runfiles import CHECKPOINT, read_name, run_divergence
 
 
 @dataclass(frozen=True)

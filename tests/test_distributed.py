@@ -26,8 +26,9 @@ from vae.checkpoint import read_checkpoint
 from vae.cli import main
 from vae.data import epoch_batches, load_mnist, to_float
 from vae.distributed import World, process_group
+from vae.lifecycle import read_status, stop_run
 from vae.replay import read_index
-from vae.runs import read_metrics, read_status, stop_run
+from vae.runfiles import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 # 631 images in global batches of 64: 10 steps an epoch, the last batch 55 images (28 + 27: unequal shares).

@@ -1,13 +1,14 @@
-"""vae.runs as a user manages runs: the time left, a run's name, deleting a run."""
+"""vae.eta, vae.runfiles and vae.lifecycle as a user manages runs: the time left, a run's name, deleting a run."""
 import subprocess
 import sys
 
 import pytest
 
 from app_pages import catalog
-from vae import runs
+from vae.eta import RemainingTime
 from vae.files import PROJECT_ROOT
-from vae.runs import RemainingTime, delete_run, read_name, read_status, rename_run, write_json_atomic
+from vae.lifecycle import delete_run, list_runs, read_status
+from vae.runfiles import CHECKPOINT, STATUS, read_name, rename_run, write_json_atomic
 
 from test_runs import HOLD_LOCK, python
 
@@ -63,9 +64,9 @@ def test_before_any_step_the_time_left_is_unknown():
 
 def run_folder(root, name, state="finished", **status):
     run_dir = root / name
-    write_json_atomic(run_dir / runs.STATUS, {"state": state, "started": 1.0, "epoch": 1, "epochs": 1,
+    write_json_atomic(run_dir / STATUS, {"state": state, "started": 1.0, "epoch": 1, "epochs": 1,
                                               "model_config": {"latent_dim": 2}, "test_loss": 150.0, **status})
-    (run_dir / runs.CHECKPOINT).write_bytes(b"weights")
+    (run_dir / CHECKPOINT).write_bytes(b"weights")
     return run_dir
 
 
@@ -75,7 +76,7 @@ def test_a_renamed_run_keeps_its_folder_and_is_listed_by_its_new_name(tmp_path):
     assert rename_run(run_dir, "  wide   β=4\nsecond line ") == "wide β=4 second line"
     assert read_name(run_dir) == "wide β=4 second line"
     [choice] = catalog.run_choices(tmp_path)
-    assert choice.path == run_dir / runs.CHECKPOINT and choice.name == "wide β=4 second line"
+    assert choice.path == run_dir / CHECKPOINT and choice.name == "wide β=4 second line"
     assert read_status(run_dir)["state"] == "finished"          # the status is not touched
     with pytest.raises(ValueError, match="at most 32 characters"):
         rename_run(run_dir, "x" * 33)
@@ -90,7 +91,7 @@ def test_deleting_removes_the_folder_and_nothing_else(tmp_path):
     keep, gone = run_folder(tmp_path, "keep"), run_folder(tmp_path, "gone")
     delete_run(gone, tmp_path)
     assert not gone.exists() and keep.is_dir()
-    assert [d for d, _ in runs.list_runs(tmp_path)] == [keep]
+    assert [d for d, _ in list_runs(tmp_path)] == [keep]
 
 
 def test_a_run_whose_process_holds_its_lock_is_not_deleted(tmp_path):
@@ -99,7 +100,7 @@ def test_a_run_whose_process_holds_its_lock_is_not_deleted(tmp_path):
         assert holder.stdout.readline() == "holding\n"
         with pytest.raises(RuntimeError, match="is training: stop it before deleting it"):
             delete_run(run_dir, tmp_path)
-        assert (run_dir / runs.CHECKPOINT).is_file()
+        assert (run_dir / CHECKPOINT).is_file()
         holder.stdin.write("\n")
         holder.stdin.flush()
         assert holder.wait(30) == 0

@@ -1,4 +1,4 @@
-"""vae.runs: the run folder, and the life of a training process as the dashboard sees it."""
+"""vae.lifecycle and vae.runfiles: the run folder, and the life of a training process as the dashboard sees it."""
 import json
 import os
 import signal
@@ -11,8 +11,8 @@ import pytest
 
 from app_pages import catalog
 from vae import ModelConfig, TrainConfig
-from vae.runs import (active_run, list_runs, lock_holder, read_metrics, read_status, resume_run, start_run,
-                      stop_run, write_json_atomic)
+from vae.lifecycle import active_run, list_runs, lock_holder, read_status, resume_run, start_run, stop_run
+from vae.runfiles import read_metrics, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 # Many one-step epochs: a run that lasts, reaches a checkpoint within seconds, and stops at once.
@@ -138,7 +138,7 @@ def test_a_stop_meant_for_an_earlier_process_does_not_excuse_a_kill(tmp_path):
 
 HOLD_LOCK = """
 import sys
-from vae.runs import run_lock
+from vae.lifecycle import run_lock
 with run_lock(sys.argv[1]):
     print("holding", flush=True)
     sys.stdin.readline()
@@ -164,12 +164,12 @@ def test_stop_signals_only_the_process_that_holds_the_run(tmp_path):
 
 START = """
 import sys, time
-from vae import ModelConfig, TrainConfig, runs
-name = runs.run_name
-runs.run_name = lambda *cfgs: (time.sleep(0.5), name(*cfgs))[1]     # widen the window between check and start
+from vae import ModelConfig, TrainConfig, lifecycle
+name = lifecycle.run_name
+lifecycle.run_name = lambda *cfgs: (time.sleep(0.5), name(*cfgs))[1]     # widen the window between check and start
 sys.stdin.readline()
 try:
-    print(runs.start_run(sys.argv[1], ModelConfig(), TrainConfig(epochs=100, limit=64, batch_size=int(sys.argv[2]),
+    print(lifecycle.start_run(sys.argv[1], ModelConfig(), TrainConfig(epochs=100, limit=64, batch_size=int(sys.argv[2]),
                                                                   device="cpu")), flush=True)
 except RuntimeError as exc:
     print(f"refused: {exc}", flush=True)
@@ -224,7 +224,7 @@ def test_a_malformed_status_is_listed_as_unreadable_with_the_reason(tmp_path, te
 
 
 def test_a_status_of_undecodable_bytes_is_unreadable_and_no_run_holder(tmp_path):
-    from vae.runs import holds_a_run
+    from vae.runfiles import holds_a_run
 
     (tmp_path / "status.json").write_bytes(b'{"state": "\xff\xfe finished"}')
     status = read_status(tmp_path)
@@ -250,7 +250,7 @@ def test_half_written_metrics_line_is_skipped(tmp_path):
 
 
 def test_the_divergence_rule_flags_exploded_runs_and_spares_untrained_or_poor_ones():
-    from vae.runs import DIVERGED_NATS, divergence
+    from vae.runfiles import DIVERGED_NATS, divergence
 
     assert round(DIVERGED_NATS, 1) == 1086.9                              # twice 784 ln 2, a coin flip a pixel
     assert "131,725,170.7 nats" in divergence(131_067_969.1, 657_201.6, 1.0)    # lr 1, issue 19
@@ -259,3 +259,54 @@ def test_the_divergence_rule_flags_exploded_runs_and_spares_untrained_or_poor_on
     assert divergence(206.1, 5.4, 1.0) is None                                 # lr 0.05: poor, not diverged
     assert divergence(498.0, 0.1, 1.0) is None                                 # the worst untrained model measured
     assert divergence(100.0, 5_000.0, 0.0) is None                             # β = 0: the KL is free to grow
+
+
+def test_stop_signals_the_lock_holder_not_the_pid_written_in_run_lock(tmp_path):
+    """run.lock names another live process: Stop must find the holder from the kernel, not the file."""
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        write_json_atomic(tmp_path / "status.json", {"state": "running", "started": 1.0})
+        (tmp_path / "run.lock").write_text(str(stranger.pid))             # no holder at all
+        assert lock_holder(tmp_path, search=True) is None and not stop_run(tmp_path)
+        with python(HOLD_LOCK, tmp_path) as holder:
+            assert holder.stdout.readline() == "holding\n"
+            (tmp_path / "run.lock").write_text(str(stranger.pid))         # the holder's file now lies
+            assert lock_holder(tmp_path) == 0                             # held, and not by the one it names
+            assert lock_holder(tmp_path, search=True) == holder.pid
+            assert read_status(tmp_path)["state"] == "running"
+            assert stop_run(tmp_path)
+            assert holder.wait(30) == -signal.SIGTERM                     # the holder got the SIGTERM
+            assert (tmp_path / "stop.requested").read_text() == str(holder.pid)
+        assert stranger.poll() is None                                    # and the stranger nothing
+    finally:
+        stranger.kill()
+    assert stranger.wait() == -signal.SIGKILL
+
+
+def test_a_run_started_by_the_cli_beside_a_live_run_is_refused_naming_it(tmp_path, capsys):
+    """The CLI into another folder of the runs root while a run trains there: refused, naming the live run."""
+    from vae.cli import main
+
+    with python(HOLD_LOCK, tmp_path / "dashboard-run") as holder:          # a run that trains (its lock held)
+        assert holder.stdout.readline() == "holding\n"
+        code = main(["train", "--run-dir", str(tmp_path / "cli-run"), "--epochs", "1", "--limit", "64",
+                     "--device", "cpu"])
+        err = capsys.readouterr().err
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+    assert code == 2 and "already going: dashboard-run" in err and f"pid {holder.pid}" in err, err
+    assert not (tmp_path / "cli-run").exists()                             # nothing left behind
+
+
+def test_the_dashboard_refuses_to_start_beside_a_run_the_cli_started(tmp_path):
+    """A CLI run holds its lock before its status says "running" (it loads its data first): a start beside
+    it sees the lock and is refused, leaving no folder behind."""
+    with python(HOLD_LOCK, tmp_path / "cli-run") as holder:                # no status.json yet
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(RuntimeError, match="already going: cli-run"):
+            start_run(tmp_path, ModelConfig(), LONG)
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["cli-run"]
