@@ -7,11 +7,9 @@ import math
 import time
 from dataclasses import fields
 
-import torch
-
 from vae.model import ModelConfig
 from vae.options import OPTIONS
-from vae.train import TrainConfig
+from vae.train import TrainConfig, available_devices   # what the device menu offers
 
 MNIST_TRAIN_IMAGES = 60_000
 CHART_POINTS = 60            # short runs log more often so the live chart still draws a curve
@@ -22,13 +20,6 @@ BASIC = ("dataset", "epochs", "latent_dim", "arch", "batch_size", "lr", "seed", 
 STEPS = {"lr": (1e-4, "%.5f"), "weight_decay": (1e-4, "%.5f"), "beta": (0.1, "%.2f"),
          "kl_warmup_epochs": (0.5, "%.1f"), "grad_clip": (0.5, "%.2f"), "limit": (1000, None)}
 AUTOMATIC = ("log_every",)   # left empty, the form picks the value (see configs_from_form)
-
-
-def available_devices() -> list[str]:
-    """What the device menu offers: "auto" and "cpu", plus CUDA or Apple MPS only where present."""
-    mps = getattr(torch.backends, "mps", None)
-    return (["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-            + (["mps"] if mps is not None and mps.is_available() else []))
 
 
 def config_fields() -> list[tuple[str, object]]:

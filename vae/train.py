@@ -57,16 +57,26 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" picks CUDA when available, then Apple's MPS, else the CPU; an explicit name is checked."""
+_ABSENT = {"cuda": "torch sees no CUDA device here", "mps": "Apple's MPS is not available here"}
+
+
+def available_devices() -> list[str]:
+    """The device names that work here, as the training form offers them: "auto" and "cpu", then "cuda"
+    and Apple's "mps" where torch sees them."""
     mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps and mps.is_available())
+    return (["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+            + (["mps"] if mps is not None and mps.is_available() else []))
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA when available, then Apple's MPS, else the CPU; an explicit name is checked
+    against available_devices() ("cuda:1" as "cuda")."""
+    here = available_devices()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
-    if name == "mps" and not has_mps:
-        raise ValueError("--device mps was asked for, but Apple's MPS is not available here")
+        return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if kind in here))
+    kind = name.split(":")[0]
+    if kind in _ABSENT and kind not in here:
+        raise ValueError(f"--device {kind} was asked for, but {_ABSENT[kind]}")
     return torch.device(name)
 
 
