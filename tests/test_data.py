@@ -678,3 +678,20 @@ def test_epoch_batches_on_a_device_are_the_same_batches():
     plain = data.epoch_batches(10, 4, torch.Generator().manual_seed(3))
     assert [len(b) for b in on_cpu] == [4, 4, 2]
     assert all(torch.equal(x, y) for x, y in zip(on_cpu, plain, strict=True))
+
+
+def test_to_float_goes_by_the_dtype_never_by_the_values():
+    """uint8 pixels are divided by 255 even when none exceeds 1 (a guess from max() > 1 left them 255 times
+    too bright); float images are in [0, 1] already; numpy arrays and every 784-pixel layout are taken."""
+    import numpy as np
+
+    from vae.data import to_float
+
+    dim = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    dim[:, 5, 5] = 1
+    assert to_float(dim).shape == (2, 1, 28, 28) and to_float(dim).max().item() == pytest.approx(1 / 255)
+    half = torch.full((3, 784), 0.5, dtype=torch.float64)
+    assert to_float(half).dtype == torch.float32 and to_float(half).shape == (3, 1, 28, 28)
+    assert to_float(half).max().item() == 0.5
+    one = np.full((28, 28), 255, dtype=np.uint8)
+    assert to_float(one).shape == (1, 1, 28, 28) and to_float(one).min().item() == 1.0

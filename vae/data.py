@@ -250,9 +250,15 @@ def ensure_mnist(root: str | Path | None = None, *, log=print, fetch: bool = Tru
     return ensure_data(root, dataset=MNIST, log=log, fetch=fetch)
 
 
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1], like torchvision's ToTensor."""
-    return images.unsqueeze(1).float().div_(255.0)
+def to_float(images) -> torch.Tensor:
+    """Images as the models take them: float32 (B, 1, 28, 28) in [0, 1], like torchvision's ToTensor.
+
+    The dtype decides, never the values: uint8 pixels (0-255) are divided by 255, float ones are taken to
+    be in [0, 1] already (an all-dark uint8 image of 0s and 1s is still uint8). Any layout of B x 784 pixels,
+    (B, 28, 28), (B, 784), (B, 1, 28, 28) or one (28, 28) image, as a torch tensor or a numpy array."""
+    images = torch.as_tensor(images)
+    x = images.reshape(-1, 1, 28, 28)
+    return x.float().div_(255.0) if images.dtype == torch.uint8 else x.float()
 
 
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device=None):

@@ -33,7 +33,7 @@ def iwae_log_weights(model: VAE, x: torch.Tensor, k: int, generator: torch.Gener
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k samples per image: (B, k)."""
     mean, logvar = model.encode(x)                                   # (B, L)
     eps = torch.randn((k, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
-    z = mean + torch.exp(0.5 * logvar) * eps                         # (k, B, L)
+    z = model.reparameterize(mean, logvar, eps=eps)                  # (k, B, L)
     flat = z.reshape(-1, mean.shape[1])
     x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(-1, *x.shape[1:])
     log_px = -reconstruction_nll(model.decode_logits(flat), x_rep).reshape(k, -1)

@@ -10,17 +10,10 @@ from .data import to_float
 from .model import VAE
 
 
-def _as_float_images(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) or float in [0, 1] of shape (B, 784) / (B, 1, 28, 28) / (B, 28, 28) -> float (B, 1, 28, 28)."""
-    if images.dtype == torch.uint8:
-        return to_float(images.reshape(-1, 28, 28))
-    return images.float().reshape(-1, 1, 28, 28)
-
-
 @torch.inference_mode()
 def encode_dataset(model: VAE, images: torch.Tensor, *, batch_size: int = 2000) -> np.ndarray:
     """Latent means of all `images`, batched: (N, latent_dim) float32 numpy."""
-    out = [model.encode(_as_float_images(chunk).to(model.device))[0].cpu() for chunk in images.split(batch_size)]
+    out = [model.encode(to_float(chunk).to(model.device))[0].cpu() for chunk in images.split(batch_size)]
     return torch.cat(out).numpy()
 
 
@@ -34,7 +27,7 @@ def decode_points(model: VAE, points) -> np.ndarray:
 @torch.inference_mode()
 def reconstruct(model: VAE, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Decode the latent means of `images`: (reconstructions (B, 28, 28), latent means (B, latent_dim))."""
-    mean, _ = model.encode(_as_float_images(torch.as_tensor(images)).to(model.device))
+    mean, _ = model.encode(to_float(images).to(model.device))
     return model.decode(mean)[:, 0].cpu().numpy(), mean.cpu().numpy()
 
 
@@ -70,7 +63,7 @@ def interpolate(a, b, steps: int, *, mode: str = "linear") -> np.ndarray:
 @torch.inference_mode()
 def posterior(model: VAE, image) -> tuple[np.ndarray, np.ndarray]:
     """q(z|x) of one image (28, 28) uint8 or [0, 1]: (mean (D,), standard deviation (D,))."""
-    mean, logvar = model.encode(_as_float_images(torch.as_tensor(np.asarray(image))[None]).to(model.device))
+    mean, logvar = model.encode(to_float(np.asarray(image)).to(model.device))
     return mean[0].cpu().numpy(), torch.exp(0.5 * logvar[0]).cpu().numpy()
 
 
