@@ -139,11 +139,6 @@ class VAE(nn.Module):
         bias = self.decoder[-2].bias if self.config.arch == "mlp" else self.decoder[-1].bias
         bias.copy_(torch.logit(p).flatten() if bias.numel() == p.numel() else torch.logit(p.mean()).expand_as(bias))
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images decoded from z ~ p(z), (n, 1, 28, 28) probabilities."""
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
-        return self.decode(z)
-
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)) in closed form, summed over latent dims: (B,)."""
