@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from .files import atomic_path
+from .files import atomic_path, named
 
 STATES = ("running", "finished", "stopped", "failed")      # readers add "unreadable" for broken files
 METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log", "run.lock"
@@ -44,13 +44,6 @@ METRIC_NUMBERS = ("loss", "recon", "kl", "seconds")
 def write_json_atomic(path: Path, obj: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=1))
-
-
-def _named(exc: OSError, path: Path) -> OSError:
-    """`exc` naming `path` when it names no file (a write's error: "[Errno 28] No space left on device")."""
-    if exc.filename is not None:
-        return exc
-    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 def _rewrite_in_place(path: Path, data: bytes) -> bool:
@@ -99,7 +92,9 @@ class RunWriter:
             self._metrics.flush()
         except OSError as exc:
             self._metrics_failed = True
-            raise _named(exc, self.run_dir / METRICS) from None
+            if (told := named(exc, self.run_dir / METRICS)) is exc:
+                raise
+            raise told from exc
 
     def update_status(self, **fields_) -> None:
         """Replace status.json; when the disk is too full for the new file, rewrite it where it lies."""
@@ -119,8 +114,11 @@ class RunWriter:
         try:
             self._metrics.close()       # flushes what is buffered: the write that failed, again
         except OSError as exc:
-            if not self._metrics_failed:
-                raise _named(exc, self.run_dir / METRICS) from None
+            if self._metrics_failed:        # already reported by metrics()
+                return
+            if (told := named(exc, self.run_dir / METRICS)) is exc:
+                raise
+            raise told from exc
 
 
 def status_problems(status) -> list[str]:
