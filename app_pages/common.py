@@ -309,6 +309,13 @@ class Pin:
     view: tuple                   # (checkpoint key, dims) it belongs to
     placed: tuple[float, float]   # where Python last put it: what the browser is told with `serial`
 
+    def for_plane(self, component_key: str, image=None) -> "app_pages.plane.PlanePin":  # noqa: F821
+        """This pin as plane `component_key` takes it: placed at `placed`, moved by the user's pins there;
+        `image`, the server's decoding of it, is shown when the browser cannot decode."""
+        from app_pages.plane import PlanePin
+
+        return PlanePin(self.placed, self.serial, pin_from(component_key), image)
+
 
 def pinned(view: tuple) -> Pin:
     """The pinned point of this view. A new view (model or dimensions) starts at the prior's mean,
@@ -396,7 +403,7 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
                "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider."
                + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
                   frames["latent_dim"] > 2 else ""))
-    from app_pages.plane import latent_plane
+    from app_pages.plane import PlaneData, PlaneExtras, latent_plane
     from vae import inference, runs
     from vae.datasets import MNIST, dataset_of
 
@@ -407,7 +414,6 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
         dataset = MNIST
     images, labels = test_set(dataset)
     view = PlaneView(inference.dims_basis(frames["latent_dim"], (0, 1)), ("z0", "z1"), ("replay",), "0,1", None)
-    latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), points=frames["points"][-1],
-                 labels=labels, images=images, extent=frames["extent"], view=view, pin=None,
-                 pin_serial=0, on_pin=lambda: None, frames=frames, decode=False, interactive=False,
-                 dataset=dataset)
+    latent_plane(key="plane_replay", model=None, checkpoint_key=(str(run_dir), 0.0), view=view,
+                 data=PlaneData(frames["points"][-1], labels, images, frames["extent"], dataset),
+                 extras=PlaneExtras(frames=frames), interactive=False)

@@ -10,8 +10,8 @@ placeholder.caption("Loading the model…")
 import numpy as np  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 import torch  # noqa: E402
 
-from app_pages.common import page_model, pin_from, pinned, shared_view  # noqa: E402
-from app_pages.plane import latent_plane  # noqa: E402
+from app_pages.common import page_model, pinned, shared_view  # noqa: E402
+from app_pages.plane import PlaneData, PlaneExtras, latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
 from vae.data import to_float  # noqa: E402
@@ -87,7 +87,7 @@ st.caption("The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, w
 
 
 
-latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, points=points, labels=labels, images=images,
-             extent=inference.plane_extent(points), view=view, pin=pin.placed, pin_serial=pin.serial,
-             on_pin=pin_from("plane_elbo"), mark=(zx, zy), dataset=loaded.dataset,
-             overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}})
+latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, view=view,
+             data=PlaneData(points, labels, images, inference.plane_extent(points), loaded.dataset),
+             pin=pin.for_plane("plane_elbo"),
+             extras=PlaneExtras(mark=(zx, zy), overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}}))

@@ -11,10 +11,10 @@ st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-M
 placeholder = st.empty()
 placeholder.caption("Loading the model and the test images…")
 
-from app_pages.common import first_visit_param, page_model, pin_from, pinned, plane_view, replay_view  # noqa: E402
+from app_pages.common import first_visit_param, page_model, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
-from app_pages.plane import (decoder_failed, decoder_map_payload, home_square, latent_plane,  # noqa: E402
-                             snap_square, visible_square)
+from app_pages.plane import (PlaneData, PlaneExtras, decoder_failed, decoder_map_payload,  # noqa: E402
+                             home_square, latent_plane, snap_square, visible_square)
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
 
@@ -111,11 +111,11 @@ def plane_and_pin() -> None:
                                               tuple(loaded.dataset.class_names))
     x, y = pin.xy
     image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0]
-    latent_plane(key="plane", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                 images=images, extent=extent, view=view, pin=pin.placed, pin_serial=pin.serial,
-                 on_pin=pin_from("plane"), manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
-                 pin_image=plots.enlarge(image, 1) if failed else None, decoder_map=decoder_map,
-                 dataset=loaded.dataset)
+    latent_plane(key="plane", model=model, checkpoint_key=loaded.key, view=view,
+                 data=PlaneData(points, labels, images, extent, loaded.dataset),
+                 pin=pin.for_plane("plane", image=plots.enlarge(image, 1) if failed else None),
+                 extras=PlaneExtras(manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
+                                    decoder_map=decoder_map))
     picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
     picture.image(plots.enlarge(image, 8), width=224,
                   caption="The decoder's output p(x | z) at the pinned point, decoded on the server.")

@@ -13,8 +13,8 @@ placeholder.caption("Loading the model…")
 
 import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 
-from app_pages.common import Loaded, escape_as_code, page_model, pin_from, pinned, shared_view  # noqa: E402
-from app_pages.plane import latent_plane  # noqa: E402
+from app_pages.common import Loaded, escape_as_code, page_model, pinned, shared_view  # noqa: E402
+from app_pages.plane import PlaneData, PlaneExtras, latent_plane  # noqa: E402
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
 from vae.preprocess import ImageError, display_picture, fashion_item, mnist_digit, read_upload  # noqa: E402
@@ -47,9 +47,9 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
     shown = f" (the Latent page's view of its {model.latent_dim} dimensions)" if model.latent_dim > 2 else ""
     st.caption(where + shown + ". The black ring is the point pinned on the Latent page; move the pointer "
                f"over the plane to decode what lies around your {loaded.dataset.item}.")
-    latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, points=points, labels=labels,
-                 images=images, extent=inference.plane_extent(points), view=view, pin=pin.placed,
-                 pin_serial=pin.serial, on_pin=pin_from("plane_reconstruct"), mark=mark, dataset=loaded.dataset)
+    latent_plane(key="plane_reconstruct", model=model, checkpoint_key=loaded.key, view=view,
+                 data=PlaneData(points, labels, images, inference.plane_extent(points), loaded.dataset),
+                 pin=pin.for_plane("plane_reconstruct"), extras=PlaneExtras(mark=mark))
 
 
 def from_upload() -> tuple[np.ndarray, Image.Image] | None:

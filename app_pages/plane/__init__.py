@@ -22,7 +22,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -259,26 +260,63 @@ def decoder_map_payload(_model, _classifier, _basis, checkpoint_key: tuple, view
             "share": inference.confident_share(confidence, 0.9)}
 
 
-def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, labels: np.ndarray,
-                 images, extent, view, pin, pin_serial: int,
-                 on_pin, manifold: dict | None = None, mark=None, pin_image: np.ndarray | None = None,
-                 overlays: dict | None = None, interactive: bool = True, frames: dict | None = None,
-                 decode: bool = True, decoder_map: dict | None = None, dataset=None) -> None:
-    """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
-    (x, y) at origin + x·u + y·v). `points` (N, 2) are in the plane's coordinates. `pin` (x, y) is Python's pinned point, applied in the browser whenever
-    `pin_serial` changes; `on_pin` runs when the user pins a point there. `manifold` is
-    {"n": tiles per side, "spacing": "linear" | "gaussian"} or None. `mark` is a point drawn as a
-    red cross (the Reconstruct page's digit). `pin_image` (28, 28) uint8 is the server's decoding
-    of the pin, shown when the browser cannot decode. `overlays` may hold "points" [[x, y], …]
+@dataclass(frozen=True)
+class PlaneData:
+    """What the plane shows: `points` (N, 2) in the plane's coordinates and their `labels`, the
+    dataset's test `images` (N, 28, 28) for the dot under the pointer, the `extent` (x0, x1, y0, y1) it
+    opens on, and the `dataset` (vae.datasets.Dataset, MNIST when None) that names the classes of
+    `labels` and what one example is."""
+    points: np.ndarray
+    labels: np.ndarray
+    images: object
+    extent: tuple
+    dataset: object = None
+
+
+def _no_pin() -> None:
+    """A plane that takes no pins (a replay) calls this when the user pins a point anyway."""
+
+
+@dataclass(frozen=True)
+class PlanePin:
+    """Python's pinned point `at` (x, y), or None, applied in the browser whenever `serial` changes;
+    `on_pin` runs when the user pins a point there (see app_pages.common.pin_from); `image` (28, 28)
+    uint8 is the server's decoding of the pin, shown when the browser cannot decode."""
+    at: tuple | None = None
+    serial: int = 0
+    on_pin: Callable[[], None] = _no_pin
+    image: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class PlaneExtras:
+    """What may be drawn over and under the dots, all in the plane's coordinates. `manifold` is
+    {"n": tiles per side, "spacing": "linear" | "gaussian"}. `overlays` may hold "points" [[x, y], …]
     (samples, drawn as diamonds), "path" [[x, y], …] (an interpolation, A to B) and "ellipse"
-    {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ), all in the plane's coordinates. `frames`
-    {"key", "labels": [...], "points": [(N, 2) arrays]} turns the plane into a replay with a slider
-    and a play button; `decode=False` leaves the decoder out (a replay's early planes had others).
-    `decoder_map` (see decoder_map_payload) is drawn under the dots, over its own extent. `dataset`
-    (vae.datasets.Dataset, MNIST when None) names the classes of `labels` and what one example is."""
+    {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ). `mark` is a point drawn as a red cross (the
+    Reconstruct page's digit). `decoder_map` (see decoder_map_payload) is drawn under the dots, over its
+    own extent. `frames` {"key", "labels": [...], "points": [(N, 2) arrays]} turns the plane into a
+    replay with a slider and a play button."""
+    manifold: dict | None = None
+    overlays: dict | None = None
+    mark: tuple | None = None
+    decoder_map: dict | None = None
+    frames: dict | None = None
+
+
+def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneData, pin: PlanePin = PlanePin(),
+                 extras: PlaneExtras = PlaneExtras(), interactive: bool = True) -> None:
+    """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
+    (x, y) at origin + x·u + y·v) showing `data`, with `pin` and `extras`. `model` None leaves the
+    decoder out (a replay's early planes had other decoders); `interactive=False` takes no pins."""
     from vae.datasets import MNIST
 
-    dataset = dataset or MNIST
+    points, labels, images, extent = data.points, data.labels, data.images, data.extent
+    dataset = data.dataset or MNIST
+    manifold, overlays, mark, decoder_map, frames = (extras.manifold, extras.overlays, extras.mark,
+                                                     extras.decoder_map, extras.frames)
+    pin_at, pin_serial, on_pin, pin_image = pin.at, pin.serial, pin.on_pin, pin.image
+    decode = model is not None
     state = browser_state(key)
     if decode:
         decoder = dict(decoder_payload(model, checkpoint_key))
@@ -291,13 +329,13 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
     send, images_part["images_served"] = _serve(key, state, "images", images_part["images_key"])
     if not send:
         images_part["images"] = None
-    data = {
+    payload = {
         "model": decoder["key"] or f"server-{checkpoint_key[0]}" + ("-replay" if frames else ""),
         "decoder": decoder, **points_payload(points, labels), **images_part,
         "extent": [float(v) for v in extent], "view_key": repr(view.key), "axes": list(view.axes),
         "basis": {name: [float(v) for v in getattr(view.basis, name)] for name in ("origin", "u", "v")},
         "latent_dim": len(view.basis.origin),
-        "pin": None if pin is None else [float(pin[0]), float(pin[1])], "pin_serial": int(pin_serial),
+        "pin": None if pin_at is None else [float(pin_at[0]), float(pin_at[1])], "pin_serial": int(pin_serial),
         "manifold": manifold, "mark": None if mark is None else [float(mark[0]), float(mark[1])],
         "pin_image": None if pin_image is None else _b64(np.asarray(pin_image, dtype=np.uint8).tobytes()),
         "interactive": interactive, "overlays": _plain_overlays(overlays),
@@ -307,7 +345,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, points: np.ndarray, 
         "theme": _theme(),
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
-    _mount(key=key, data=data, **callbacks)
+    _mount(key=key, data=payload, **callbacks)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

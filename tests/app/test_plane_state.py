@@ -6,7 +6,6 @@ import time
 
 import pytest
 from streamlit.components.v2.bidi_component.main import _make_trigger_id
-from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
 from app_pages.plane import browser_state, parse_pin, validate_state
 
