@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import ACTIVATIONS, VAE
+from .model import ACTIVATION_LAYERS, VAE
 
 
 class UnsupportedDecoder(ValueError):
@@ -40,7 +40,7 @@ class WebDecoder:
         return len(self.weights) // 2
 
 
-_ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
+_ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATION_LAYERS.items()}
 
 
 def web_decoder(model: VAE) -> WebDecoder:
