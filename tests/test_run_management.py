@@ -1,6 +1,4 @@
 """vae.eta, vae.runfiles and vae.lifecycle as a user manages runs: the time left, a run's name, deleting a run."""
-import subprocess
-import sys
 
 import pytest
 

@@ -360,13 +360,12 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
                                              "interrupted": False, "started": status.get("started", now),
                                              "updated": now, "heartbeat": now, "command": cmd[1:],
                                              "phase": "starting", "eta_seconds": None, "finishes_at": None})
-        # `python -m vae` must find this package whatever the working folder (a server started elsewhere):
-        # the project is not installed into its environment, it is run from its checkout.
-        path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+        # `python -m vae` finds the package from any working folder: the project is installed (editable)
+        # in the environment whose python this is (make; test_a_run_starts_from_any_working_folder)
         with open(run_dir / LOG, "ab") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=cwd, start_new_session=True, pass_fds=(fd,) if fcntl else (),
-                                    env={**os.environ, "PYTHONPATH": path, LOCK_FD_ENV: str(fd)})
+                                    env={**os.environ, LOCK_FD_ENV: str(fd)})
         _write_holder(fd, proc.pid)
         threading.Thread(target=proc.wait, name=f"reap {run_dir.name}", daemon=True).start()
     finally:
