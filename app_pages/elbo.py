@@ -44,8 +44,8 @@ if st.button("Draw another ε", key="elbo_redraw", help="A new sample of the noi
 x = to_float(digit.reshape(1, 28, 28))                                   # (1, 1, 28, 28) in [0, 1]
 with torch.inference_mode():
     mean, logvar = model.encode(x)
-    epsilon = torch.randn(mean.shape, generator=torch.Generator().manual_seed(draw))
-    z = model.reparameterize(mean, logvar, torch.Generator().manual_seed(draw))
+    epsilon = torch.randn(mean.shape, generator=torch.Generator().manual_seed(draw))   # the noise, drawn once
+    z = model.reparameterize(mean, logvar, eps=epsilon)                                # the z shown is μ + σ·ε of it
     logits = model.decode_logits(z)
     objective, recon, kl = negative_elbo(logits, x, mean, logvar, beta=beta)
     decoded = torch.sigmoid(logits)[0, 0].numpy()

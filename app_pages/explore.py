@@ -28,17 +28,15 @@ def classifier(dataset: str = "mnist"):
         return None
 
 
-def read_classes(images, dataset: str = "mnist") -> list[tuple[int, float]] | None:
-    """What the dataset's classifier reads in each image (N, 28, 28) in [0, 1] or uint8: (class, confidence)."""
+def read_classes(images, dataset: str = "mnist") -> list[int] | None:
+    """The class the dataset's classifier reads in each image (N, 28, 28), uint8 or float in [0, 1]:
+    vae.classifier.predict, as `python -m vae evaluate` reads them; None without the classifier."""
+    from vae.classifier import predict
+
     model = classifier(dataset)
     if model is None:
         return None
-    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    x = x / 255.0 if x.max() > 1 else x
-    with torch.inference_mode():
-        p = model(x.reshape(-1, 1, 28, 28)).softmax(dim=1)
-    confidence, label = p.max(dim=1)
-    return [(int(d), float(c)) for d, c in zip(label, confidence)]
+    return predict(model, torch.as_tensor(np.asarray(images)).reshape(-1, 1, 28, 28)).tolist()
 
 
 def grid(decodings: np.ndarray, per_row: int) -> np.ndarray:
@@ -145,9 +143,8 @@ def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarr
     image = images[index].numpy()
     mean, std = inference.posterior(model, image)
     recon = inference.decode_points(model, mean[None])[0]
-    reads = read_classes(np.stack([image / 255.0, recon]), dataset.name)
-    said = ((lambda i: f"; the classifier reads “{names[reads[i][0]]}” ({reads[i][1]:.0%} sure)") if reads
-            else (lambda i: ""))
+    reads = read_classes(np.stack([image / 255.0, recon]).astype(np.float32), dataset.name)
+    said = (lambda i: f"; the classifier reads “{names[reads[i]]}”") if reads else (lambda i: "")
     original, reconstruction, numbers = st.columns([1, 1, 2])
     original.image(plots.enlarge(image, 5), width=140, caption=f"test {item} #{index}, labelled “{names[labels[index]]}”{said(0)}")
     reconstruction.image(plots.enlarge(recon, 5), width=140, caption=f"decoded from its mean{said(1)}")

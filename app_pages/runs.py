@@ -30,28 +30,23 @@ if not listed:
 
 @st.cache_data(max_entries=16, show_spinner="Computing kNN accuracy and class agreement…")
 def latent_metrics(path: str, modified: float) -> dict:
-    """What `python -m vae evaluate` adds to the loss, for one checkpoint version."""
-    import torch
-
+    """What `python -m vae evaluate` adds to the loss (vae.evaluate.latent_metrics, as the CLI computes
+    it), for one checkpoint version, under the table's names."""
     import vae
     from app_pages.explore import classifier
     from vae.classifier import predict
     from vae.data import load_dataset
     from vae.datasets import dataset_of
-    from vae.evaluate import class_agreement, knn_accuracy
-    from vae.inference import encode_dataset
+    from vae.evaluate import latent_metrics
 
     model, meta = vae.load_checkpoint(path)
     dataset = dataset_of(meta)
-    train_images, train_labels = load_dataset("train", dataset=dataset, fetch=False)
     images, labels = test_set(dataset)
-    labels = torch.as_tensor(labels)
-    result = {"5-NN accuracy": knn_accuracy(encode_dataset(model, train_images), train_labels,
-                                            encode_dataset(model, images), labels)}
     reader = classifier(dataset.name)
-    if reader is not None:
-        result["class agreement"] = class_agreement(lambda x: predict(reader, x), model, images, labels)
-    return result
+    result = latent_metrics(model, images, labels, train=load_dataset("train", dataset=dataset, fetch=False),
+                            knn_k=5, classify=None if reader is None else (lambda x: predict(reader, x)))
+    names = {"knn_accuracy": "5-NN accuracy", "class_agreement": "class agreement"}
+    return {names[name]: value for name, value in result.items() if name in names}
 
 
 def summary(run_dir: Path, status: dict) -> dict:

@@ -84,3 +84,23 @@ def class_agreement(classify, model: VAE, images: torch.Tensor, labels: torch.Te
         mean, _ = model.encode(to_float(chunk.to(model.device)))
         hits += (classify(model.decode(mean)).cpu() == y).sum().item()
     return hits / len(images)
+
+
+def latent_metrics(model: VAE, images: torch.Tensor, labels: torch.Tensor, *, train=None, knn_k: int = 5,
+                   classify=None) -> dict:
+    """What `python -m vae evaluate` and the Runs page add to the loss, in the CLI's names: with `train`
+    (train images, train labels) and knn_k > 0, "knn_accuracy" (a knn_k-NN vote of the test set's latent
+    means against the train set's) and "knn_k"; with `classify` (float images (B, 1, 28, 28) -> classes,
+    e.g. lambda x: vae.classifier.predict(classifier, x)), "class_agreement" (see class_agreement)."""
+    from .inference import encode_dataset
+
+    labels = torch.as_tensor(labels)
+    result = {}
+    if train is not None and knn_k:
+        train_images, train_labels = train
+        result["knn_accuracy"] = knn_accuracy(encode_dataset(model, train_images), train_labels,
+                                              encode_dataset(model, images), labels, k=knn_k)
+        result["knn_k"] = knn_k
+    if classify is not None:
+        result["class_agreement"] = class_agreement(classify, model, images, labels)
+    return result
