@@ -63,3 +63,28 @@ def run_choices(root: Path) -> list[ModelChoice]:
         details = describe(dataset, latent, epochs, status.get("test_loss"), status["state"])
         choices.append(ModelChoice(run_dir / CHECKPOINT, run_label(run_dir), details))
     return choices
+
+
+def statusless_runs(root: Path) -> list[Path]:
+    """Run folders that hold a checkpoint but no readable status.json (copied without it, or its writer
+    killed before it): vae.lifecycle.list_runs leaves them out. Newest checkpoint first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    listed = {run_dir for run_dir, _ in list_runs(root)}
+    found = [d for d in root.iterdir() if d.is_dir() and d not in listed and (d / CHECKPOINT).is_file()]
+    return sorted(found, key=lambda d: (d / CHECKPOINT).stat().st_mtime, reverse=True)
+
+
+def statusless_choice(run_dir: Path) -> ModelChoice | None:
+    """A run without status, for the menu, labelled from its checkpoint's own metadata (state "no status");
+    None when the checkpoint cannot be read."""
+    path = Path(run_dir) / CHECKPOINT
+    try:
+        meta = read_checkpoint(path)["meta"]
+    except (CheckpointError, OSError):
+        return None
+    metrics = meta.get("test_metrics") or {}
+    details = describe(meta.get("dataset"), meta.get("latent_dim"), f"{meta.get('epoch')} epochs",
+                       metrics.get("neg_elbo"), "no status")
+    return ModelChoice(path, run_label(path.parent), details)

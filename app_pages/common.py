@@ -76,6 +76,13 @@ def shipped_label(path: str, modified: float):
     return catalog.shipped_choice(Path(path))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def statusless_label(run_dir: str, modified: float):
+    from app_pages import catalog
+
+    return catalog.statusless_choice(Path(run_dir))
+
+
 def model_choices() -> list:
     """The menu's models, each under a name no other entry shows: a run named like a shipped model (or
     like another run) also says its folder, and invisible characters are no part of a name."""
@@ -84,7 +91,11 @@ def model_choices() -> list:
     shipped = [shipped_label(str(path), path.stat().st_mtime) for path in catalog.shipped_checkpoints()
                if path.is_file()]
     shipped = [replace(choice, name=plain_text(choice.name)) for choice in shipped if choice]
-    found = [replace(choice, name=plain_text(choice.name)) for choice in catalog.run_choices(catalog.runs_root())]
+    root = catalog.runs_root()
+    statusless = [statusless_label(str(run_dir), (run_dir / catalog.CHECKPOINT).stat().st_mtime)
+                  for run_dir in catalog.statusless_runs(root)]
+    found = [replace(choice, name=plain_text(choice.name))
+             for choice in catalog.run_choices(root) + [choice for choice in statusless if choice]]
     taken = Counter(choice.name for choice in shipped + found)
     return shipped + [replace(choice, name=f"{choice.name} (run {plain_text(choice.path.parent.name)})")
                       if taken[choice.name] > 1 else choice for choice in found]

@@ -18,11 +18,12 @@ from app_pages import catalog  # noqa: E402
 from vae import runs  # noqa: E402
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+NO_STATUS = "no status"     # a run folder with a checkpoint and no status.json (catalog.statusless_runs)
 
 model_picker()                                          # this page needs no model, only the sidebar
 placeholder.empty()
 root = catalog.runs_root()
-listed = runs.list_runs(root)
+listed = runs.list_runs(root) + [(run_dir, {"state": NO_STATUS}) for run_dir in catalog.statusless_runs(root)]
 if not listed:
     st.info(f"No runs yet: start one on the Train page. Runs are saved under `{root}/`.")
     st.stop()
