@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from vae.checkpoint import read_checkpoint
 from vae.cli import main
 from vae.lifecycle import read_status
 from vae.runfiles import read_metrics, write_json_atomic
+
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ROW = {"split", "epoch", "step", "loss", "recon", "kl", "seconds"}
@@ -85,9 +86,7 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path, vae_cli):
     proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--run-dir", str(run), *map(str, SHORT)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     # Once the status names this process, its SIGTERM handler is in place: it ends the first step and saves.
-    deadline = time.time() + 120
-    while time.time() < deadline and (read_status(run) or {}).get("pid") != proc.pid:
-        time.sleep(0.02)
+    wait_until(lambda: (read_status(run) or {}).get("pid") == proc.pid, every=0.02)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,8 @@ from vae.distributed import World, process_group
 from vae.lifecycle import read_status, stop_run
 from vae.replay import read_index
 from vae.runfiles import read_metrics
+
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 # 631 images in global batches of 64: 10 steps an epoch, the last batch 55 images (28 + 27: unequal shares).
@@ -63,9 +64,7 @@ def finish(proc, timeout=120):
 def test_two_processes_stop_resume_and_train_like_one(tmp_path):
     run = tmp_path / "run"
     first = torchrun(run, *RUN)
-    deadline = time.time() + 120
-    while time.time() < deadline and first.poll() is None and not (read_status(run) or {}).get("pid"):
-        time.sleep(0.02)
+    wait_until(lambda: first.poll() is not None or (read_status(run) or {}).get("pid"), every=0.02)
     assert stop_run(run)                   # the dashboard's Stop: SIGTERM to the lock's holder, rank 0
     finish(first)                          # every rank learnt of it and ended: torchrun exits 0
     stopped = read_status(run)

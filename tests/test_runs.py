@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,11 @@ from vae import ModelConfig, TrainConfig
 from vae.lifecycle import active_run, list_runs, lock_holder, read_status, resume_run, start_run, stop_run
 from vae.runfiles import read_metrics, write_json_atomic
 
+from helpers import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 # Many one-step epochs: a run that lasts, reaches a checkpoint within seconds, and stops at once.
 LONG = TrainConfig(epochs=100, limit=64, batch_size=64, device="cpu", log_every=1)
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def python(code: str, *args) -> subprocess.Popen:
@@ -50,20 +42,20 @@ def test_one_run_at_a_time_and_stop_ends_it_as_stopped(tmp_path):
         assert read_status(run)["state"] == "running" and active_run(tmp_path) == run
         with pytest.raises(RuntimeError, match="already going"):
             start_run(tmp_path, ModelConfig(), LONG)
-        assert wait_for(lambda: (read_status(run).get("step") or 0) >= 2)
+        assert wait_until(lambda: (read_status(run).get("step") or 0) >= 2)
         pid = read_status(run)["pid"]
         assert lock_holder(run) == pid and "heartbeat" in read_status(run)
     finally:
         assert stop_run(run)
-    assert wait_for(lambda: stopped(run))
+    assert wait_until(lambda: stopped(run))
     status = read_status(run)
     assert status["state"] == "stopped" and not status["interrupted"] and (run / "checkpoint.pt").is_file()
     assert active_run(tmp_path) is None
     assert [d for d, _ in list_runs(tmp_path)] == [run]
-    assert wait_for(lambda: lock_holder(run) is None)     # it wrote "stopped" just before it let go
+    assert wait_until(lambda: lock_holder(run) is None)     # it wrote "stopped" just before it let go
     assert not stop_run(run)                      # nothing left to stop
     if Path("/proc").is_dir():
-        assert wait_for(lambda: reaped(pid)), "the finished training process stays a zombie"
+        assert wait_until(lambda: reaped(pid)), "the finished training process stays a zombie"
 
 
 def test_a_run_starts_from_any_working_folder(tmp_path, monkeypatch):
@@ -76,20 +68,20 @@ def test_a_run_starts_from_any_working_folder(tmp_path, monkeypatch):
     elsewhere.mkdir()
     run = start_run(tmp_path / "runs", ModelConfig(), LONG, cwd=elsewhere)
     try:
-        assert wait_for(lambda: (read_status(run).get("step") or 0) >= 1 or stopped(run))
+        assert wait_until(lambda: (read_status(run).get("step") or 0) >= 1 or stopped(run))
     finally:
         stop_run(run)
-    assert wait_for(lambda: stopped(run))
+    assert wait_until(lambda: stopped(run))
     assert read_status(run)["state"] == "stopped", (run / "train.log").read_text()
 
 
 def test_a_killed_run_keeps_its_checkpoint_and_resumes(tmp_path):
     run = start_run(tmp_path, ModelConfig(), LONG)
     try:
-        assert wait_for(lambda: read_status(run).get("checkpoint_step") is not None)
+        assert wait_until(lambda: read_status(run).get("checkpoint_step") is not None)
         pid = read_status(run)["pid"]
         os.kill(pid, signal.SIGKILL)
-        assert wait_for(lambda: stopped(run))
+        assert wait_until(lambda: stopped(run))
         status = read_status(run)
         assert status["state"] == "stopped" and status["interrupted"] and "killed" in status["error"]
         assert status["step"] == status["checkpoint_step"] >= 1
@@ -102,23 +94,23 @@ def test_a_killed_run_keeps_its_checkpoint_and_resumes(tmp_path):
 
         resume_run(run)
         assert active_run(tmp_path) == run
-        assert wait_for(lambda: (read_status(run).get("step") or 0) > status["step"] + 1)
+        assert wait_until(lambda: (read_status(run).get("step") or 0) > status["step"] + 1)
     finally:
         stop_run(run)
-    assert wait_for(lambda: stopped(run))
+    assert wait_until(lambda: stopped(run))
     assert read_status(run)["state"] == "stopped" and not read_status(run)["interrupted"]
     rows = [r for r in read_metrics(run) if r["split"] == "train"]
     assert [r["step"] for r in rows] == list(range(1, rows[-1]["step"] + 1))      # one row per step (log_every=1)
     assert -1.0 not in [r["loss"] for r in rows]
     assert [r["seconds"] for r in rows] == sorted(r["seconds"] for r in rows)
     assert not list(run.glob("*.part"))
-    assert wait_for(lambda: reaped(pid))
+    assert wait_until(lambda: reaped(pid))
 
 
 def test_stop_pressed_while_the_run_is_starting_reads_as_stopped(tmp_path):
     run = start_run(tmp_path, ModelConfig(), LONG)
     assert stop_run(run)                     # the child is still importing torch: SIGTERM ends it outright
-    assert wait_for(lambda: stopped(run))
+    assert wait_until(lambda: stopped(run))
     status = read_status(run)
     assert status["state"] == "stopped" and not status.get("interrupted") and not status.get("error")
     assert not (run / "checkpoint.pt").exists() and catalog.run_choices(tmp_path) == []
@@ -186,7 +178,7 @@ def test_two_processes_starting_at_once_start_one_run(tmp_path):
     finally:
         for run_dir, _ in list_runs(tmp_path):
             stop_run(run_dir)
-        assert wait_for(lambda: active_run(tmp_path) is None)
+        assert wait_until(lambda: active_run(tmp_path) is None)
     assert len(list_runs(tmp_path)) == 1
     assert answers[1].startswith("refused: A training run is already going"), answers
 

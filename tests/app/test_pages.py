@@ -21,6 +21,8 @@ from app_pages.common import escape_markdown
 from vae import runs
 from vae.data import load_mnist
 
+from helpers import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py",
@@ -202,9 +204,7 @@ def test_train_page_starts_one_run_and_refuses_a_second(open_page, runs_dir):
     assert status["state"] == "running"
     app.run()
     assert next(b for b in app.button if b.label == "Start training").disabled        # one run at a time
-    deadline = time.time() + 120
-    while runs.read_status(run_dir)["state"] == "running" and time.time() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: runs.read_status(run_dir)["state"] != "running", every=0.5)
     assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
     app = open_page()
     options = app.sidebar.selectbox[0].options
@@ -511,9 +511,7 @@ def test_a_killed_run_is_offered_for_resume_and_resumes(open_page, runs_dir):
     assert any("Interrupted" in w.value for w in app.warning), [w.value for w in app.warning]
     app.button(key="resume").click().run()
     assert messages(app)["exception"] == [] and messages(app)["error"] == []
-    deadline = time.time() + 120
-    while runs.read_status(run_dir)["state"] == "running" and time.time() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: runs.read_status(run_dir)["state"] != "running", every=0.5)
     assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
 
 

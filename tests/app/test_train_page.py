@@ -13,6 +13,7 @@ from vae.cli import main
 from vae.options import OPTIONS, refusal
 
 from test_runs import HOLD_LOCK, python
+from helpers import wait_until
 
 
 def messages(app) -> dict:
@@ -39,15 +40,6 @@ def cli_refusal(tmp_path, flag: str, value) -> str:
         code = main(["train", "--run-dir", str(tmp_path / "refused"), flag, str(value)])
     assert code == 2 and not (tmp_path / "refused").exists()
     return err.getvalue().strip().removeprefix("error: ")
-
-
-def wait_until(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_the_form_offers_every_option_with_the_tables_bounds(open_page):

@@ -8,6 +8,7 @@ from PIL import Image
 
 from harness import (ERROR, AppServer, draw_stroke, loss_points, open_app, photo_of_digit, run_heading, start_training,
                      upload)
+from helpers import browser_pause, wait_until
 
 pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
 
@@ -68,10 +69,9 @@ def test_drawing_on_the_canvas_gives_a_reconstruction(page, server):
 def test_a_short_run_draws_a_growing_loss_chart_and_joins_the_model_menu(page, server, no_training):
     open_app(page, f"{server.url}/train", "text=Start training")
     start_training(page, **{"Epochs": 2, "Batch size": 64, "Training subset": 20000})
-    counts, deadline = [], time.time() + 300
-    while time.time() < deadline and "finished" not in run_heading(page):
-        counts.append(loss_points(page))
-        page.wait_for_timeout(250)
+    counts = []
+    wait_until(lambda: counts.append(loss_points(page)) or "finished" in run_heading(page), 300, 0.25,
+               browser_pause(page))
     heading = run_heading(page)
     assert heading.endswith("finished"), heading
     drawn = sorted({n for n in counts if n > 0})

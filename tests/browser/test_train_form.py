@@ -8,6 +8,7 @@ import pytest
 import vae
 from vae import runs
 from harness import ERROR, open_app, run_heading, wait_until_idle
+from helpers import browser_pause, wait_until
 
 pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
 
@@ -23,9 +24,7 @@ def test_a_short_run_from_the_form_with_advanced_options_then_explore_it(page, s
     page.get_by_role("button", name="Start training").click()
     page.locator("h3", has_text="Run ").first.wait_for(timeout=60_000)
     start = page.get_by_role("button", name="Start training")
-    deadline = time.time() + 120
-    while time.time() < deadline and "finished" not in run_heading(page):
-        page.wait_for_timeout(250)
+    wait_until(lambda: "finished" in run_heading(page), 120, 0.25, browser_pause(page))
     heading = run_heading(page)
     assert heading.endswith("finished"), heading
     folder = heading.split()[1].rstrip(":")
@@ -120,9 +119,7 @@ def test_a_run_is_renamed_and_deleted_in_the_browser(page, server):
     page.get_by_role("button", name="Rename", exact=True).click()
     page.get_by_role("button", name="Rename", exact=True).wait_for()
     wait_until_idle(page)
-    deadline = time.time() + 30
-    while not (run / "name.txt").is_file() and time.time() < deadline:
-        page.wait_for_timeout(100)
+    wait_until(lambda: (run / "name.txt").is_file(), 30, 0.1, browser_pause(page))
     assert (run / "name.txt").read_text().strip() == "first try"
     assert "first try" in sidebar_options(page)
     page.get_by_role("button", name="Delete this run…").click()
