@@ -2,6 +2,7 @@
 tap or arrow key pins a point, which this page shows large and keeps in the URL."""
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 st.title("The latent plane")
@@ -57,8 +58,8 @@ def explorer_file() -> bytes:
     when the button is pressed, not on every run."""
     from vae.export import explorer_html
 
-    return explorer_html(model, loaded.meta, name=model_name, images=images.numpy(), labels=labels.numpy(), points=points,
-                         basis=view.basis, axes=axes, note=view.note, dataset=loaded.dataset).content
+    return explorer_html(model, loaded.meta, name=model_name, images=np.asarray(images), labels=np.asarray(labels),
+                         points=points, basis=view.basis, axes=axes, note=view.note, dataset=loaded.dataset).content
 
 
 st.download_button("Download this explorer", data=explorer_file, mime="text/html", icon=":material/download:",

@@ -210,3 +210,23 @@ def test_a_browser_without_what_the_file_needs_says_so_in_one_line(chromium, fil
     line.wait_for(state="visible")
     assert "DecompressionStream" in line.inner_text() and "\n" not in line.inner_text().strip()
     context.close()
+
+
+@pytest.mark.slow
+def test_the_latent_pages_download_button_gives_the_same_kind_of_file(page, server, tmp_path):
+    from harness import open_plane
+
+    open_plane(page, server.url)
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Download this explorer").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "mnist-2d-latent-explorer.html"
+    assert path.read_bytes()[:2] == b"\xff\xfe" and 4_000_000 < path.stat().st_size <= 6_000_000
+    context = page.context.browser.new_context()
+    context.set_offline(True)
+    opened = context.new_page()
+    opened.goto(path.as_uri())
+    opened.wait_for_function(READY, timeout=60_000)
+    assert "MNIST" in opened.locator("#facts").inner_text()
+    context.close()
