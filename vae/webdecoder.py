@@ -82,7 +82,7 @@ def _plain_transpose(module: nn.ConvTranspose2d) -> bool:
 
 
 @torch.inference_mode()
-def reference_decode(decoder: WebDecoder, model: VAE, z: np.ndarray) -> np.ndarray:
+def reference_decode(model: VAE, z: np.ndarray) -> np.ndarray:
     """What the browser should draw for latent points z (B, latent): torch's decoder run on the
     float16-rounded weights the browser receives, as pixel probabilities (B, 28, 28)."""
     rounded = VAE(model.config)

@@ -10,7 +10,7 @@ import vae
 from harness import ROOT
 from vae.data import load_dataset
 from vae.export import export_html
-from vae.webdecoder import reference_decode, web_decoder
+from vae.webdecoder import reference_decode
 
 PIXEL_TOLERANCE = 2 / 255
 READY = """() => window.__vaeLatentCache && [...window.__vaeLatentCache.blobs.keys()].some((k) => k.startsWith('decoder-'))
@@ -68,10 +68,10 @@ def test_the_file_opens_offline_asks_for_nothing_and_hover_decodes_as_torch(chro
     path, model = files[name]
     context, page, requests = open_offline(chromium, path)
     assert requests == [path.as_uri()]                               # the file itself, nothing else
-    decoder, seen = web_decoder(model), []
+    seen = []
     for fx, fy in np.random.default_rng(3).uniform(0.05, 0.95, (64, 2)):
         z, pixels = hover(page, fx, fy)
-        expected = reference_decode(decoder, model, np.asarray([z], np.float32))[0]
+        expected = reference_decode(model, np.asarray([z], np.float32))[0]
         assert np.abs(pixels - expected).max() <= PIXEL_TOLERANCE
         seen.append(pixels)
     assert np.std(seen, axis=0).mean() > 0.02, "the 64 decodings are alike: the check would prove little"

@@ -9,7 +9,7 @@ import vae.inference
 from harness import ROOT, hover_plane, open_app, open_plane, page_point, wait_until_idle
 from vae import data
 from vae.datasets import FASHION_MNIST
-from vae.webdecoder import reference_decode, web_decoder
+from vae.webdecoder import reference_decode
 
 pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
 
@@ -38,7 +38,7 @@ def test_the_plane_shows_fashion_items_by_class_name_and_decodes_them(page, serv
     assert page.evaluate("document.documentElement.scrollWidth") <= width          # nothing spills sideways
     expected, (z, pixels) = hover_plane(page, 0.5, 0.45)
     assert z is not None
-    torch_pixels = reference_decode(web_decoder(model), model, np.asarray([z], dtype=np.float32))[0]
+    torch_pixels = reference_decode(model, np.asarray([z], dtype=np.float32))[0]
     assert np.abs(pixels - torch_pixels).max() <= 2 / 255                           # the fashion decoder, in the browser
     for fx in np.linspace(0.3, 0.7, 17):                                           # a dot: its index and class name
         page.mouse.move(*page_point(page, fx, 0.5), steps=2)
