@@ -10,7 +10,7 @@ from app_pages import launch
 from app_pages.common import escape_markdown
 from vae import runs
 from vae.cli import main
-from vae.options import OPTIONS, refusal
+from vae.options import OPTIONS, flag, refusal
 
 from test_runs import HOLD_LOCK, python
 from helpers import wait_until
@@ -67,7 +67,7 @@ def test_a_bad_value_gets_the_same_words_from_the_form_and_the_cli(open_page, ru
     option(app, name).set_value(value)
     next(b for b in app.button if b.label == "Start training").click().run()
     assert messages(app)["exception"] == []
-    said = cli_refusal(tmp_path, "--" + name.replace("_", "-"), value)
+    said = cli_refusal(tmp_path, flag(name), value)
     assert said == refusal(name, value)
     assert app.error[0].value == f"Training was not started. {escape_markdown(said)}"   # Markdown for the same words
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
