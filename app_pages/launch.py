@@ -66,7 +66,27 @@ def configs_from_form(values: dict) -> tuple[ModelConfig, TrainConfig]:
         images = min(probe.limit or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
         steps = probe.epochs * math.ceil(images / probe.batch_size)
         train_values["log_every"] = max(1, min(TrainConfig.log_every, steps // CHART_POINTS))
-    return model_cfg, TrainConfig(**train_values)
+    train_cfg = TrainConfig(**train_values)
+    memory = memory_needed(model_cfg, train_cfg)
+    if memory.refusal:
+        raise ValueError(memory.refusal)
+    return model_cfg, train_cfg
+
+
+def memory_needed(model_cfg: ModelConfig, train_cfg: TrainConfig):
+    """The run's estimated peak memory (vae.memory) against what its device has free: .estimate, .available,
+    .note (one line for the form) and .refusal (why it cannot start, or None)."""
+    from types import SimpleNamespace
+
+    from vae.memory import available_memory, estimate_training_memory, memory_refusal, size_text
+    from vae.train import resolve_device
+
+    estimate = estimate_training_memory(model_cfg, train_cfg)
+    available = available_memory(resolve_device(train_cfg.device))
+    note = f"Training this needs about {size_text(estimate.total)} of memory" + (
+        f" ({size_text(available)} free)." if available is not None else ".")
+    return SimpleNamespace(estimate=estimate, available=available, note=note,
+                           refusal=memory_refusal(estimate, available))
 
 
 # Progress --------------------------------------------------------------------------------------------
