@@ -13,23 +13,13 @@ from vae.data import load_mnist
 from vae.preprocess import (WORKING_SIDE, ImageError, display_picture, fashion_item, fit_to_field, ink_intensity,
                             mnist_digit, otsu_threshold, read_upload)
 
+from harness import photo_of_digit   # the one photo builder, also the browser tests'
+
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **kwargs)
     return buffer.getvalue()
-
-
-def paper_photo(digit: np.ndarray, *, size=(420, 300), at=(40, 60), scale=9) -> Image.Image:
-    """An MNIST digit as dark ink on light, slightly uneven paper, off-centre and large, in colour."""
-    ink = np.kron(digit.astype(np.float32) / 255, np.ones((scale, scale)))
-    height, width = size[1], size[0]
-    paper = np.linspace(225, 245, width)[None, :].repeat(height, 0)   # a gentle lighting gradient
-    page = paper.copy()
-    top, left = at
-    page[top: top + ink.shape[0], left: left + ink.shape[1]] -= ink * 200
-    rgb = np.stack([page, page * 0.97, page * 0.92], -1)              # warm paper, not pure grey
-    return Image.fromarray(np.uint8(np.clip(rgb, 0, 255)))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +40,7 @@ def test_known_rectangle_becomes_a_centred_20_by_10_block():
 def test_photo_of_an_mnist_digit_comes_back_close_to_the_digit(test_digits, fmt):
     digits, _ = test_digits
     for digit in digits[:5]:
-        upload = read_upload(encode(paper_photo(digit), fmt))
+        upload = read_upload(photo_of_digit(digit, fmt))
         result = mnist_digit(upload.image).astype(np.float32) / 255
         original = digit.astype(np.float32) / 255
         correlation = np.corrcoef(result.ravel(), original.ravel())[0, 1]

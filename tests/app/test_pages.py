@@ -21,6 +21,7 @@ from app_pages.common import escape_markdown
 from vae import runs
 from vae.data import load_mnist
 
+from harness import photo_of_digit
 from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,13 +139,7 @@ def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
 
 
 def png_photo_of_test_digit(index: int = 0, fmt: str = "PNG") -> bytes:
-    digit = load_mnist("test")[0][index].numpy()
-    ink = np.kron(digit / 255.0, np.ones((10, 10)))
-    page = np.full((400, 360), 235.0)
-    page[30:310, 60:340] -= ink * 200
-    buffer = io.BytesIO()
-    Image.fromarray(np.uint8(page)).convert("RGB").save(buffer, fmt)
-    return buffer.getvalue()
+    return photo_of_digit(load_mnist("test")[0][index].numpy(), fmt)
 
 
 @pytest.mark.parametrize("name, fmt, mime", [("digit.png", "PNG", "image/png"), ("digit.jpg", "JPEG", "image/jpeg")])
