@@ -15,10 +15,12 @@ from vae.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A fresh process: its peak resident memory (getrusage's maxrss) after three real training steps, less its
-# resident memory just before the trainer existed (torch, vae and the images loaded).
+# A fresh process: its peak resident memory (getrusage's maxrss) over three real training steps, less the
+# file pages resident at the end (torch's libraries: paged in as kernels are first used, or again after a
+# machine short of memory evicted them) and the anonymous memory just before the trainer existed (torch,
+# vae and the images loaded): what the run itself allocated at its peak.
 MEASURE = """
-import json, os, resource, sys
+import json, resource, sys
 import torch
 torch.set_num_threads(1)
 import vae
@@ -28,10 +30,12 @@ model_cfg, train_cfg = vae.ModelConfig(**json.loads(sys.argv[1])), TrainConfig(*
 train = torch.randint(0, 256, (train_cfg.limit, 28, 28), dtype=torch.uint8)
 test = torch.randint(0, 256, (1000, 28, 28), dtype=torch.uint8)
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def resident(kind):
+    return sum(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(kind + ":"))
+before, process = resident("RssAnon"), resident("VmRSS")
 steps = iter(range(2, -1, -1))
 Trainer(vae.VAE(model_cfg), train_cfg, train, test).run(should_stop=lambda: next(steps) == 0)
-print(json.dumps({"step": peak() - before, "process": before}))
+print(json.dumps({"step": peak() - resident("RssFile") - resident("RssShmem") - before, "process": process}))
 """
 
 
@@ -48,6 +52,7 @@ def test_the_parameter_count_is_the_models(config):
     assert parameter_count(config) == sum(p.numel() for p in vae.VAE(config).parameters())
 
 
+@pytest.mark.slow      # three training processes; under `make test`'s two workers one peak once read 1 GB high
 def test_the_estimate_is_within_a_factor_two_of_a_measured_peak_and_orders_configs_alike():
     cases = [({"hidden": 1024, "depth": 4}, {"batch_size": 1024, "limit": 4096}),
              ({"arch": "conv", "channels": 64, "hidden": 256}, {"batch_size": 512, "limit": 2048}),
@@ -58,8 +63,8 @@ def test_the_estimate_is_within_a_factor_two_of_a_measured_peak_and_orders_confi
         got = measured(model, train)
         rows.append((estimate.training - estimate.data, got["step"]))      # the images were there before
         assert 0.5 <= rows[-1][0] / got["step"] <= 2, (model, train, rows[-1])
-        assert 0.5 <= RUNTIME / got["process"] <= 2                        # the process before the run
-    assert sorted(range(len(rows)), key=lambda i: rows[i][0]) == sorted(range(len(rows)), key=lambda i: rows[i][1])
+        assert 0.5 <= RUNTIME / got["process"] <= 2, got                   # the process before the run
+    assert sorted(range(len(rows)), key=lambda i: rows[i][0]) == sorted(range(len(rows)), key=lambda i: rows[i][1]), rows
 
 
 def test_the_issues_configuration_is_refused_with_its_numbers():

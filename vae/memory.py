@@ -8,7 +8,8 @@ Counted, in float32 bytes, from the configs alone (no model is built: the one be
   pass; the pre-activations are freed), twice over for the convolutions (their CPU kernels' workspace),
   plus the batch's images, logits and loss terms, and a fixed STEP_OVERHEAD;
 - the data: the training and test images as uint8 tensors (the trainer converts one batch at a time);
-- a Python process with torch and vae loaded (RUNTIME, measured: 760 MB).
+- a Python process with torch and vae loaded (RUNTIME: 760 MB measured, and 30 MB of kernels' code
+  paged in by the first steps).
 tests/test_memory.py holds the estimate to a measured peak (getrusage's maxrss) of real training steps."""
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ FLOAT = 4                          # bytes of a float32
 WEIGHT_COPIES = 4.5                # weights, gradients, Adam's two moments, the averaged copy, checkpoint buffers
 ACTIVATION_COPIES = {"mlp": 1, "conv": 2}   # activated outputs kept for backward (convolutions: and workspace)
 BATCH_TENSORS = 8                  # (B, 784) float tensors around the model: input, logits, loss terms, their grads
-STEP_OVERHEAD = 32 * 2**20         # autograd's and the allocator's bookkeeping, the scheduler, a step's small tensors
-RUNTIME = 750 * 2**20              # a Python process with torch and vae imported and a thread pool started
+STEP_OVERHEAD = 16 * 2**20         # autograd's and the allocator's bookkeeping, the scheduler, a step's small tensors
+RUNTIME = 800 * 2**20              # a Python process with torch and vae imported, and the kernels' code a step pages in
 TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000     # MNIST's and Fashion-MNIST's
 
 
