@@ -1,8 +1,11 @@
 """The latent plane in a real Chromium, three figures:
 
-- hover: 300 pointer moves across the plane; for each, the time from entering the component's
-  pointer handler to the preview canvas holding the new decoding (performance.now() marks inside the
-  component), and separately how long the event waited before the handler ran;
+- hover: 300 pointer moves across the plane, with the machine idle and again with both cores busy (two
+  `while True: pass` processes the bench starts and stops); for each decoding, the time from the
+  pointer event's timeStamp to the preview canvas holding it (the plane decodes once per animation
+  frame, for the latest position), and separately how long events waited before their handler ran;
+- layout: the plane's side at 1920×1080, 1400×1000 and 1024×768, and the cumulative layout shift of
+  loading /latent (Chrome's layout-shift entries without recent input, summed);
 - pin round trip: from a click's pointerup until Python's new pinned point is on the page and no
   script run is going (measured inside the page);
 - payload: bytes the server sent over the websocket on the first load of the Latent page, and on a
@@ -15,7 +18,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))   # the browser harness, a test helper (vae is installed)
 
 import numpy as np  # noqa: E402
-from harness import (PLANE, VIEWPORT, AppServer, launch_chromium, open_app, page_point, pin_round_trip,  # noqa: E402
-                     wait_for_decoder, wait_until_idle)
+from harness import (PLANE, VIEWPORT, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
+                     pin_round_trip, plane_box, settle, wait_for_decoder, wait_until_idle)
+
+LAYOUT_SIZES = [(1920, 1080), (1400, 1000), (1024, 768)]
+CLS_JS = """window.__vaeShift = 0; new PerformanceObserver((list) => { for (const entry of list.getEntries())
+    if (!entry.hadRecentInput) window.__vaeShift += entry.value; }).observe({type: 'layout-shift', buffered: true});"""
 
 
 def percentile(values, q) -> float:
@@ -45,6 +54,28 @@ def page_times(page, url: str) -> tuple[float, float, float]:
     ready = time.perf_counter() - started
     page.close()
     return title, plane, ready
+
+
+def hover_times(page, rng, moves: int) -> tuple[list, list]:
+    """(event to preview drawn, event to handler) in ms for a random walk of `moves` pointer moves."""
+    page.evaluate("() => { window.__vaeHoverTimings.length = 0; window.__vaeHoverQueued.length = 0; }")
+    for fx, fy in rng.uniform(0.03, 0.97, size=(moves, 2)):
+        page.mouse.move(*page_point(page, fx, fy))
+    settle(page)
+    return page.evaluate("() => window.__vaeHoverTimings.slice()"), page.evaluate("() => window.__vaeHoverQueued.slice()")
+
+
+def layout(browser, url: str) -> list[tuple[int, int, float, float]]:
+    """(width, height, the plane's side in px, the cumulative layout shift of loading /latent) per size."""
+    out = []
+    for width, height in LAYOUT_SIZES:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.add_init_script(CLS_JS)
+        open_plane(page, url)
+        page.wait_for_timeout(1500)                                  # late arrivals: images, the manifold
+        out.append((width, height, plane_box(page)["width"], page.evaluate("() => window.__vaeShift")))
+        page.close()
+    return out
 
 
 def main() -> None:
@@ -77,12 +108,18 @@ def main() -> None:
         first_load = sum(n for _, n in received)
         plane_seconds = time.perf_counter() - started
 
-        # hover: a random walk of pointer moves over the plane, one per animation frame or so
-        page.evaluate("() => { window.__vaeHoverTimings.length = 0; window.__vaeHoverQueued.length = 0; }")
-        for fx, fy in rng.uniform(0.03, 0.97, size=(args.moves, 2)):
-            page.mouse.move(*page_point(page, fx, fy))
-        work = page.evaluate("() => window.__vaeHoverTimings.slice()")
-        queued = page.evaluate("() => window.__vaeHoverQueued.slice()")
+        # hover: a random walk of pointer moves over the plane, idle and with both cores busy
+        idle_load = os.getloadavg()[0]
+        work, queued = hover_times(page, rng, args.moves)
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+        try:
+            time.sleep(2)
+            busy_load = os.getloadavg()[0]
+            busy_work, busy_queued = hover_times(page, rng, args.moves)
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
 
         # pins: click, until Python shows the new point
         page.wait_for_timeout(500)
@@ -93,11 +130,16 @@ def main() -> None:
             wait_until_idle(page)
             page.wait_for_timeout(300)
             rerun_bytes.append(sum(n for _, n in received[mark:]))
+        sizes = layout(browser, server.url)
         browser.close()
 
-    print(f"hover, {len(work)} pointer moves: handler to preview drawn p50 {percentile(work, 50):.2f} ms, "
-          f"p95 {percentile(work, 95):.2f} ms, max {max(work):.2f} ms; "
-          f"event queued before the handler p50 {percentile(queued, 50):.2f} ms, p95 {percentile(queued, 95):.2f} ms")
+    for name, load, drawn, waited in (("idle", idle_load, work, queued), ("both cores busy", busy_load, busy_work, busy_queued)):
+        print(f"hover, {args.moves} pointer moves, {name} (load {load:.1f}): {len(drawn)} decodings, event to preview "
+              f"drawn p50 {percentile(drawn, 50):.2f} ms, p95 {percentile(drawn, 95):.2f} ms, max {max(drawn):.2f} ms; "
+              f"event to its handler p50 {percentile(waited, 50):.2f} ms, p95 {percentile(waited, 95):.2f} ms")
+    for width, height, side, shift in sizes:
+        print(f"layout at {width}×{height}: the plane is {side:.0f} px a side; loading /latent shifted the layout "
+              f"by {shift:.3f} (cumulative layout shift)")
     ms = [1e3 * s for s in pins]
     print(f"pin round trip, {len(ms)} clicks: p50 {statistics.median(ms):.0f} ms, min {min(ms):.0f} ms, "
           f"max {max(ms):.0f} ms")

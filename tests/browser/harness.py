@@ -173,9 +173,22 @@ def preview(page) -> tuple[tuple[float, float] | None, np.ndarray]:
     return z, np.asarray(shown["px"], dtype=np.float32).reshape(28, 28) / 255
 
 
+def settle(page) -> None:
+    """Wait two animation frames: the plane decodes the pointer's latest position at the next one."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def zoom_wheel(page, delta_y: float) -> None:
+    """Ctrl + wheel at the pointer: the plane zooms (the wheel alone scrolls the page)."""
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, delta_y)
+    page.keyboard.up("Control")
+
+
 def hover_plane(page, fx: float, fy: float):
     """Move the pointer to fractions (fx, fy) of the plane: (the point under it, what the preview shows)."""
     page.mouse.move(*page_point(page, fx, fy), steps=4)
+    settle(page)
     return latent_at(page, fx, fy), preview(page)
 
 

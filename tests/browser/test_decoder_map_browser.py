@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import vae
-from harness import PLANE, ROOT, open_plane, page_point, plane_box, plane_view, wait_until_idle
+from harness import PLANE, ROOT, open_plane, page_point, plane_box, plane_view, wait_until_idle, zoom_wheel
 from vae import inference
 from vae.classifier import classifier_path, fused_for_inference, load_classifier
 
@@ -100,7 +100,7 @@ def test_the_map_colours_the_plane_under_the_dots_and_follows_a_zoom(chromium, s
     wait_until_idle(page)
     for _ in range(40):                      # zoom in around the pointer; on a busy machine a rerun may
         page.mouse.move(*page_point(page, 0.6, 0.4))                 # still be moving the layout: aim again
-        page.mouse.wheel(0, -240)
+        zoom_wheel(page, -240)
         page.wait_for_timeout(100)
         view = plane_view(page)
         if view[1] - view[0] < 0.5 * (first[1] - first[0]):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import vae
-from harness import ROOT
+from harness import ROOT, settle, zoom_wheel
 from vae.data import load_dataset
 from vae.export import export_html
 from vae.webdecoder import reference_decode
@@ -58,6 +58,7 @@ def hover(page, fx, fy):
     """Move to fractions (fx, fy) of the plane: (the point the preview shows, its pixels in [0, 1])."""
     box = page.locator(".vlp-planewrap").bounding_box()
     page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    settle(page)
     shown = page.locator(".vlp-preview").evaluate("""(c) => ({z: c.dataset.z,
         px: Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((_, i) => i % 4 === 0)})""")
     return [float(v) for v in shown["z"].split(",")], np.asarray(shown["px"], np.float32).reshape(28, 28) / 255
@@ -103,7 +104,7 @@ def test_zoom_a_tap_and_the_link_round_trip(chromium, files):
     box = page.locator(".vlp-planewrap").bounding_box()
     page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"])
     for _ in range(4):
-        page.mouse.wheel(0, -240)
+        zoom_wheel(page, -240)
         page.wait_for_timeout(50)
     after = view(page)
     assert after[1] - after[0] < 0.6 * (before[1] - before[0])

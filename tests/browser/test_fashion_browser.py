@@ -6,7 +6,7 @@ import pytest
 
 import vae
 import vae.inference
-from harness import ROOT, hover_plane, open_app, open_plane, page_point, wait_until_idle
+from harness import ROOT, hover_plane, open_app, open_plane, page_point, settle, wait_until_idle
 from vae import data
 from vae.datasets import FASHION_MNIST
 from vae.webdecoder import reference_decode
@@ -42,6 +42,7 @@ def test_the_plane_shows_fashion_items_by_class_name_and_decodes_them(page, serv
     assert np.abs(pixels - torch_pixels).max() <= 2 / 255                           # the fashion decoder, in the browser
     for fx in np.linspace(0.3, 0.7, 17):                                           # a dot: its index and class name
         page.mouse.move(*page_point(page, fx, 0.5), steps=2)
+        settle(page)
         dot = page.locator(".vlp-dot").first
         if dot.get_attribute("data-index") and "empty" not in dot.get_attribute("class"):
             index = int(dot.get_attribute("data-index"))
@@ -50,6 +51,7 @@ def test_the_plane_shows_fashion_items_by_class_name_and_decodes_them(page, serv
             page.wait_for_function("() => window.__vaeLatentCache && [...window.__vaeLatentCache.blobs.keys()]"
                                    ".some((key) => key.startsWith('fashion-mnist-test-'))")
             page.mouse.move(*page_point(page, fx, 0.5), steps=1)                   # drawn again, images held
+            settle(page)
             shown = np.asarray(page.locator(".vlp-dotimg").first.evaluate(
                 "(c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((_, i) => i % 4 === 0)"))
             assert np.array_equal(shown.reshape(28, 28), images[index].numpy())       # the item, not an MNIST digit

@@ -4,7 +4,7 @@ dot index, not the MNIST digit the tab held before (issue 16: "the wrong dataset
 import numpy as np
 import pytest
 
-from harness import open_plane, page_point, wait_for_decoder, wait_until_idle
+from harness import open_plane, page_point, settle, wait_for_decoder, wait_until_idle
 from vae import data
 from vae.datasets import FASHION_MNIST, MNIST
 
@@ -15,6 +15,7 @@ def dot_under_pointer(page) -> tuple[int, np.ndarray]:
     """Sweep across the plane until the pointer is on a dot whose image is drawn: (index, its pixels)."""
     for fx in np.linspace(0.3, 0.7, 41):
         page.mouse.move(*page_point(page, fx, 0.5), steps=1)
+        settle(page)
         dot = page.locator(".vlp-dot").first
         if dot.get_attribute("data-index") and "empty" not in dot.get_attribute("class"):
             shown = page.locator(".vlp-dotimg").first.evaluate(

@@ -12,7 +12,7 @@ import vae.data
 import vae.inference
 import vae.web
 from harness import (PLANE, PREVIEW, ROOT, AppServer, darkest_near, hover_plane, latent_at, open_app, open_plane, page_point,
-                     pin_plane, pinned_point, plane_box, plane_view, preview, wait_until_idle)
+                     pin_plane, pinned_point, plane_box, plane_view, preview, settle, wait_until_idle, zoom_wheel)
 from vae.webdecoder import reference_decode, web_decoder
 
 PIXEL_TOLERANCE = 2 / 255
@@ -53,6 +53,7 @@ def test_hovering_a_dot_shows_that_test_digit(page, server, mnist_test):
     index = 0
     for fx in np.linspace(0.3, 0.7, 9):                             # sweep until the pointer meets a dot
         page.mouse.move(*page_point(page, fx, 0.5), steps=2)
+        settle(page)
         dot = page.locator(".vlp-dot").first
         if dot.get_attribute("data-index") and "empty" not in dot.get_attribute("class"):
             index = int(dot.get_attribute("data-index"))
@@ -72,7 +73,7 @@ def test_zoom_narrows_the_view_and_hover_still_decodes_the_right_point(page, ser
     before = plane_view(page)
     page.mouse.move(*page_point(page, 0.55, 0.45))
     for _ in range(5):
-        page.mouse.wheel(0, -240)                                    # zoom in around the pointer
+        zoom_wheel(page, -240)                                       # Ctrl + wheel: zoom in around the pointer
         page.wait_for_timeout(50)
     after = plane_view(page)
     assert after[1] - after[0] < 0.5 * (before[1] - before[0])

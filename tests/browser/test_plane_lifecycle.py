@@ -42,7 +42,7 @@ def test_destroy_removes_every_listener_and_pending_timer(chromium, tmp_path):
         window.wheel = (target) => {
             const r = target.getBoundingClientRect();
             target.dispatchEvent(new WheelEvent('wheel', {clientX: r.left + 80, clientY: r.top + 80, deltaY: -200,
-                                                          bubbles: true, cancelable: true}));
+                                                          ctrlKey: true, bubbles: true, cancelable: true}));
         };
     }""", DATA)
     page.wait_for_timeout(400)

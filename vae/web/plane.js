@@ -7,7 +7,7 @@
 import { bytesOf, gunzip } from "./bytes.js";
 import { VaeDecoder, decoderWeights, vaeHalfToFloat } from "./decoder.js";
 import { classColour, drawDigit, drawOverlay, drawPlane, groupByClass, mapColour, themeColours } from "./draw.js";
-import { attachGestures } from "./gestures.js";
+import { ZOOM_KEY, attachGestures } from "./gestures.js";
 import { renderManifold } from "./manifold.js";
 import { View } from "./view.js";
 
@@ -47,6 +47,8 @@ const HTML = `
 <div class="vlp">
   <div class="vlp-msg" role="status"></div>
   <div class="vlp-bar"><span class="vlp-title">class:</span><span class="vlp-legend"></span>
+    <button type="button" class="vlp-zoom" data-zoom="0.8" aria-label="zoom in">+</button>
+    <button type="button" class="vlp-zoom" data-zoom="1.25" aria-label="zoom out">−</button>
     <button type="button" class="vlp-reset">Reset view</button>
     <button type="button" class="vlp-full" aria-pressed="false" title="show the plane on the whole screen">Fullscreen</button></div>
   <div class="vlp-replay" hidden>
@@ -59,6 +61,7 @@ const HTML = `
       <canvas class="vlp-plane" tabindex="0" role="application"></canvas>
       <canvas class="vlp-overlay"></canvas>
       <div class="vlp-box"></div>
+      <div class="vlp-hint" aria-live="polite"></div>
     </div>
     <div class="vlp-side">
       <div class="vlp-caption vlp-preview-caption">Decoded under the pointer</div>
@@ -89,7 +92,7 @@ export class LatentPlane {
     this.dot = $(".vlp-dot"); this.dotImage = $(".vlp-dotimg"); this.dotInfo = $(".vlp-dotinfo");
     this.help = $(".vlp-help"); this.manifoldWrap = $(".vlp-manifold-wrap"); this.manifold = $(".vlp-manifold");
     this.manifoldCaption = $(".vlp-manifold-caption"); this.mapLegend = $(".vlp-maplegend");
-    this.replayBox = $(".vlp-replay"); this.fullButton = $(".vlp-full");
+    this.replayBox = $(".vlp-replay"); this.fullButton = $(".vlp-full"); this.hintBox = $(".vlp-hint");
     this.options = options;
     this.hidden = new Set(); this.decoder = null; this.images = null; this.hoverDot = -1;
     this.pin = null; this.pinSerial = null; this.size = 0; this.data = null; this.timers = {};
@@ -98,6 +101,11 @@ export class LatentPlane {
     const signal = this.aborter.signal;
     attachGestures(this.wrap, this.plane, this, signal);
     $(".vlp-reset").addEventListener("click", () => this.setView(View.home(this.data.extent)), { signal });
+    for (const button of this.el.querySelectorAll(".vlp-zoom")) {
+      button.addEventListener("click", () => this.zoomAt(this.size / 2, this.size / 2, Number(button.dataset.zoom)), { signal });
+    }
+    this.coarse = matchMedia("(pointer: coarse)");           // a touch screen: its own words for the gestures
+    this.coarse.addEventListener("change", () => this.describeGestures(), { signal });
     this.fullButton.hidden = !document.fullscreenEnabled;
     this.fullButton.addEventListener("click", () => this.toggleFullscreen(), { signal });
     document.addEventListener("fullscreenchange", () => this.fullscreenChanged(), { signal });
@@ -149,12 +157,7 @@ export class LatentPlane {
       this.view = data.view ? View.parse(data.view) || View.home(data.extent)
                             : CACHE.views.get(viewKey) || View.home(data.extent);
     }
-    this.plane.setAttribute("aria-label", `Latent plane of ${data.axes[0]} against ${data.axes[1]}: ` +
-      "move the pointer to decode, click or tap to pin a point, arrow keys move the pin, + and − zoom, 0 resets the view.");
-    this.help.textContent = data.interactive
-      ? "Scroll or pinch to zoom, drag to pan, shift-drag to zoom to a box; click or tap pins a point. " +
-        "With the plane focused, arrow keys move the pin."
-      : "";
+    this.describeGestures();
     if (data.pin_serial !== this.pinSerial) {                 // the host moved the pin (URL, reset, new view)
       this.pinSerial = data.pin_serial;
       this.pin = data.pin ? [data.pin[0], data.pin[1]] : null;
@@ -189,6 +192,30 @@ export class LatentPlane {
   }
 
   showMessage(text) { this.msg.textContent = text; this.msg.classList.toggle("shown", !!text); }
+
+  // The help under the preview and the plane's label, in the words of the device in hand.
+  describeGestures() {
+    if (!this.data) return;
+    const touch = this.coarse.matches, axes = this.data.axes;
+    this.plane.setAttribute("aria-label", `Latent plane of ${axes[0]} against ${axes[1]}: ` +
+      (touch ? "tap to pin a point and decode it, two fingers pan and pinch to zoom."
+             : "move the pointer to decode, click to pin a point, arrow keys move the pin, + and − zoom, 0 resets the view."));
+    this.help.textContent = !this.data.interactive ? ""
+      : touch ? "Tap to pin a point and see its decoding. Two fingers pan and pinch to zoom; one finger scrolls the page."
+      : `Move over the plane to decode. ${ZOOM_KEY} + scroll, a trackpad pinch, the + and − buttons or keys zoom; ` +
+        "drag to pan, shift-drag to zoom to a box; click pins a point, and with the plane focused arrow keys move it.";
+  }
+
+  // A short line over the plane when a gesture went to the page instead ("wheel", "touch").
+  hint(kind) {
+    if (!this.data || !this.data.interactive) return;
+    this.hintBox.textContent = kind === "wheel" ? `Hold ${ZOOM_KEY} and scroll to zoom the plane`
+                                                : "Use two fingers to move the plane";
+    this.hintBox.classList.add("shown");
+    this.later("hint", 1400, () => this.hintBox.classList.remove("shown"));
+  }
+
+  immersive() { return document.fullscreenElement === this.el; }
 
   // ---- the decoder and the test images ------------------------------------------------------
   loadDecoder(data) {
@@ -404,7 +431,8 @@ export class LatentPlane {
   }
 
   showPinned() {
-    this.previewCaption.textContent = this.decoder ? "Pinned point (move over the plane to decode)" : "Pinned point (decoded on the server)";
+    this.previewCaption.textContent = !this.decoder ? "Pinned point (decoded on the server)"
+      : this.coarse.matches ? "Pinned point (tap the plane to decode another)" : "Pinned point (move over the plane to decode)";
     if (this.pin) this.showPoint(this.pin[0], this.pin[1], "pinned");
     else this.coords.textContent = "";
   }
