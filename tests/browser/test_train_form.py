@@ -63,7 +63,7 @@ def test_the_sidebar_shows_the_models_full_label_at_every_width(chromium, server
     run = server.runs_dir / "20260102-101010-conv-z16"
     run.mkdir(parents=True, exist_ok=True)
     (run / "status.json").write_text(json.dumps({
-        "state": "finished", "started": time.time() + 7200, "epoch": 120, "epochs": 120, "test_loss": 1234.56,
+        "state": "finished", "started": time.time() + 7200, "epoch": 120, "epochs": 120, "test_loss": 234.56,
         "model_config": {"latent_dim": 16}, "train_config": {"dataset": "fashion-mnist"}}))
     (run / "checkpoint.pt").write_bytes(b"weights")
     (run / "name.txt").write_text(name + "\n")
@@ -80,7 +80,7 @@ def test_the_sidebar_shows_the_models_full_label_at_every_width(chromium, server
         caption = page.locator(f'{SIDEBAR} [data-testid="stCaptionContainer"]').first
         caption.wait_for()
         assert caption.inner_text().split("\n") == [
-            name, "Fashion-MNIST · z=16 · 120/120 epochs · finished · test −ELBO 1234.6"]
+            name, "Fashion-MNIST · z=16 · 120/120 epochs · finished · test −ELBO 234.6"]
         box = caption.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width
         cut = cut_texts(page)
