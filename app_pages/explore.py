@@ -7,7 +7,6 @@ import io
 
 import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
 
 from app_pages import plots
@@ -32,11 +31,12 @@ def read_classes(images, dataset: str = "mnist") -> list[int] | None:
     """The class the dataset's classifier reads in each image (N, 28, 28), uint8 or float in [0, 1]:
     vae.classifier.predict, as `python -m vae evaluate` reads them; None without the classifier."""
     from vae.classifier import predict
+    from vae.data import to_float
 
     model = classifier(dataset)
     if model is None:
         return None
-    return predict(model, torch.as_tensor(np.asarray(images)).reshape(-1, 1, 28, 28)).tolist()
+    return predict(model, to_float(np.asarray(images))).tolist()
 
 
 def grid(decodings: np.ndarray, per_row: int) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from vae.data import to_float
+
 
 def loss_chart(rows: list[dict], height: int = 430) -> go.Figure:
     """Training loss over steps with its reconstruction and KL terms (KL on the right-hand axis,
@@ -38,11 +40,12 @@ def enlarge(image: np.ndarray, scale: int = 10) -> np.ndarray:
 
 
 def digit_rows(*rows: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Rows of digits, each (K, 28, 28) in [0, 1], tiled as one image with a grey gap between digits."""
+    """Rows of digits, each (K, 28, 28), uint8 or float in [0, 1] (vae.data.to_float: the dtype decides),
+    tiled as one image with a grey gap between digits."""
     k = rows[0].shape[0]
     tile = np.full((len(rows) * (28 + gap) - gap, k * (28 + gap) - gap), 0.35, dtype=np.float32)
     for r, digits in enumerate(rows):
-        for c, digit in enumerate(np.asarray(digits, dtype=np.float32)):
+        for c, digit in enumerate(to_float(np.asarray(digits))[:, 0].numpy()):
             top, left = r * (28 + gap), c * (28 + gap)
-            tile[top: top + 28, left: left + 28] = digit / (255.0 if digit.max() > 1 else 1.0)
+            tile[top: top + 28, left: left + 28] = digit
     return tile

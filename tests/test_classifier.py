@@ -85,3 +85,26 @@ def test_classifier_files_are_checksummed_and_their_weights_finite(tmp_path):
     torch.save(seal(payload), tmp_path / "nan.pt")
     with pytest.raises(CheckpointError, match="nan.pt: state.net.10.weight holds NaN or infinite values"):
         load_classifier(tmp_path / "nan.pt")
+
+
+def test_predict_goes_by_the_dtype_in_any_layout():
+    """predict hands the model vae.data.to_float's images: uint8 divided by 255 even when all are 0 or 1,
+    float taken as [0, 1] and shaped (N, 1, 28, 28) whether it came as (N, 28, 28) or (N, 784)."""
+    class Recorder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(1))
+            self.seen = []
+
+        def forward(self, x):
+            self.seen.append(x.clone())
+            return torch.zeros(len(x), 10)
+
+    model = Recorder()
+    faint = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    faint[:, 3, 4] = 1
+    for images in (faint, faint.float() / 255, (faint.float() / 255).reshape(3, 784)):
+        assert predict(model, images).tolist() == [0, 0, 0]
+    for x in model.seen:
+        assert x.shape == (3, 1, 28, 28) and x.dtype == torch.float32
+        assert x[:, 0, 3, 4].tolist() == pytest.approx([1 / 255] * 3) and x.sum().item() == pytest.approx(3 / 255)

@@ -18,5 +18,15 @@ def test_enlarge_and_digit_rows_keep_pixels_crisp():
     big = plots.enlarge(digit, 10)
     assert big.shape == (280, 280) and big.dtype == np.uint8
     assert big[30:40, 40:50].min() == 255 and big.sum() == 255 * 100
-    tile = plots.digit_rows(np.stack([digit] * 3), np.stack([digit * 255] * 3))
+    tile = plots.digit_rows(np.stack([digit] * 3), np.stack([digit * 255] * 3).astype(np.uint8))
     assert tile.shape == (58, 88) and tile[3, 4] == 1.0 and tile[30 + 3, 4] == 1.0
+
+
+def test_digit_rows_go_by_the_dtype_not_the_values():
+    """uint8 pixels are divided by 255 even when all are 0 or 1 (a faint digit stays faint); float pixels
+    are taken as [0, 1] and never rescaled (vae.data.to_float), whatever their largest value."""
+    faint = np.zeros((2, 28, 28), np.uint8)
+    faint[:, 3, 4] = 1
+    tile = plots.digit_rows(faint, faint.astype(np.float32))
+    assert tile[3, 4] == np.float32(1 / 255) and tile[3, 30 + 4] == np.float32(1 / 255)
+    assert tile[30 + 3, 4] == 1.0 and tile[30 + 3, 30 + 4] == 1.0

@@ -83,12 +83,12 @@ def train_classifier(images, labels, *, epochs: int = 3, batch_size: int = 128, 
 
 @torch.inference_mode()
 def predict(model: DigitClassifier, images: torch.Tensor, *, batch_size: int = 2000) -> torch.Tensor:
-    """Class of each image: uint8 (N, 28, 28) or float in [0, 1] (N, 1, 28, 28) -> int64 (N,)."""
+    """Class of each image, N x 784 pixels in any of vae.data.to_float's layouts, uint8 or float in [0, 1]
+    (the dtype decides) -> int64 (N,)."""
     device = next(model.parameters()).device
     out = []
     for chunk in images.split(batch_size):
-        x = to_float(chunk) if chunk.dtype == torch.uint8 else chunk.float()
-        out.append(model(x.to(device)).argmax(dim=1).cpu())
+        out.append(model(to_float(chunk).to(device)).argmax(dim=1).cpu())
     return torch.cat(out)
 
 
