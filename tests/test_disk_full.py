@@ -77,3 +77,40 @@ def test_a_checkpoint_that_does_not_fit_fails_the_run_naming_it(tmp_path, capsys
     status = read_recorded_status(run)
     assert status["state"] == "failed" and str(run / "checkpoint.pt") in status["error"]
     assert not list(run.glob(".*.part")) and not (run / "checkpoint.pt").exists()
+
+
+class FillsAt(io.FileIO):
+    """A real file on a disk with `room` bytes left: the write that would pass it fails as write(2) does."""
+
+    def __init__(self, path, mode, room: int):
+        super().__init__(path, mode)
+        self.room = room
+
+    def write(self, data):
+        if len(data) > self.room:
+            raise no_space()
+        self.room -= len(data)
+        return super().write(data)
+
+
+@pytest.mark.parametrize("room", [0, 600, 5000])
+@pytest.mark.parametrize("writer", ["checkpoint", "classifier"])
+def test_a_checkpoint_on_a_full_disk_fails_with_the_write_error_naming_it(tmp_path, monkeypatch, room, writer):
+    """torch.save itself (not a stand-in) fills the disk: the error is the write's OSError naming the file,
+    not torch's "unexpected pos 704 vs 598", and no partial file is left."""
+    from vae import VAE, ModelConfig, checkpoint, save_checkpoint
+    from vae.classifier import DigitClassifier, save_classifier
+
+    real_open = open
+    monkeypatch.setattr(checkpoint, "open", lambda path, mode="r", *args, **kwargs: (
+        io.BufferedWriter(FillsAt(path, mode, room), buffer_size=512) if "w" in mode
+        else real_open(path, mode, *args, **kwargs)), raising=False)
+    path = tmp_path / "models" / "model.pt"
+    with pytest.raises(OSError) as caught:
+        if writer == "checkpoint":
+            save_checkpoint(path, VAE(ModelConfig(latent_dim=2, hidden=32)), {})
+        else:
+            save_classifier(path, DigitClassifier(), {})
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path), repr(caught.value)
+    assert str(caught.value) == f"[Errno 28] No space left on device: '{path}'"
+    assert list(path.parent.iterdir()) == []

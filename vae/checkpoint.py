@@ -50,9 +50,21 @@ def save_checkpoint(path, model: VAE, meta: dict, *, extra: dict | None = None, 
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_state": state,
                "meta": meta, **(extra or {})}
-    seal(payload)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_payload(seal(payload), path)
+
+
+def save_payload(payload: dict, path) -> None:
+    """torch.save `payload` to `path` atomically, through an open file: on a full disk the error is the
+    write's OSError naming `path` ("[Errno 28] No space left on device: '…/checkpoint.pt'"). Given a path,
+    torch.save's own writer says only "unexpected pos 704 vs 598"; given a file, the write's OSError is
+    raised but torch's closing of the archive then masks it with that RuntimeError, so it is unmasked here."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        try:
+            torch.save(payload, handle)
+        except RuntimeError as exc:
+            if isinstance(exc.__context__, OSError):
+                raise exc.__context__ from None
+            raise
 
 
 def checksum(payload: dict) -> str:

@@ -10,10 +10,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .checkpoint import CheckpointError, load_plain, seal, verify
+from .checkpoint import CheckpointError, load_plain, save_payload, seal, verify
 from .data import epoch_batches, to_float
 from .datasets import MNIST, Dataset, get_dataset
-from .files import PROJECT_ROOT, atomic_path
+from .files import PROJECT_ROOT
 
 FORMAT = "vae-latent-explorer/classifier"
 ARCH = "strided-cnn-16-32-64-bn"     # recorded in each file's meta: a file of another architecture is refused
@@ -93,8 +93,7 @@ def predict(model: DigitClassifier, images: torch.Tensor, *, batch_size: int = 2
 
 
 def save_classifier(path, model: DigitClassifier, meta: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(seal({"format": FORMAT, "state": model.state_dict(), "meta": {**meta, "arch": ARCH}}), tmp)
+    save_payload(seal({"format": FORMAT, "state": model.state_dict(), "meta": {**meta, "arch": ARCH}}), path)
 
 
 def load_classifier(path, map_location="cpu", dataset: Dataset | None = None) -> tuple[DigitClassifier, dict]:
