@@ -101,6 +101,35 @@ def model_choices() -> list:
                       if taken[choice.name] > 1 else choice for choice in found]
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _why_unusable(path: str, modified: float) -> str | None:
+    from vae.checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        read_checkpoint(path)
+    except CheckpointError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    return None
+
+
+def checkpoint_env_problem(choices: list) -> str | None:
+    """"VAE_CHECKPOINT=<value>: <why>" when $VAE_CHECKPOINT is set and the menu (`choices`) lacks its file
+    because it cannot be opened (missing, not a checkpoint, corrupt); None when it is unset or offered."""
+    import os
+
+    from app_pages import catalog
+
+    value = os.environ.get(catalog.CHECKPOINT_ENV)
+    if not value or any(Path(choice.path) == Path(value) for choice in choices):
+        return None
+    try:
+        modified = Path(value).stat().st_mtime
+    except OSError:
+        modified = -1.0                 # read_checkpoint says "no such checkpoint file"
+    why = _why_unusable(value, modified)
+    return why and f"{catalog.CHECKPOINT_ENV}={value}: {why}"
+
+
 def url_name(path: Path) -> str:
     """A model's name in the URL: the shipped file's stem, or run:<folder> for a training run."""
     from app_pages import catalog
@@ -114,9 +143,12 @@ def model_picker() -> None:
     A ?model= in the URL picks the model on the first run of a session; the choice goes back to it."""
     choices = model_choices()
     with st.sidebar:
+        if problem := checkpoint_env_problem(choices):    # a deployment's model that will not open says why
+            st.warning(escape_markdown(problem), icon=":material/error:")
         if not choices:
             st.session_state.checkpoint = None
-            st.info("No model yet. Train one on the Train page, or run `make run` to fetch the default.")
+            if not problem:
+                st.info("No model yet. Train one on the Train page, or run `make run` to fetch the default.")
             return
         labels = {str(choice.path): choice for choice in choices}
         by_name = {url_name(choice.path): str(choice.path) for choice in choices}

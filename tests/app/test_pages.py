@@ -228,6 +228,33 @@ def test_without_any_model_the_pages_say_so(open_page, tmp_path, monkeypatch):
         assert "No model" in app.warning[0].value
 
 
+@pytest.mark.parametrize("content, why", [(None, "no such checkpoint file"),
+                                          (b"not a checkpoint", "not a readable checkpoint (truncated")],
+                         ids=["missing", "not-a-checkpoint"])
+def test_a_broken_vae_checkpoint_says_so_by_name(open_page, tmp_path, monkeypatch, runs_dir, content, why):
+    """$VAE_CHECKPOINT set to a file that will not open is named with the reason, not "No model yet … run
+    `make run`" (which fetches a default the variable overrides); a run in the menu still opens."""
+    path = tmp_path / "y.pt"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    app = open_page("app_pages/latent.py")
+    assert messages(app) == {"exception": [], "error": []}
+    said = [w.value for w in app.sidebar.warning]
+    assert len(said) == 1 and said[0].startswith(escape_markdown(f"VAE_CHECKPOINT={path}: {why}")), said
+    assert not any("make run" in info.value for info in app.info)
+    assert "No model" in app.main.warning[0].value
+
+    run_dir = runs_dir / "20260101-000000-mlp-z2-e1-b128"           # with a model in the menu, it still says so
+    vae.save_checkpoint(run_dir / runs.CHECKPOINT, vae.VAE(vae.ModelConfig(latent_dim=2)).eval(),
+                        {"epoch": 1, "test_metrics": None})
+    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "finished", "started": 1.0, "epoch": 1, "epochs": 1})
+    app.run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert [w.value for w in app.sidebar.warning] == said and app.session_state["checkpoint"] == str(
+        run_dir / runs.CHECKPOINT)
+
+
 def test_a_failed_run_shows_its_error(open_page, runs_dir):
     run_dir = runs_dir / "20260101-000000-mlp-z2-e1-b128"
     run_dir.mkdir(parents=True)
