@@ -269,3 +269,18 @@ def test_resume_with_more_epochs_extends_a_finished_run_on_the_longer_schedule(t
     # after the extension the learning rate is the one a 4-epoch run has at those steps (the cosine laid over 8)
     lr = lambda rows: [r["lr"] for r in rows if r["split"] == "train" and r["step"] > 6]  # noqa: E731
     assert lr(rows) == pytest.approx(lr(read_metrics(tmp_path / "four"))) and lr(rows)[0] > 1e-4
+
+
+def test_the_data_roots_help_names_the_real_default(monkeypatch):
+    """`python -m vae data --help` names the folder vae.data.default_root uses (the project's data/, whatever
+    the working folder), not "./data"."""
+    import argparse
+
+    from vae.cli import build_parser
+    from vae.data import default_root
+
+    monkeypatch.delenv("VAE_DATA_ROOT", raising=False)
+    monkeypatch.setenv("COLUMNS", "400")                # one line per option: the path is not wrapped
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = sub.choices["data"].format_help()
+    assert f"(default: $VAE_DATA_ROOT, else the project's {default_root()})" in text and "./data" not in text

