@@ -10,7 +10,7 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 import numpy as np  # noqa: E402
 
 from app_pages import catalog, launch, plots  # noqa: E402
-from app_pages.common import escape_markdown, load_model, model_picker, replay_view, test_set  # noqa: E402
+from app_pages.common import escape_markdown, model_picker, replay_view, test_set  # noqa: E402
 from vae import CheckpointError, inference, runs  # noqa: E402
 from vae.options import OPTIONS  # noqa: E402
 
@@ -64,10 +64,13 @@ def training_form(root: Path, busy: bool) -> None:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def strip_reconstructions(checkpoint: str, modified: float) -> np.ndarray:
-    """One test image of each class over its reconstruction by this checkpoint, as one image."""
+    """One test image of each class over its reconstruction by this checkpoint, as one image. A running run
+    writes a checkpoint each epoch: it is read here on its own, not through the shared load_model cache, whose
+    8 models (one per file version) every session's pages use and a long run would push out."""
+    from vae import load_checkpoint
     from vae.datasets import dataset_of
 
-    model, meta = load_model(checkpoint, modified)
+    model, meta = load_checkpoint(checkpoint)
     images, labels = test_set(dataset_of(meta))
     picks = [int(np.flatnonzero(labels == d)[0]) for d in range(10)]
     recons, _ = inference.reconstruct(model, images[picks])

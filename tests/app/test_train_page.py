@@ -187,3 +187,20 @@ def test_a_link_to_a_deleted_model_says_so_and_shows_the_default(open_page, trai
     assert messages(app) == {"exception": [], "error": []}
     assert any("not here" in w.value for w in app.sidebar.warning)
     assert app.sidebar.selectbox[0].value.endswith("mnist-2d.pt")
+
+
+def test_a_runs_checkpoint_on_the_train_page_stays_out_of_the_shared_model_cache(open_page, trained, monkeypatch):
+    """The Train page reads a run's checkpoint (a new version each epoch) for its reconstructions on its own:
+    load_model's cache, shared by every session's pages, does not get it (and lose a model another uses)."""
+    import vae
+    from app_pages import common
+
+    common.load_model.clear()
+    app = open_page("app_pages/train.py")
+    assert messages(app) == {"exception": [], "error": []}
+    assert any("their reconstructions" in c for image in app.image for c in image.captions)
+    read, real = [], vae.load_checkpoint
+    monkeypatch.setattr(vae, "load_checkpoint", lambda path, *a, **kw: read.append(path) or real(path, *a, **kw))
+    checkpoint = trained / runs.CHECKPOINT
+    common.load_model(str(checkpoint), checkpoint.stat().st_mtime)
+    assert read == [str(checkpoint)]            # not cached: the page did not put it there
