@@ -60,7 +60,9 @@ def test_the_estimate_is_within_a_factor_two_of_a_measured_peak_and_orders_confi
     rows = []
     for model, train in cases:
         estimate = estimate_training_memory(ModelConfig(**model), TrainConfig(**train))
-        got = measured(model, train)
+        # the smaller of two runs: the kernel's peak resident set has read twice as high once, with other
+        # work on the machine (537 MB against 250-274 MB for the first case on a quiet one)
+        got = min((measured(model, train) for _ in range(2)), key=lambda m: m["step"])
         rows.append((estimate.training - estimate.data, got["step"]))      # the images were there before
         assert 0.5 <= rows[-1][0] / got["step"] <= 2, (model, train, rows[-1])
         assert 0.5 <= RUNTIME / got["process"] <= 2, got                   # the process before the run
