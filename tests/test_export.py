@@ -77,6 +77,7 @@ def page_parts(path: Path) -> tuple[str, dict]:
     return text, blocks
 
 
+@pytest.mark.slow                                   # two whole exports, 25 s of CPU: `make test-slow`
 @pytest.mark.parametrize("name", sorted(BUDGETS))
 def test_each_shipped_model_exports_within_its_budget_with_its_own_weights_and_data(tmp_path, name):
     if name.startswith("fashion"):
@@ -146,6 +147,7 @@ def test_a_name_cannot_close_the_data_element(tmp_path):
     assert "\\u003c/script>\\u003cscript>alert(1)" in text
 
 
+@pytest.mark.slow
 def test_a_model_of_more_dimensions_shows_the_exported_view_and_says_which(tmp_path):
     path = tmp_path / "z4.pt"
     torch.manual_seed(0)

@@ -64,7 +64,8 @@ def hover(page, fx, fy):
     return [float(v) for v in shown["z"].split(",")], np.asarray(shown["px"], np.float32).reshape(28, 28) / 255
 
 
-@pytest.mark.parametrize("name", ["mnist", pytest.param("conv", marks=pytest.mark.slow)])
+@pytest.mark.slow                   # exporting two models and 64 hovers each: `make test-slow`
+@pytest.mark.parametrize("name", ["mnist", "conv"])
 def test_the_file_opens_offline_asks_for_nothing_and_hover_decodes_as_torch(chromium, files, name):
     path, model = files[name]
     context, page, requests = open_offline(chromium, path)
