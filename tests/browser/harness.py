@@ -143,6 +143,18 @@ def open_plane(page, url: str, path: str = "/latent") -> None:
     wait_until_idle(page)
 
 
+def open_phone_plane(chromium, url: str):
+    """A phone (414×896, touch) on the Latent page, the plane scrolled into view: (context, page)."""
+    context = chromium.new_context(viewport={"width": 414, "height": 896}, has_touch=True, is_mobile=True,
+                                   device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    open_plane(page, url)
+    page.locator(PLANE).first.scroll_into_view_if_needed()
+    wait_until_idle(page)
+    return context, page
+
+
 def plane_box(page) -> dict:
     layer = page.locator(PLANE).first
     layer.wait_for(timeout=60_000)

@@ -3,7 +3,7 @@ and leaves the plane's view alone (a hint says how to zoom), Ctrl + wheel zooms;
 one-finger swipe over the plane scrolls the page, two fingers pinch the plane, a tap still pins."""
 import pytest
 
-from harness import PLANE, open_plane, page_point, plane_box, plane_view, wait_until_idle, zoom_wheel
+from harness import PLANE, open_phone_plane, open_plane, page_point, plane_box, plane_view, zoom_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,7 @@ def touch(cdp, kind: str, points) -> None:
 
 
 def test_one_finger_scrolls_the_page_two_fingers_pinch_the_plane(chromium, server):
-    context = chromium.new_context(viewport={"width": 414, "height": 896}, has_touch=True, is_mobile=True,
-                                   device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    open_plane(page, server.url)
-    page.locator(PLANE).first.scroll_into_view_if_needed()
-    wait_until_idle(page)
+    context, page = open_phone_plane(chromium, server.url)
     cdp = context.new_cdp_session(page)
     box = plane_box(page)
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.7

@@ -11,8 +11,9 @@ import vae
 import vae.data
 import vae.inference
 import vae.web
-from harness import (PLANE, PREVIEW, ROOT, AppServer, darkest_near, hover_plane, latent_at, open_app, open_plane, page_point,
-                     pin_plane, pinned_point, plane_box, plane_view, preview, settle, wait_until_idle, zoom_wheel)
+from harness import (PLANE, PREVIEW, ROOT, AppServer, darkest_near, hover_plane, latent_at, open_app, open_phone_plane,
+                     open_plane, page_point, pin_plane, pinned_point, plane_box, plane_view, preview, settle,
+                     wait_until_idle, zoom_wheel)
 from vae.webdecoder import reference_decode, web_decoder
 
 PIXEL_TOLERANCE = 2 / 255
@@ -167,12 +168,7 @@ def test_parity_with_torch_on_64_points_for_both_architectures(chromium, shipped
 
 @pytest.mark.slow
 def test_a_touch_tap_pins_the_tapped_point(chromium, server):
-    context = chromium.new_context(viewport={"width": 414, "height": 896}, has_touch=True, is_mobile=True,
-                                   device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    open_plane(page, server.url)
-    page.locator(PLANE).first.scroll_into_view_if_needed()
+    context, page = open_phone_plane(chromium, server.url)
     for fx, fy in [(0.3, 0.35), (0.7, 0.6)]:
         pin_plane(page, fx, fy, tap=True)
         assert pinned_point(page) == pytest.approx(latent_at(page, fx, fy), abs=0.02)
