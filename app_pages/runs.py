@@ -25,7 +25,7 @@ placeholder.empty()
 root = catalog.runs_root()
 listed = runs.list_runs(root) + [(run_dir, {"state": NO_STATUS}) for run_dir in catalog.statusless_runs(root)]
 if not listed:
-    st.info(f"No runs yet: start one on the Train page. Runs are saved under `{root}/`.")
+    st.info(f"No runs yet: start one on the Train page. Runs are saved under {escape_as_code(f'{root}/')}.")
     st.stop()
 
 

@@ -126,3 +126,12 @@ def test_the_runs_page_shows_folder_names_as_text(open_page, runs_dir):
     assert app.get("download_button")[0].proto.label.startswith(f"Download {escape_markdown(folder)}.pt (")
     app.button(key="delete").click().run()
     assert any(f"Its folder {escape_as_code(folder)} goes" in w for w in warnings(app)), warnings(app)
+
+
+def test_an_empty_runs_folders_path_is_a_code_span(open_page, monkeypatch, tmp_path):
+    folder = tmp_path / "runs `x` [y](http://evil.example)"           # VAE_RUNS_DIR may hold anything
+    monkeypatch.setenv(catalog.RUNS_ENV, str(folder))
+    app = open_page("app_pages/runs.py")
+    assert messages(app)["exception"] == []
+    assert any(i.value.endswith(f"saved under {escape_as_code(f'{folder}/')}.") for i in app.info), \
+        [i.value for i in app.info]
