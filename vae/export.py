@@ -114,12 +114,11 @@ def explorer_html(model, meta: dict, *, name: str, images, labels, points, basis
     sprite, stored = thumbnail_sprite(images, thumbnail_budget)
     xy = np.ascontiguousarray(points, dtype="<f4").tobytes()
     blobs = {"weights": packed_weights(decoder.weights), "images": sprite, "points": xy, "labels": labels.tobytes()}
-    digest = hashlib.sha256(repr(decoder.layers).encode() + decoder.weights).hexdigest()[:20]
     metrics = meta.get("test_metrics") or {}
     neg_elbo = metrics.get("neg_elbo") if isinstance(metrics, dict) else None
     data = {
-        "model": f"decoder-{digest}",
-        "decoder": {"key": f"decoder-{digest}", "layers": decoder.layers, "weights": {"blob": "weights"},
+        "model": decoder.key,
+        "decoder": {"key": decoder.key, "layers": decoder.layers, "weights": {"blob": "weights"},
                     "encoding": "f16-planes-deflate", "error": None, "served": 0},
         "points": {"blob": "points"}, "labels": {"blob": "labels"},
         "points_key": hashlib.sha256(xy + labels.tobytes()).hexdigest()[:20],

@@ -16,6 +16,7 @@ The last layer yields logits; the browser applies the sigmoid, as `VAE.decode` d
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,12 @@ class WebDecoder:
     @property
     def parameter_count(self) -> int:
         return len(self.weights) // 2
+
+    @property
+    def key(self) -> str:
+        """What the browser caches this decoder under ("decoder-<digest>" of its layers and weights): the
+        dashboard's plane and the exported file name it alike, and the browser tests look for the prefix."""
+        return "decoder-" + hashlib.sha256(repr(self.layers).encode() + self.weights).hexdigest()[:20]
 
 
 _ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATION_LAYERS.items()}

@@ -54,8 +54,7 @@ def decoder_payload(_model, checkpoint_key: tuple) -> dict:
         decoder = web_decoder(_model)
     except UnsupportedDecoder as exc:
         return {"key": None, "layers": [], "weights": None, "error": f"this model's decoder cannot run here ({exc})"}
-    digest = hashlib.sha256(repr(decoder.layers).encode() + decoder.weights).hexdigest()[:20]
-    return {"key": f"decoder-{digest}", "layers": decoder.layers, "weights": _b64(decoder.weights), "error": None}
+    return {"key": decoder.key, "layers": decoder.layers, "weights": _b64(decoder.weights), "error": None}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
