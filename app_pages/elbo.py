@@ -70,10 +70,11 @@ with right:
     st.markdown(f"**4. KL term** (nats): KL(q(z|x) ‖ p(z)) = **{kl.item():.2f}**")
     st.latex(r"\mathrm{KL} = \tfrac12 \sum_{j} \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big)")
     st.markdown(f"**5. Together**: −ELBO = {recon.item():.2f} + {kl.item():.2f} = **{recon.item() + kl.item():.2f}** "
-                f"nats; the training objective with β = {beta:g} is {recon.item():.2f} + {beta:g} × {kl.item():.2f} "
-                f"= **{objective.item():.2f}**.")
-    st.latex(r"-\mathrm{ELBO}(x) = \underbrace{-\log p(x\mid z)}_{\text{reconstruction}} + "
-             r"\beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}},\quad \beta = 1")
+                f"nats; the training objective $\\mathcal{{L}}_\\beta$ with β = {beta:g} is {recon.item():.2f} + "
+                f"{beta:g} × {kl.item():.2f} = **{objective.item():.2f}** (at β = 1 it is the −ELBO).")
+    st.latex(r"\mathcal{L}_\beta(x) = \underbrace{-\log p(x\mid z)}_{\text{reconstruction}} + "
+             r"\beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}},\quad "
+             rf"\beta = {beta:g}")
 
 st.subheader("Where z lands")
 encodings = loaded.encodings()
