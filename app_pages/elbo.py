@@ -66,15 +66,16 @@ with right:
     st.markdown(f"**2. Sample by reparameterization** (draw {draw}): ε = {vector(epsilon)}, z = μ + σ·ε = {vector(z)}")
     st.latex(r"z = \mu + \sigma \odot \varepsilon,\qquad \varepsilon \sim \mathcal{N}(0, I)")
     st.markdown(f"**3. Reconstruction term** (nats): −log p(x|z) = **{recon.item():.2f}**")
-    st.latex(r"-\log p(x\mid z) = -\sum_{i=1}^{784} \big[x_i \log p_i + (1 - x_i)\log(1 - p_i)\big]")
+    st.latex(r"\begin{aligned}-\log p(x\mid z) &= -\sum_{i=1}^{784} \big[x_i \log p_i \\"    # on lines that fit a
+             r"&\quad + (1 - x_i)\log(1 - p_i)\big]\end{aligned}")                  # column 340 px wide
     st.markdown(f"**4. KL term** (nats): KL(q(z|x) ‖ p(z)) = **{kl.item():.2f}**")
     st.latex(r"\mathrm{KL} = \tfrac12 \sum_{j} \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big)")
     st.markdown(f"**5. Together**: −ELBO = {recon.item():.2f} + {kl.item():.2f} = **{recon.item() + kl.item():.2f}** "
                 f"nats; the training objective $\\mathcal{{L}}_\\beta$ with β = {beta:g} is {recon.item():.2f} + "
                 f"{beta:g} × {kl.item():.2f} = **{objective.item():.2f}** (at β = 1 it is the −ELBO).")
-    st.latex(r"\mathcal{L}_\beta(x) = \underbrace{-\log p(x\mid z)}_{\text{reconstruction}} + "
-             r"\beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}},\quad "
-             rf"\beta = {beta:g}")
+    st.latex(r"\begin{aligned}\mathcal{L}_\beta(x) &= \underbrace{-\log p(x\mid z)}_{\text{reconstruction}} \\"
+             r"&\quad + \beta\,\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{regularizer}}, \\"
+             rf"\beta &= {beta:g}\end{{aligned}}")
 
 st.subheader("Where z lands")
 encodings = loaded.encodings()

@@ -9,5 +9,5 @@ def test_the_last_formula_shows_the_sliders_beta(open_page):
     for beta in (3.0, 0.5, 1.0):
         app.slider(key="elbo_beta").set_value(beta).run()
         assert messages(app) == {"exception": [], "error": []}
-        written = re.findall(r"\\beta\s*=\s*([0-9.]+)", app.latex[-1].value)
+        written = re.findall(r"\\beta\s*&?=\s*([0-9.]+)", app.latex[-1].value)
         assert [float(v) for v in written] == [beta], app.latex[-1].value
