@@ -9,6 +9,7 @@ from dataclasses import fields
 
 from vae.model import ModelConfig
 from vae.options import OPTIONS
+from vae.runfiles import epoch_of_step
 from vae.train import TrainConfig, available_devices   # what the device menu offers
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -121,15 +122,23 @@ def count(value) -> str:
     return escape_markdown(value)
 
 
+def position(status: dict, step: int | None = None) -> str:
+    """'epoch 2/5 · step 300/750': the global step `step` (the run's last by default) and the epoch it
+    belongs to (vae.runfiles.epoch_of_step), in the same words while the run trains and once it ended.
+    Without the run's length yet, the whole epochs done that status.json counts."""
+    step = status.get("step") if step is None else step
+    epoch = epoch_of_step(status, step)
+    epoch = count(status.get("epoch", 0)) if epoch is None else epoch
+    return f"epoch {epoch}/{count(status.get('epochs', '?'))} · step {count(step or 0)}/{status.get('total_steps') or '?'}"
+
+
 def progress_text(status: dict, now: float | None = None) -> str:
-    """'epoch 2/5 · step 300/750 · 4,100 images/s · about 25 s left', counting down between the run's
-    status updates (from its expected finish), and 'finishing…' once only the last test pass is left."""
+    """'epoch 2/5 · step 300/750 · 4,100 images/s · about 25 s left' (position), counting down between the
+    run's status updates (from its expected finish), and 'finishing…' once only the last test pass is left."""
     waiting = starting(status)
     if waiting:
         return waiting
-    step, total = status.get("step") or 0, status.get("total_steps") or 0
-    epoch, epochs = (count(status.get(name, default)) for name, default in (("epoch", 0), ("epochs", "?")))
-    text = f"epoch {epoch}/{epochs} · step {step}/{total or '?'}"
+    text = position(status)
     if status.get("images_per_sec"):
         text += f" · {status['images_per_sec']:,.0f} images/s"
     if status.get("state") != "running":

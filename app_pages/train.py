@@ -168,8 +168,9 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         except CheckpointError as exc:
             st.warning(f"Its checkpoint cannot be used: {escape_markdown(exc)}")
             return
+        saved_at = launch.position(status, status.get("checkpoint_step"))   # the checkpoint's step, not the last one
         st.image(plots.enlarge(strip, 3), caption="Top: one test image of each class. Bottom: their reconstructions by the latest "
-                                                  f"checkpoint (epoch {escape_markdown(status.get('epoch'))}).")
+                                                  f"checkpoint ({saved_at}).")
     replay_view(run_dir)
 
 

@@ -67,8 +67,14 @@ RUNNING = {"state": "running", "epoch": 1, "epochs": 3, "step": 40, "total_steps
     ({**RUNNING, "finishes_at": 1018.0}, "epoch 1/3 · step 40/120 · 5,120 images/s · about 20 s left"),
     ({**RUNNING, "finishes_at": 999.8}, "epoch 1/3 · step 40/120 · 5,120 images/s · finishing…"),
     ({**RUNNING, "eta_seconds": 200.0}, "epoch 1/3 · step 40/120 · 5,120 images/s · about 3 min left"),
-    ({**RUNNING, "state": "finished", "step": 120, "finishes_at": None}, "epoch 1/3 · step 120/120 · 5,120 images/s"),
-], ids=["starting", "no-phase-yet", "loading-data", "counting-down", "finishing", "old-status", "finished"])
+    ({**RUNNING, "state": "finished", "epoch": 3, "step": 120, "finishes_at": None},
+     "epoch 3/3 · step 120/120 · 5,120 images/s"),
+    # 40 steps an epoch: step 55 is in epoch 2, one whole epoch done (issue 16: it read "epoch 1/3" once stopped)
+    ({**RUNNING, "state": "stopped", "epoch": 1, "step": 55}, "epoch 2/3 · step 55/120 · 5,120 images/s"),
+    ({**RUNNING, "epoch": 1, "step": 55}, "epoch 2/3 · step 55/120 · 5,120 images/s"),
+    ({"state": "failed", "epoch": 0, "epochs": 3, "step": 0, "total_steps": None}, "epoch 0/3 · step 0/?"),
+], ids=["starting", "no-phase-yet", "loading-data", "counting-down", "finishing", "old-status", "finished",
+        "stopped-mid-epoch", "running-mid-epoch", "ended-before-training"])
 def test_progress_is_worded_for_each_phase(status, text):
     assert progress_text(status, now=1000.0) == text
 

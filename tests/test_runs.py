@@ -128,6 +128,17 @@ def test_a_stop_meant_for_an_earlier_process_does_not_excuse_a_kill(tmp_path):
     assert status["state"] == "stopped" and not status.get("interrupted")
 
 
+def test_a_killed_run_names_its_checkpoint_by_the_epoch_its_step_is_in(tmp_path):
+    """Its checkpoint was saved at step 8 of 15, 5 steps an epoch: in epoch 2, as the Train page says it
+    (issue 16), with one whole epoch done, as status.json counts it."""
+    write_json_atomic(tmp_path / "status.json", {"state": "running", "pid": 4321, "epoch": 1, "epochs": 3, "step": 9,
+                                                 "total_steps": 15, "checkpoint_epoch": 1, "checkpoint_step": 8})
+    (tmp_path / "checkpoint.pt").write_bytes(b"weights")
+    status = read_status(tmp_path)
+    assert status["interrupted"] and (status["epoch"], status["step"]) == (1, 8)
+    assert "its last checkpoint (epoch 2, step 8) is kept" in status["error"]
+
+
 HOLD_LOCK = """
 import sys
 from vae.lifecycle import run_lock

@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .files import PROJECT_ROOT
-from .runfiles import (CHECKPOINT, LOCK, LOG, STATUS, STOP_MARK, parse_status, read_pid, read_recorded_status,
-                       write_json_atomic)
+from .runfiles import (CHECKPOINT, LOCK, LOG, STATUS, STOP_MARK, epoch_of_step, parse_status, read_pid,
+                       read_recorded_status, write_json_atomic)
 
 try:
     import fcntl
@@ -252,9 +252,10 @@ def _interrupted(run_dir: Path, status: dict) -> dict:
     epoch, step = status.get("checkpoint_epoch", status.get("epoch")), status.get("checkpoint_step", status.get("step"))
     if stopped:
         return {"state": "stopped", "epoch": epoch, "step": step, "eta_seconds": None}
+    in_epoch = epoch_of_step(status, step) or epoch          # the epoch its step is in, as the Train page says it
     return {"state": "stopped", "interrupted": True, "epoch": epoch, "step": step, "eta_seconds": None,
             "error": f"the training process ended without a word (killed, or out of memory?); its last "
-                     f"checkpoint (epoch {epoch}, step {step}) is kept and the run can be resumed from it"}
+                     f"checkpoint (epoch {in_epoch}, step {step}) is kept and the run can be resumed from it"}
 
 
 def list_runs(runs_root) -> list[tuple[Path, dict]]:

@@ -33,6 +33,9 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 NUMBER = (int, float)
 # The fields of status.json and their types (None is allowed for any). One place that says what a
 # status is: a file that breaks it reads as state "unreadable" with the reason, never as half a status.
+# "step" is the global optimizer step (counted on across a resume) and "epoch" the whole epochs done,
+# step // steps per epoch, in every state (as a checkpoint's "epoch" counts them); which epoch a step
+# belongs to, the one a person reads as "epoch 2/3", is epoch_of_step's to say.
 STATUS_FIELDS = {"state": str, "error": str, "pid": int, "interrupted": bool, "device": str, "command": list,
                  "started": NUMBER, "updated": NUMBER, "heartbeat": NUMBER, "epoch": int, "epochs": int,
                  "step": int, "total_steps": int, "checkpoint_epoch": int, "checkpoint_step": int,
@@ -159,6 +162,20 @@ def read_recorded_status(run_dir) -> dict | None:
     if problems:
         return {"state": "unreadable", "error": "status.json: " + "; ".join(problems)[:300], "started": 0.0}
     return status
+
+
+def epoch_of_step(status: dict, step: int | None = None) -> int | None:
+    """The epoch, counted from 1, that `step` (by default the status's last step) belongs to: the epoch in
+    progress while the run trains, the one it stopped in or finished with once it ended. Between a step
+    that ends epoch 1 and the next one it is still 1; before the first step, 1. None while the status
+    does not give the run's length (its total steps are written when training begins)."""
+    step = status.get("step") if step is None else step
+    total, epochs = status.get("total_steps"), status.get("epochs")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (step, total, epochs)) \
+            or not 0 < epochs <= total:
+        return None
+    per_epoch = total // epochs                     # total_steps is epochs × steps per epoch
+    return min(epochs, max(1, math.ceil(step / per_epoch)))
 
 
 def read_pid(path: Path) -> int | None:

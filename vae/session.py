@@ -237,7 +237,8 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
         writer.metrics({"split": "train", "epoch": e.epoch, "step": e.step, "loss": loss, "recon": recon,
                         "kl": kl, "beta": e.beta, "lr": e.lr, "seconds": clock()})
         eta = remaining.seconds_left()
-        writer.update_status(epoch=e.epoch, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta,
+        # "epoch": whole epochs done, as at the epoch end and the run's end (e.epoch is the one in progress)
+        writer.update_status(epoch=t.epochs_done, step=e.step, images_per_sec=e.images_per_sec, eta_seconds=eta,
                              finishes_at=None if eta is None else time.time() + eta)
 
     def on_epoch(t, test):
