@@ -30,3 +30,13 @@ def test_digit_rows_go_by_the_dtype_not_the_values():
     tile = plots.digit_rows(faint, faint.astype(np.float32))
     assert tile[3, 4] == np.float32(1 / 255) and tile[3, 30 + 4] == np.float32(1 / 255)
     assert tile[30 + 3, 4] == 1.0 and tile[30 + 3, 30 + 4] == 1.0
+
+
+def test_the_kl_axis_places_its_own_ticks():
+    """Issue 16: the KL axis read 0.941, 1.954, …: plotly.js gives an axis that overlays another tickmode
+    "sync" unless told otherwise, ticks at the loss axis's grid lines, wherever they fall in KL. "auto"
+    takes its own round steps (tests/browser/test_loss_chart_browser.py reads the labels drawn)."""
+    rows = [{"split": "train", "epoch": 1, "step": s, "loss": 200 - s, "recon": 195 - s, "kl": 1.0 + s / 40}
+            for s in (20, 40)]
+    layout = plots.loss_chart(rows).layout
+    assert layout.yaxis2.overlaying == "y" and layout.yaxis2.tickmode == "auto"
