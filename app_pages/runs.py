@@ -61,11 +61,25 @@ def summary(run_dir: Path, status: dict) -> dict:
             "checkpoint": (run_dir / runs.CHECKPOINT).is_file()}
 
 
+# How both tables show each column (the values stay numbers, so they sort as numbers): nats to 2 decimals,
+# the latent metrics (fractions) as percentages, the checkpoint as a tick.
+NATS = "on the test set at the last epoch end, in nats per image"
+COLUMNS = {"test −ELBO": st.column_config.NumberColumn(format="%.2f", help=NATS),
+           "recon": st.column_config.NumberColumn(format="%.2f", help=NATS),
+           "KL": st.column_config.NumberColumn(format="%.2f", help=NATS),
+           "5-NN accuracy": st.column_config.NumberColumn(format="percent"),
+           "class agreement": st.column_config.NumberColumn(format="percent"),
+           "checkpoint": st.column_config.CheckboxColumn()}
+
+
+def table_view(table: list[dict]) -> None:
+    present = {name for row in table for name in row}
+    st.dataframe([{**row, "run": plain_text(row["run"]), "name": plain_text(row["name"])} for row in table],
+                 hide_index=True, column_config={name: kind for name, kind in COLUMNS.items() if name in present})
+
+
 rows = [summary(run_dir, status) for run_dir, status in listed]
-st.dataframe([{**row, "run": plain_text(row["run"]), "name": plain_text(row["name"])} for row in rows],
-             hide_index=True, column_config={
-    "test −ELBO": st.column_config.NumberColumn(format="%.2f"), "recon": st.column_config.NumberColumn(format="%.2f"),
-    "KL": st.column_config.NumberColumn(format="%.2f"), "checkpoint": st.column_config.CheckboxColumn()})
+table_view(rows)
 
 st.subheader("Compare")
 names = [run_dir.name for run_dir, _ in listed]
@@ -89,7 +103,7 @@ if len(chosen) >= 2:
             if row["checkpoint"]:
                 path = root / row["run"] / runs.CHECKPOINT
                 row.update(latent_metrics(str(path), path.stat().st_mtime))
-    st.dataframe(table, hide_index=True)
+    table_view(table)
 elif names:
     st.caption("Pick at least two runs.")
 
