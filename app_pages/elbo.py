@@ -7,11 +7,14 @@ st.caption("A VAE is trained to maximise the evidence lower bound (ELBO) of each
 placeholder = st.empty()
 placeholder.caption("Loading the model…")
 
+from dataclasses import replace  # noqa: E402
+
 import numpy as np  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 import torch  # noqa: E402
 
 from app_pages.common import page_model, pinned, shared_view  # noqa: E402
-from app_pages.plane import PlaneData, PlaneExtras, latent_plane  # noqa: E402
+from app_pages.plane import (PlaneData, PlaneExtras, PlanePin, browser_state, decoder_failed,  # noqa: E402
+                             latent_plane)
 from app_pages import plots  # noqa: E402
 from vae import inference  # noqa: E402
 from vae.data import to_float  # noqa: E402
@@ -56,6 +59,25 @@ def vector(t: torch.Tensor) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in t[0].tolist()[:8]) + (", …" if t.shape[1] > 8 else "") + ")"
 
 
+def pin_on_z(at: tuple[float, float], basis) -> PlanePin:
+    """The plane's pin on z (`at`): put there anew (its serial bumped) whenever z moves (another digit,
+    draw or view), so the plane's preview panel shows z's decoding; a point the user pins stays until
+    then. The Latent page's pin (app_pages.common.pinned) is left where it is."""
+    kept = st.session_state.get("elbo_pin")
+    if kept is None or kept["at"] != at:
+        kept = st.session_state.elbo_pin = {"at": at, "serial": kept["serial"] + 1 if kept else 1, "xy": at}
+
+    def take() -> None:                          # the user's pin, for the server's decoding of it below
+        xy = browser_state("plane_elbo").get("pin")
+        if xy is not None and "elbo_pin" in st.session_state:
+            st.session_state.elbo_pin["xy"] = xy
+
+    image = None
+    if decoder_failed("plane_elbo"):            # the browser cannot decode: the server's picture of the pin
+        image = decoded if kept["xy"] == at else inference.decode_points(model, basis.to_latent([kept["xy"]]))[0]
+    return PlanePin(at, kept["serial"], take, None if image is None else plots.enlarge(image, 1))
+
+
 left, right = st.columns([1, 2], gap="large")
 with left:
     pictures = st.columns(2)
@@ -80,16 +102,18 @@ with right:
 st.subheader("Where z lands")
 encodings = loaded.encodings()
 view = shared_view(model.latent_dim, encodings)
-pin = pinned((loaded.key, view.key))
+pinned((loaded.key, view.key))    # the Latent page's pin, as every plane page keeps it (a link's ?z=, the URL)
 points = view.basis.to_plane(encodings)
 (mx, my), (zx, zy) = view.basis.to_plane(mean.numpy())[0], view.basis.to_plane(z.numpy())[0]
 sx, sy = view.basis.spread(sigma[0].numpy())
-st.caption("The red cross is z = μ + σ·ε; the dashed ellipse is μ ± 2σ, where z falls 86 % of the time"
-           + (" (in the Latent page's view of the latent space)." if model.latent_dim > 2 else "."))
-
-
-
+# The plane through z parallel to the Latent page's view: every point keeps its coordinates, and the
+# plane's point (zx, zy) is z itself in all its dimensions, whose decoding the preview panel shows.
+u, v = view.basis.u, view.basis.v
+view = replace(view, basis=replace(view.basis, origin=z[0].numpy().astype(np.float64) - zx * u - zy * v))
+st.caption("The red cross is z = μ + σ·ε, and the pinned point (the ring) starts on it: the panel beside the "
+           "plane decodes it. The dashed ellipse is μ ± 2σ, where z falls 86 % of the time"
+           + (" (on a plane through z parallel to the Latent page's view)." if model.latent_dim > 2 else "."))
 latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, view=view,
              data=PlaneData(points, labels, images, inference.plane_extent(points), loaded.dataset),
-             pin=pin.for_plane("plane_elbo"),
+             pin=pin_on_z((float(zx), float(zy)), view.basis),
              extras=PlaneExtras(mark=(zx, zy), overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}}))

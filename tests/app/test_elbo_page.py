@@ -1,7 +1,16 @@
 """The ELBO page: its formulas follow its widgets, and its plane shows this digit's z and posterior."""
+import base64
 import re
 
-from test_pages import messages
+import numpy as np
+import pytest
+import torch
+
+import vae
+from app_pages import catalog
+from vae.data import load_mnist, to_float
+
+from test_pages import messages, plane_data
 
 
 def test_the_last_formula_shows_the_sliders_beta(open_page):
@@ -11,3 +20,67 @@ def test_the_last_formula_shows_the_sliders_beta(open_page):
         assert messages(app) == {"exception": [], "error": []}
         written = re.findall(r"\\beta\s*&?=\s*([0-9.]+)", app.latex[-1].value)
         assert [float(v) for v in written] == [beta], app.latex[-1].value
+
+
+def digit_z(model, index: int, draw: int) -> torch.Tensor:
+    """z = μ + σ·ε of test digit `index` and the page's draw `draw` of ε, computed here: (latent_dim,)."""
+    x = to_float(load_mnist("test")[0][index]).reshape(1, 1, 28, 28)
+    with torch.no_grad():
+        mean, logvar = model.encode(x)
+    return (mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=torch.Generator().manual_seed(draw)))[0]
+
+
+def pinned_latent(data: dict) -> np.ndarray:
+    """The latent point the plane decodes at its pin: origin + x·u + y·v of the plane's basis."""
+    basis = {name: np.asarray(data["basis"][name]) for name in ("origin", "u", "v")}
+    return basis["origin"] + data["pin"][0] * basis["u"] + data["pin"][1] * basis["v"]
+
+
+def test_the_planes_pin_is_this_digits_z_and_follows_each_draw(open_page):
+    """The plane's pin (its preview panel decodes it) is z, put there anew for each digit and draw of ε,
+    not the Latent page's pin, which the ELBO page leaves where it was."""
+    app = open_page("app_pages/latent.py")
+    latent = plane_data(app)
+    app.switch_page("app_pages/elbo.py").run()
+    app.number_input(key="elbo_index").set_value(7).run()
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    serials = []
+    for draw in (0, 1):
+        if draw:
+            app.button(key="elbo_redraw").click().run()
+        assert messages(app) == {"exception": [], "error": []}
+        data, z = plane_data(app), digit_z(model, 7, draw)
+        np.testing.assert_allclose(pinned_latent(data), z.numpy(), atol=1e-5)
+        assert data["pin"] == pytest.approx(data["mark"], abs=1e-6)
+        serials.append(data["pin_serial"])
+    app.slider(key="elbo_beta").set_value(2.0).run()                   # z stays: a pin the user moved stays too
+    serials.append(plane_data(app)["pin_serial"])
+    assert serials[0] != serials[1] == serials[2]
+    app.session_state["plane_elbo"] = {"decoder_failed": "no WebGL"}  # the server's decoding of the pin: z's
+    app.run()
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode_logits(z[None]))[0, 0].numpy()
+    shown = np.frombuffer(base64.b64decode(plane_data(app)["pin_image"]), dtype=np.uint8).reshape(28, 28)
+    assert np.abs(shown / 255 - expected).max() < 0.01
+    app.switch_page("app_pages/latent.py").run()
+    back = plane_data(app)
+    assert (back["pin"], back["pin_serial"]) == (latent["pin"], latent["pin_serial"])
+
+
+def test_the_pin_decodes_z_in_all_dimensions_of_a_larger_model(open_page, tmp_path, monkeypatch):
+    """A 4-D model: the plane on the ELBO page passes through z (parallel to the Latent page's view), so
+    the point decoded at its pin is z in all four dimensions, not z's projection with the others at 0."""
+    path = tmp_path / "z4.pt"
+    torch.manual_seed(0)
+    vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)).eval(), {"epoch": 0, "test_metrics": None})
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    app = open_page("app_pages/elbo.py")
+    app.number_input(key="elbo_index").set_value(3).run()
+    app.button(key="elbo_redraw").click().run()
+    assert messages(app) == {"exception": [], "error": []}
+    model, _ = vae.load_checkpoint(path)
+    z = digit_z(model, 3, 1).numpy()
+    data = plane_data(app)
+    np.testing.assert_allclose(pinned_latent(data), z, atol=1e-5)
+    assert data["pin"] == pytest.approx(data["mark"], abs=1e-6)
+    assert data["pin"] == pytest.approx(z[:2].tolist(), abs=1e-5)           # the view's axes: z0, z1

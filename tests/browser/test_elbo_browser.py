@@ -1,7 +1,14 @@
-"""The ELBO page in Chromium: its formulas fit a laptop's and a phone's window."""
+"""The ELBO page in Chromium: its formulas fit a laptop's and a phone's window, and its plane's panel
+decodes this digit's z."""
+import numpy as np
 import pytest
+import torch
 
-from harness import open_app
+import vae
+from app_pages import catalog
+from vae.data import load_mnist, to_float
+
+from harness import open_app, open_plane, preview, settle, wait_until_idle
 
 pytestmark = pytest.mark.slow
 
@@ -27,3 +34,22 @@ def test_the_formulas_fit_the_window(chromium, server, width, height):
     assert len(formulas) == 4
     clipped = [(f["tex"][:50], round(f["needs"]), round(f["has"])) for f in formulas if f["needs"] > f["has"] + 0.5]
     assert clipped == []
+
+
+def test_the_planes_panel_decodes_z_and_follows_each_draw(page, server):
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    x = to_float(load_mnist("test")[0][0]).reshape(1, 1, 28, 28)            # the page opens on test digit #0
+    with torch.no_grad():
+        mean, logvar = model.encode(x)
+    open_plane(page, server.url, "/elbo")
+    for draw in (0, 1):
+        if draw:
+            page.get_by_role("button", name="Draw another ε").click()
+            wait_until_idle(page)
+        settle(page)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=torch.Generator().manual_seed(draw))
+        shown, pixels = preview(page)
+        assert shown == pytest.approx(z[0].tolist(), abs=1e-4)
+        with torch.no_grad():
+            expected = torch.sigmoid(model.decode_logits(z))[0, 0].numpy()
+        assert np.abs(pixels - expected).max() < 0.02
