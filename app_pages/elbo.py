@@ -110,10 +110,18 @@ sx, sy = view.basis.spread(sigma[0].numpy())
 # plane's point (zx, zy) is z itself in all its dimensions, whose decoding the preview panel shows.
 u, v = view.basis.u, view.basis.v
 view = replace(view, basis=replace(view.basis, origin=z[0].numpy().astype(np.float64) - zx * u - zy * v))
+# On the whole plane μ ± 2σ is a few pixels across, under the cross on z: the plane opens on a square
+# around μ in which the ellipse spans a sixth (the whole plane if that is smaller). Each digit is a view of
+# its own, which the plane opens anew; a new draw of ε keeps the user's zoom.
+extent, half = inference.plane_extent(points), 6 * 2 * max(sx, sy)
+if 2 * half < max(extent[1] - extent[0], extent[3] - extent[2]):
+    extent = (mx - half, mx + half, my - half, my + half)
+view = replace(view, key=(*view.key, "around", *(round(float(e), 6) for e in extent)))
 st.caption("The red cross is z = μ + σ·ε, and the pinned point (the ring) starts on it: the panel beside the "
            "plane decodes it. The dashed ellipse is μ ± 2σ, where z falls 86 % of the time"
-           + (" (on a plane through z parallel to the Latent page's view)." if model.latent_dim > 2 else "."))
+           + (" (on a plane through z parallel to the Latent page's view)" if model.latent_dim > 2 else "")
+           + ". The plane opens zoomed in on it: zoom out to see the other test " + item + "s.")
 latent_plane(key="plane_elbo", model=model, checkpoint_key=loaded.key, view=view,
-             data=PlaneData(points, labels, images, inference.plane_extent(points), loaded.dataset),
+             data=PlaneData(points, labels, images, extent, loaded.dataset),
              pin=pin_on_z((float(zx), float(zy)), view.basis),
              extras=PlaneExtras(mark=(zx, zy), overlays={"ellipse": {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}}))

@@ -8,6 +8,7 @@ import torch
 
 import vae
 from app_pages import catalog
+from app_pages.plane import home_square
 from vae.data import load_mnist, to_float
 
 from test_pages import messages, plane_data
@@ -84,3 +85,28 @@ def test_the_pin_decodes_z_in_all_dimensions_of_a_larger_model(open_page, tmp_pa
     np.testing.assert_allclose(pinned_latent(data), z, atol=1e-5)
     assert data["pin"] == pytest.approx(data["mark"], abs=1e-6)
     assert data["pin"] == pytest.approx(z[:2].tolist(), abs=1e-5)           # the view's axes: z0, z1
+
+
+def test_the_plane_opens_zoomed_to_the_posterior_of_this_digit(open_page):
+    """On the whole plane (7.5 units across) μ ± 2σ of a digit is ~0.1 units, a few pixels, under the
+    16 px cross on z. The plane opens on a square around μ in which the ellipse spans a sixth, each digit
+    on its own (a new view key), each draw of ε in the same one (a zoom the user chose stays)."""
+    app = open_page("app_pages/elbo.py")
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    keys = []
+    for index, draw in ((7, 0), (7, 1), (8, 1)):
+        app.number_input(key="elbo_index").set_value(index).run()
+        if draw:
+            app.button(key="elbo_redraw").click().run()
+        assert messages(app) == {"exception": [], "error": []}
+        x = to_float(load_mnist("test")[0][index]).reshape(1, 1, 28, 28)
+        with torch.no_grad():
+            mean, logvar = model.encode(x)
+        mu, radius = mean[0].numpy(), 2 * torch.exp(0.5 * logvar)[0].numpy()     # the ellipse: μ ± 2σ
+        data = plane_data(app)
+        x0, x1, y0, y1 = home_square(data["extent"])                 # what the browser opens on (View.home)
+        assert 2 * radius.max() >= (x1 - x0) / 6.5
+        for px, py in (mu, data["mark"]):                             # μ and z well inside
+            assert x0 + 0.2 * (x1 - x0) < px < x1 - 0.2 * (x1 - x0) and y0 + 0.2 * (y1 - y0) < py < y1 - 0.2 * (y1 - y0)
+        keys.append(data["view_key"])
+    assert keys[0] == keys[1] != keys[2]

@@ -1,5 +1,5 @@
-"""The ELBO page in Chromium: its formulas fit a laptop's and a phone's window, and its plane's panel
-decodes this digit's z."""
+"""The ELBO page in Chromium: its formulas fit a laptop's and a phone's window, its plane shows the
+posterior's ellipse larger than the cross on z, and the plane's panel decodes z."""
 import numpy as np
 import pytest
 import torch
@@ -53,3 +53,36 @@ def test_the_planes_panel_decodes_z_and_follows_each_draw(page, server):
         with torch.no_grad():
             expected = torch.sigmoid(model.decode_logits(z))[0, 0].numpy()
         assert np.abs(pixels - expected).max() < 0.02
+
+
+# The bounding box, in CSS pixels, of the overlay's pixels in the ellipse's translucent fill
+# (rgba(214, 39, 40, 0.12), vae/web/draw.js), whose only other source is the antialiased edge of the cross.
+ELLIPSE_BOX = """(canvas) => {
+  const scale = canvas.width / canvas.clientWidth;
+  const {data, width, height} = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < width * height; i++) {
+    const [r, g, b, a] = data.subarray(4 * i, 4 * i + 4);
+    if (a >= 15 && a <= 50 && r > g + 80 && r > b + 80) {
+      const x = i % width, y = Math.floor(i / width);
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+  }
+  return [(x1 - x0) / scale, (y1 - y0) / scale];
+}"""
+
+
+@pytest.mark.parametrize("width, height", [(1400, 1000), (414, 896)])
+def test_the_posteriors_ellipse_is_larger_than_the_cross_on_z(chromium, server, width, height):
+    """The cross on z is 16 px across (21 with its halo); μ ± 2σ of test digit #0 (σ ≈ 0.05 in a plane 7.5
+    units wide) was 6 to 10 px, hidden under it."""
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        open_plane(page, server.url, "/elbo")
+        settle(page)
+        box = page.locator(".vlp-overlay").first.evaluate(ELLIPSE_BOX)
+    finally:
+        context.close()
+    assert max(box) >= 48, box
