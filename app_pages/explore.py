@@ -39,6 +39,21 @@ def read_classes(images, dataset: str = "mnist") -> list[int] | None:
     return predict(model, to_float(np.asarray(images))).tolist()
 
 
+def readings(images, dataset: str = "mnist") -> list[tuple[int, float]] | None:
+    """(class, confidence) the dataset's classifier reads in each image (N, 28, 28), uint8 or float in
+    [0, 1]: its argmax, as read_classes, and the softmax's largest probability; None without the classifier."""
+    import torch
+
+    from vae.data import to_float
+
+    model = classifier(dataset)
+    if model is None:
+        return None
+    with torch.inference_mode():
+        best = model(to_float(np.asarray(images))).softmax(dim=1).max(dim=1)
+    return list(zip(best.indices.tolist(), best.values.tolist()))
+
+
 def grid(decodings: np.ndarray, per_row: int) -> np.ndarray:
     """Decodings (N, 28, 28) in [0, 1] tiled per_row to a row, grey gaps, the last row padded dark."""
     rows = [decodings[i: i + per_row] for i in range(0, len(decodings), per_row)]

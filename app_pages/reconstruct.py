@@ -15,22 +15,26 @@ import torch  # noqa: E402  (after the title: a cold start paints before torch h
 
 from app_pages.common import Loaded, escape_as_code, page_model, pinned, shared_view  # noqa: E402
 from app_pages.plane import PlaneData, PlaneExtras, latent_plane  # noqa: E402
-from app_pages import plots  # noqa: E402
+from app_pages import explore, plots  # noqa: E402
 from vae import inference  # noqa: E402
 from vae.preprocess import ImageError, display_picture, fashion_item, mnist_digit, read_upload  # noqa: E402
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
 
-def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image | np.ndarray | None) -> None:
-    """Original | 28×28 input | reconstruction, then where its code sits among the test images, on the
-    same two dimensions and with the same pinned point as the Latent page."""
+def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image | np.ndarray | None,
+                        what: str) -> None:
+    """Original | 28×28 input | reconstruction and what the classifier reads in the last two (`what` names
+    the input: "your drawing"), then where its code sits among the test images, on the same two
+    dimensions and with the same pinned point as the Latent page."""
     recon, mean = inference.reconstruct(loaded.model, torch.from_numpy(digit)[None])
     columns = st.columns(3)
     if original is not None:
         columns[0].image(display_picture(original), caption="your picture", width=160)
     columns[1].image(plots.enlarge(digit, 6), caption=f"28×28 model input ({loaded.dataset.title} style)", width=160)
     columns[2].image(plots.enlarge(recon[0], 6), caption="reconstruction", width=160)
+    say_readings(loaded.dataset, explore.readings(np.stack([digit / 255.0, recon[0]]).astype(np.float32),
+                                                  loaded.dataset.name), what)
     model = loaded.model
     images, labels = loaded.test_set()
     encodings = loaded.encodings()
@@ -52,7 +56,25 @@ def show_reconstruction(loaded: Loaded, digit: np.ndarray, original: Image.Image
                  pin=pin.for_plane("plane_reconstruct"), extras=PlaneExtras(mark=mark))
 
 
-def from_upload() -> tuple[np.ndarray, Image.Image] | None:
+def say_readings(dataset, reads: list[tuple[int, float]] | None, what: str) -> None:
+    """What the shipped classifier reads in the input and in its reconstruction (`reads`, see
+    app_pages.explore.readings), and plainly whether the trip through z kept it."""
+    if reads is None:
+        st.caption(f"The shipped classifier of {dataset.title}, which would say what this looks like, could not be "
+                   f"opened: make it with `python -m vae train-classifier --dataset {dataset.name}`.")
+        return
+    (before, sure_before), (after, sure_after) = reads
+    names = dataset.class_names
+    if before == after:
+        st.caption(f"The classifier reads “{names[before]}” in {what} ({sure_before:.0%} sure) and in the "
+                   f"reconstruction ({sure_after:.0%} sure): the trip through z kept what it shows.")
+    else:
+        st.warning(f"The classifier reads “{names[before]}” in {what} ({sure_before:.0%} sure) but "
+                   f"“{names[after]}” in the reconstruction ({sure_after:.0%} sure): the trip through z "
+                   "changed what it shows.", icon=":material/swap_horiz:")
+
+
+def from_upload() -> tuple[np.ndarray, Image.Image, str] | None:
     file = st.file_uploader("A picture of one handwritten digit", type=UPLOAD_TYPES, key="upload",
                             help="Any size; dark ink on light paper or light on dark; a phone photo works. "
                                  "It is cropped to the ink, scaled to 20×20 and centred in 28×28, as MNIST was.")
@@ -66,10 +88,10 @@ def from_upload() -> tuple[np.ndarray, Image.Image] | None:
         return None
     if upload.animated:
         st.info("This is an animated image: only its first frame is used.")
-    return digit, upload.image
+    return digit, upload.image, "your picture"
 
 
-def from_drawing() -> tuple[np.ndarray, np.ndarray] | None:
+def from_drawing() -> tuple[np.ndarray, None, str] | None:
     from streamlit_drawable_canvas import st_canvas   # a components-v2 element: importable only in a running app
 
     digits = loaded.dataset.uploads
@@ -84,19 +106,19 @@ def from_drawing() -> tuple[np.ndarray, np.ndarray] | None:
         return None
     try:
         frame = mnist_digit if digits else fashion_item
-        return frame(Image.fromarray(strokes.astype(np.uint8))), None
+        return frame(Image.fromarray(strokes.astype(np.uint8))), None, "your drawing"
     except ImageError as exc:
         st.error(str(exc))
         return None
 
 
-def from_test_set() -> tuple[np.ndarray, None]:
+def from_test_set() -> tuple[np.ndarray, None, str]:
     images, labels = loaded.test_set()
     item = loaded.dataset.item
     index = st.number_input(f"Test {item} index (0–9999)", min_value=0, max_value=len(images) - 1, value=0,
                             key="test_index")
     st.caption(f"Test {item} {index} is labelled **{loaded.dataset.class_names[labels[index]]}**.")
-    return images[index].numpy(), None
+    return images[index].numpy(), None, f"test {item} #{index}"
 
 
 loaded = page_model(placeholder)
