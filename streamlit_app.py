@@ -1,7 +1,7 @@
 """VAE Latent Explorer: `streamlit run streamlit_app.py`. Navigation, nothing else.
 
-Each page shows its title first and then calls app_pages.common.model_picker (the sidebar's model
-menu, which loads torch), so a cold start paints at once."""
+Each page shows its title first and then calls app_pages.common.model_picker (the model menu
+beside the title, which loads torch), so a cold start paints at once."""
 import streamlit as st
 
 st.set_page_config(page_title="VAE Latent Explorer", page_icon="🔢", layout="wide")
@@ -12,5 +12,5 @@ navigation = st.navigation([
     st.Page("app_pages/reconstruct.py", title="Reconstruct", icon=":material/draw:", url_path="reconstruct"),
     st.Page("app_pages/elbo.py", title="The ELBO, live", icon=":material/functions:", url_path="elbo"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
-])
+], position="top")
 navigation.run()

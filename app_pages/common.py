@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app_pages.state import first_visit_param, publish
+
 SHIPPED_PREFIX, RUN_PREFIX = "", "run:"
 PIN_BOUND = 1e3         # |x|, |y| of a pin, from a link or the browser: the plane's view is clamped to half-width 1e3
 
@@ -138,17 +140,28 @@ def url_name(path: Path) -> str:
     return SHIPPED_PREFIX + path.stem if catalog.is_shipped(path) else RUN_PREFIX + path.parent.name
 
 
-def model_picker() -> None:
-    """The sidebar's model menu; the chosen checkpoint path lands in st.session_state.checkpoint.
-    A ?model= in the URL picks the model on the first run of a session; the choice goes back to it."""
+def page_header(title: str):
+    """The page's title, at once, in a row that the model picker (model_picker) joins on its right once
+    the menu is read; on a narrow screen the picker goes under the title. Returns the row."""
+    row = st.container(horizontal=True, vertical_alignment="center", gap="medium", key="page_header")
+    row.title(title, width="content")
+    return row
+
+
+def model_picker(where=None) -> None:
+    """The model menu, in the page's header row `where` (page_header; else where the page is), where it shows
+    at every screen size. The chosen checkpoint path lands in st.session_state.checkpoint, which
+    follows the user to every page. A ?model= in the session's first link picks the model; the choice
+    goes back to the URL with the rest of the state (app_pages.state)."""
     choices = model_choices()
-    with st.sidebar:
+    with where if where is not None else st.container(key="model_row"):
         if problem := checkpoint_env_problem(choices):    # a deployment's model that will not open says why
             st.warning(escape_markdown(problem), icon=":material/error:")
         if not choices:
             st.session_state.checkpoint = None
             if not problem:
                 st.info("No model yet. Train one on the Train page, or run `make run` to fetch the default.")
+            publish(model=None)
             return
         labels = {str(choice.path): choice for choice in choices}
         by_name = {url_name(choice.path): str(choice.path) for choice in choices}
@@ -160,15 +173,18 @@ def model_picker() -> None:
                        "showing the default model.")
         if st.session_state.get("checkpoint") not in labels:
             st.session_state.checkpoint = next(iter(labels))
-        link_warning("model", st.session_state.checkpoint, unknown)
-        chosen = st.selectbox("Model", options=list(labels), format_func=lambda path: labels[path].name,
-                              key="checkpoint",
-                              help="The shipped model, then your finished or stopped training runs, newest first. "
-                                   "Below it: dataset · latent size · epochs · test loss (negative ELBO, nats per "
-                                   "image; lower is better).")
-        # The menu cuts long text short; the whole label goes below it, where it wraps: name, then details.
-        st.caption(f"{escape_markdown(labels[chosen].name)}  \n{escape_markdown(labels[chosen].details)}")
-    st.query_params["model"] = url_name(Path(chosen))
+        with st.container(horizontal=True, vertical_alignment="center", gap="small", key="model_menu", width="content"):
+            chosen = st.selectbox("Model", options=list(labels), format_func=lambda path: labels[path].name,
+                                  key="checkpoint", persist_state="session", label_visibility="collapsed",
+                                  width=240, placeholder="Model",
+                                  help="The model every page shows: the shipped models, then your finished or stopped "
+                                       "training runs, newest first. Beside it: dataset · latent size · epochs · test "
+                                       "loss (negative ELBO, nats per image; lower is better).")
+            # The menu cuts long text short; the whole label goes beside it, where it wraps: name, then details.
+            st.caption(f"{escape_markdown(labels[chosen].name)}  \n{escape_markdown(labels[chosen].details)}",
+                       width=220)
+    link_warning("model", st.session_state.checkpoint, unknown)
+    publish(model=url_name(Path(chosen)))
 
 
 # Text from outside (a link's ?model=, a run's folder, name or status.json, an upload's file name, an
@@ -203,10 +219,11 @@ def escape_as_code(text) -> str:
     return f"{fence} {text} {fence}"              # CommonMark drops one space each side: a ` at either end is safe
 
 
-def page_model(placeholder) -> Loaded:
-    """For a page that painted its title and `placeholder` first: the sidebar's picker, then the chosen
-    model; the placeholder goes, and the page stops (having said why) when there is no model."""
-    model_picker()
+def page_model(placeholder, header=None) -> Loaded:
+    """For a page that painted its title (page_header: `header`) and `placeholder` first: the model
+    picker, then the chosen model; the placeholder goes, and the page stops (having said why) when
+    there is no model."""
+    model_picker(header)
     loaded = selected_model()
     placeholder.empty()
     if loaded is None:
@@ -234,15 +251,6 @@ def selected_model() -> Loaded | None:
 
 
 # The view: which two latent dimensions, and the pinned point --------------------------------------
-
-def first_visit_param(name: str) -> str | None:
-    """?name= from the URL the session arrived with, read once; later the URL only follows the page."""
-    read = st.session_state.setdefault("url_params_read", set())
-    if name in read:
-        return None
-    read.add(name)
-    return st.query_params.get(name)
-
 
 def link_warning(name: str, about, message: str | None = None) -> None:
     """Show what was wrong with ?name= in the session's first link (`message`, given once, Markdown)
@@ -297,6 +305,7 @@ def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
     pca). The choice is kept in st.session_state.plane_choice for the other pages."""
     if latent_dim == 2:
         st.session_state.plane_choice = ("dims", (0, 1), None)
+        publish(dims=None)
         return _choice_view(2, st.session_state.plane_choice, encodings)
     options = list(range(latent_dim))
     wanted, unfit = first_visit_param("dims"), None
@@ -333,7 +342,7 @@ def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
     st.session_state.plane_choice = choice
     view = _choice_view(latent_dim, choice, encodings)
     st.info(view.note, icon=":material/info:")
-    st.query_params["dims"] = view.url
+    publish(dims=view.url)
     return view
 
 
@@ -401,7 +410,7 @@ def move_pin(xy: tuple[float, float]) -> None:
 
 
 def set_pin_in_url(xy) -> None:
-    st.query_params["z"] = f"{xy[0]:.4f},{xy[1]:.4f}"
+    publish(z=f"{xy[0]:.4f},{xy[1]:.4f}")
 
 
 # Training replay ------------------------------------------------------------------------------------

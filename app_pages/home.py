@@ -1,12 +1,14 @@
 """The landing page: what this is and where to start."""
 import streamlit as st
 
-st.title("VAE Latent Explorer")
+from app_pages.common import model_picker, page_header
+
+header = page_header("VAE Latent Explorer")
 st.markdown(
     "A **variational autoencoder** (VAE) squeezes each 28×28 MNIST digit into a tiny code *z* (here usually "
     "just two numbers) and learns to draw the digit back from that code. Because the code is two-dimensional, "
     "you can *see* the whole space the model has learned and walk around in it.\n\n"
-    "The model in the sidebar is used by every page. Two pretrained ones ship with the project: one trained "
+    "The model chosen at the top of the page is used by every page. Two pretrained ones ship with the project: one trained "
     "on handwritten digits (MNIST) and one on photos of clothing, shoes and bags (Fashion-MNIST, ten "
     "classes from T-shirt to ankle boot); every page follows the chosen model's dataset. The runs you "
     "train here join the list when they finish.")
@@ -36,6 +38,4 @@ with runs_column:
     st.caption("Overlay the test curves of up to five runs, compare their final numbers, and download a "
                "run's model to share.")
 
-from app_pages.common import model_picker  # noqa: E402  (loads torch: after the page has painted)
-
-model_picker()
+model_picker(header)

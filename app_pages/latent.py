@@ -5,50 +5,44 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-st.title("The latent plane")
-st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-MNIST items, as the model was "
-           "trained), placed at the mean of its encoding q(z|x). "
-           "Move the pointer over the plane and the decoder draws that point as you go; click or tap to pin it.")
-placeholder = st.empty()
+from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
+
+from app_pages.layout import latent_layout, latent_style  # noqa: E402
+
+latent_style()
+header = page_header("The latent plane")
+plane_column, companions = latent_layout()                       # the plane, and beside it (under it when narrow)…
+placeholder = plane_column.empty()                               # in the plane's reserved space: nothing moves
 placeholder.caption("Loading the model and the test images…")
 
-from app_pages.common import first_visit_param, page_model, pinned, plane_view, replay_view  # noqa: E402
+from app_pages.common import page_model, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
 from app_pages.plane import (PlaneData, PlaneExtras, decoder_failed, decoder_map_payload,  # noqa: E402
-                             home_square, latent_plane, snap_square, visible_square)
+                             home_square, latent_plane, opening_view, snap_square, track_view,
+                             visible_square)
 from app_pages import plots  # noqa: E402
+from app_pages.state import first_visit_param, publish  # noqa: E402
 from vae import inference  # noqa: E402
 
-loaded = page_model(placeholder)
+loaded = page_model(placeholder, header)
 model = loaded.model
 images, labels = loaded.test_set()
 encodings = loaded.encodings()                                   # (10000, latent_dim)
-view = plane_view(model.latent_dim, encodings)
+with companions:                                                 # …what the plane shows and draws on
+    st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-MNIST items, as the model "
+               "was trained), placed at the mean of its encoding q(z|x). The decoder, in your browser, draws "
+               "the point under the pointer; click or tap to pin it.")
+    view = plane_view(model.latent_dim, encodings)
 points = view.basis.to_plane(encodings)                          # (10000, 2)
 extent = inference.plane_extent(points)
 axes = view.axes
 pin = pinned((loaded.key, view.key))
 
-plane_slot = st.container()                      # the plane first on screen, its manifold controls below
 if first_visit_param("map") == "1":
     st.session_state.decoder_map = True
-map_on = st.toggle("Decoder's map", key="decoder_map",
-                   help="Colour the plane's background by what the shipped classifier reads in the decoding of "
-                        "each point: the hue is the class, the depth its confidence. 100×100 points of the "
-                        "visible square, computed on the server again after each zoom or pan.")
-if map_on:
-    st.query_params["map"] = "1"
-else:
-    st.query_params.pop("map", None)
-spacing_column, size_column = st.columns(2)
-spacing = spacing_column.radio(
-    "Manifold spacing", ["linear", "gaussian"], horizontal=True, key="spacing",
-    format_func={"linear": "even in z", "gaussian": "even in probability (inverse CDF)"}.get,
-    help="Even in z: tiles evenly spaced over the visible square. Even in probability: tiles at the "
-         "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
-         "Welling (2014), figure 4. Both follow the plane's zoom.")
-tiles = size_column.slider("Manifold: images per side", min_value=10, max_value=30, value=20, key="tiles")
-
+spacing_wanted = first_visit_param("spacing")
+if spacing_wanted in ("linear", "gaussian"):
+    st.session_state.spacing = spacing_wanted
 model_path = Path(loaded.key[0])
 model_name = model_path.parent.name if model_path.stem == "checkpoint" else model_path.stem   # a run's, or the file's
 
@@ -62,44 +56,70 @@ def explorer_file() -> bytes:
                          points=points, basis=view.basis, axes=axes, note=view.note, dataset=loaded.dataset).content
 
 
-st.download_button("Download this explorer", data=explorer_file, mime="text/html", icon=":material/download:",
-                   file_name=f"{model_name}-latent-explorer.html", on_click="ignore",
-                   help="One HTML file with this model's plane, its decoder and the test images: it opens from disk "
-                        "or a web page in any current browser, with no server and no network (about 5 MB). "
-                        "The same as `python -m vae export-html`.")
-
-st.subheader("More ways to explore")
+# The companions: one open at a time, beside the plane (only the open tab's code runs).
 run_folder = Path(loaded.key[0]).parent                          # a training run's model has its replay there
-names = ["Sample from the prior", "Interpolate", "A dot's story"]
-names += ["Training replay"] if (run_folder / "replay" / "index.json").is_file() else []
-sampling, path, story, *replaying = st.tabs(names, key="explore_tab", on_change="rerun")  # only the open tab runs
-overlays = {}
-if sampling.open:
-    with sampling:
-        overlays["points"] = explore.prior_samples(model, view)
-if path.open:
-    with path:
-        overlays["path"] = explore.interpolation(model, view, view.basis.to_latent([pin.xy])[0], encodings,
-                                                 loaded.dataset, loaded.key)
-if story.open:
-    with story:
-        overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels,
-                                                loaded.dataset)
-if replaying and replaying[0].open:
-    with replaying[0]:
-        st.caption("This model's training run saved the test images' encodings as it trained: the plane "
-                   "at each snapshot (z0 and z1), before training, during the first epoch and at each epoch end.")
-        replay_view(run_folder, heading=False)
+TABS = ["Manifold", "Sample", "Interpolate", "A dot's story"]
+TABS += ["Training replay"] if (run_folder / "replay" / "index.json").is_file() else []
+wanted_tab = first_visit_param("tab")
+if wanted_tab is not None and wanted_tab in TABS:
+    st.session_state.open_tab = wanted_tab
+if st.session_state.get("open_tab") not in TABS:
+    st.session_state.open_tab = TABS[0]
+overlays, manifold = {}, None
+with companions:
+    map_on = st.toggle("Decoder's map", key="decoder_map", persist_state="session",
+                       help="Colour the plane's background by what the shipped classifier reads in the decoding of "
+                            "each point: the hue is the class, the depth its confidence. 100×100 points of the "
+                            "visible square, computed on the server again after each zoom or pan.")
+    tabs = st.tabs(TABS, default=st.session_state.open_tab, key="explore_tab", on_change="rerun")
+    st.session_state.open_tab = next(name for name, tab in zip(TABS, tabs) if tab.open) if any(
+        tab.open for tab in tabs) else st.session_state.open_tab
+    manifold_tab, sampling, path, story, *replaying = tabs
+    if manifold_tab.open:
+        with manifold_tab:
+            spacing = st.radio(
+                "Spacing", ["linear", "gaussian"], horizontal=True, key="spacing", persist_state="session",
+                format_func={"linear": "even in z", "gaussian": "even in probability (inverse CDF)"}.get,
+                help="Even in z: tiles evenly spaced over the visible square. Even in probability: tiles at the "
+                     "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
+                     "Welling (2014), figure 4. Both follow the plane's zoom.")
+            tiles = st.slider("Images per side", min_value=10, max_value=30, value=20, key="tiles",
+                              persist_state="session")
+            st.caption("The grid of decodings is drawn beside the plane, under the preview, and follows every "
+                       "zoom and pan; click a tile to pin its point.")
+            manifold = {"n": tiles, "spacing": spacing}
+    if sampling.open:
+        with sampling:
+            overlays["points"] = explore.prior_samples(model, view)
+    if path.open:
+        with path:
+            overlays["path"] = explore.interpolation(model, view, view.basis.to_latent([pin.xy])[0], encodings,
+                                                     loaded.dataset, loaded.key)
+    if story.open:
+        with story:
+            overlays["ellipse"] = explore.dot_story(model, view, pin.xy, encodings, points, images, labels,
+                                                    loaded.dataset)
+    if replaying and replaying[0].open:
+        with replaying[0]:
+            st.caption("This model's training run saved the test images' encodings as it trained: the plane "
+                       "at each snapshot (z0 and z1), before training, during the first epoch and at each epoch end.")
+            replay_view(run_folder, heading=False)
+    st.download_button("Download this explorer", data=explorer_file, mime="text/html", icon=":material/download:",
+                       file_name=f"{model_name}-latent-explorer.html", on_click="ignore",
+                       help="One HTML file with this model's plane, its decoder and the test images: it opens from "
+                            "disk or a web page in any current browser, with no server and no network (about 5 MB). "
+                            "The same as `python -m vae export-html`.")
 
-
-
+shown = opening_view("plane", (loaded.key, view.key), extent)   # the zoom a newly drawn plane opens on
 MAP_CELLS = 100                                                  # the decoder's map: a 100×100 lattice
 
 
 @st.fragment
 def plane_and_pin() -> None:
-    """Reruns alone when a point is pinned: the plane element is unchanged, the pin's details update."""
+    """Reruns alone when a point is pinned or the view moves: the plane element is unchanged, the pin's
+    line and the link update."""
     failed = decoder_failed("plane")
+    track_view("plane", (loaded.key, view.key), extent)          # a zoom or pan reruns this fragment: to the URL
     decoder_map = None
     if map_on:
         reader = explore.classifier(loaded.dataset.name)
@@ -111,25 +131,25 @@ def plane_and_pin() -> None:
             decoder_map = decoder_map_payload(model, reader, view.basis, loaded.key, view.key, square, MAP_CELLS,
                                               tuple(loaded.dataset.class_names))
     x, y = pin.xy
-    image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0]
+    image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0] if failed else None
     latent_plane(key="plane", model=model, checkpoint_key=loaded.key, view=view,
                  data=PlaneData(points, labels, images, extent, loaded.dataset),
                  pin=pin.for_plane("plane", image=plots.enlarge(image, 1) if failed else None),
-                 extras=PlaneExtras(manifold={"n": tiles, "spacing": spacing}, overlays=overlays,
-                                    decoder_map=decoder_map))
-    picture, words = st.columns([1, 2], gap="medium", vertical_alignment="center")
-    picture.image(plots.enlarge(image, 8), width=224,
-                  caption="The decoder's output p(x | z) at the pinned point, decoded on the server.")
-    words.subheader("Pinned point")
-    words.markdown(f"{axes[0]} = **{x:.3f}**, {axes[1]} = **{y:.3f}**")
-    words.caption("Brightness is the probability of ink at each pixel. The link in the address bar keeps "
-                  "this model and point: reload it or share it to come back here.")
+                 extras=PlaneExtras(manifold=manifold, overlays=overlays, decoder_map=decoder_map), shown=shown)
+    st.markdown(f"Pinned point: {axes[0]} = **{x:.3f}**, {axes[1]} = **{y:.3f}**")
+    st.caption("The link in the address bar keeps this model, point, view and tab: reload it or share it to "
+               "come back here.")
+    publish(map="1" if map_on else None, spacing=None if st.session_state.get("spacing", "linear") == "linear"
+            else st.session_state.spacing, tab=None if st.session_state.open_tab == TABS[0] else st.session_state.open_tab)
     if failed:
+        st.image(plots.enlarge(image, 8), width=224, caption="The decoder's output p(x | z) at the pinned point, "
+                                                             "decoded on the server.")
         st.subheader("The learned manifold (decoded on the server)")
-        st.image(inference.latent_grid(model, view.basis, tiles, extent), width=min(28 * tiles, 560),
+        st.image(inference.latent_grid(model, view.basis, tiles if manifold else 20, extent),
+                 width=min(28 * (tiles if manifold else 20), 560),
                  caption=f"Evenly spaced over the plotted extent, {axes[0]} from {extent[0]:g} to {extent[1]:g}, "
                          f"{axes[1]} from {extent[2]:g} (bottom) to {extent[3]:g} (top).")
 
 
-with plane_slot:
+with plane_column:
     plane_and_pin()

@@ -1,7 +1,9 @@
 """/runs: every training run, compared side by side, and any run's model as a download."""
 import streamlit as st
 
-st.title("Runs")
+from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
+
+header = page_header("Runs")
 st.caption("Every training run under runs/: compare the test curves and final numbers of 2 to 5 of them, "
            "and download a run's model to share (the CLI's export: weights and description, no optimizer state).")
 placeholder = st.empty()
@@ -20,7 +22,7 @@ from vae import runs  # noqa: E402
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 NO_STATUS = "no status"     # a run folder with a checkpoint and no status.json (catalog.statusless_runs)
 
-model_picker()                                          # this page needs no model, only the sidebar
+model_picker(header)                                          # this page needs no model, only the sidebar
 placeholder.empty()
 root = catalog.runs_root()
 listed = runs.list_runs(root) + [(run_dir, {"state": NO_STATUS}) for run_dir in catalog.statusless_runs(root)]

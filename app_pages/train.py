@@ -1,7 +1,9 @@
 """/train: start a training process, watch it live, stop or resume it. All state comes from the run folder."""
 import streamlit as st
 
-st.title("Train a VAE")
+from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
+
+header = page_header("Train a VAE")
 placeholder = st.empty()
 placeholder.caption("Loading…")
 
@@ -174,7 +176,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
     replay_view(run_dir)
 
 
-model_picker()
+model_picker(header)
 placeholder.empty()
 root = catalog.runs_root()
 current = runs.active_run(root)

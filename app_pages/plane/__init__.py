@@ -226,6 +226,44 @@ def visible_square(key: str) -> tuple[float, float, float, float] | None:
     return browser_state(key).get("view")
 
 
+def opening_view(key: str, view_key: tuple, extent) -> str:
+    """The view ("cx,cy,half"; "" for the whole plane) that plane `key`, showing `view_key`, opens on
+    when it is drawn anew (a page change, a reload): the session's last view of it (track_view), else
+    the session's first link's ?view=, which is read here (a bad one is said, and dropped)."""
+    from app_pages.common import escape_markdown, link_warning
+    from app_pages.state import first_visit_param, known_view, parse_view, remember_view, view_text
+
+    wanted, bad = first_visit_param("view"), None
+    if wanted is not None:
+        parsed = parse_view(wanted)
+        if parsed is None:
+            bad = (f"The link's view “{escape_markdown(wanted[:60])}” is not three numbers in range; "
+                   "showing the whole plane.")
+        remember_view(view_key, parsed)
+    link_warning("view", view_key, bad)
+    track_view(key, view_key, extent)
+    view = known_view(view_key)
+    return "" if view is None else view_text(view)
+
+
+def track_view(key: str, view_key: tuple, extent) -> None:
+    """Keep the view that the browser showing plane `key` last reported as `view_key`'s, and put it in
+    the URL unless it is the whole plane (home_square of `extent`). A report is taken only when it
+    differs from the last one: right after a model or view change the state still holds the previous
+    plane's square."""
+    from app_pages.state import known_view, publish, remember_view, view_text
+
+    square = visible_square(key)
+    if square is not None and square != st.session_state.get("last_square"):
+        st.session_state.last_square = square
+        x0, x1, y0, y1 = square
+        remember_view(view_key, ((x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2))
+    view, home = known_view(view_key), home_square(extent)
+    whole = view is None or np.allclose([view[0] - view[2], view[0] + view[2], view[1] - view[2], view[1] + view[2]],
+                                        home, rtol=0, atol=1e-3 * (home[1] - home[0]))
+    publish(view=None if whole else view_text(view))
+
+
 def home_square(extent) -> tuple[float, float, float, float]:
     """The square the plane shows before any zoom (plane.js homeView): centred on `extent`, as wide as its
     longer side."""
@@ -304,7 +342,7 @@ class PlaneExtras:
 
 
 def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneData, pin: PlanePin = PlanePin(),
-                 extras: PlaneExtras = PlaneExtras(), interactive: bool = True) -> None:
+                 extras: PlaneExtras = PlaneExtras(), interactive: bool = True, shown: str | None = None) -> None:
     """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
     (x, y) at origin + x·u + y·v) showing `data`, with `pin` and `extras`. `model` None leaves the
     decoder out (a replay's early planes had other decoders); `interactive=False` takes no pins."""
@@ -341,7 +379,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
         "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
                                                               frames["points"]),
         "decoder_map": decoder_map, "class_names": list(dataset.class_names), "item": dataset.item,
-        "theme": _theme(),
+        "theme": _theme(), "view": shown, "report_view": shown is not None or decoder_map is not None,
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=payload, **callbacks)

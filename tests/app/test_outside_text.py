@@ -68,7 +68,7 @@ def test_link_warnings_stay_until_the_model_they_are_about_changes(runs_dir, mon
     assert len(warnings(app)) == 2, warnings(app)
     app.switch_page("app_pages/latent.py").run()                     # the pin is the pages' own
     assert len(warnings(app)) == 2, warnings(app)
-    app.sidebar.selectbox[0].set_value(str(run / runs.CHECKPOINT)).run()
+    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
     assert messages(app) == {"exception": [], "error": []}
     assert warnings(app) == []
 
@@ -103,7 +103,7 @@ def test_a_run_named_like_a_shipped_model_is_told_apart_in_the_menu(open_page, r
     runs.rename_run(renamed, "mnist-2d")
     runs.rename_run(reversed_, "best\u202ed2-tsinm")
     app = open_page()
-    picker = app.sidebar.selectbox[0]
+    picker = app.selectbox(key="checkpoint")
     shown = picker.options                                         # as the menu shows them
     assert len(set(shown)) == len(shown), shown
     assert shown[0] == "mnist-2d" and "mnist-2d (run 20260101-000000)" in shown

@@ -45,12 +45,12 @@ def test_page_renders_without_errors(open_page, page):
     assert app.title and app.title[0].value
 
 
-def test_sidebar_offers_the_shipped_model_first(open_page):
+def test_the_model_menu_offers_the_shipped_model_first(open_page):
     app = open_page()
-    picker = app.sidebar.selectbox[0]
+    picker = app.selectbox(key="checkpoint")
     assert picker.value.endswith("mnist-2d.pt")
     assert picker.format_func(picker.value) == "mnist-2d"
-    assert escape_markdown("z=2") in app.sidebar.caption[0].value             # the details are Markdown-escaped
+    assert escape_markdown("z=2") in app.caption[0].value             # the details are Markdown-escaped
 
 
 def plane_data(app, index: int = 0) -> dict:
@@ -202,7 +202,7 @@ def test_train_page_starts_one_run_and_refuses_a_second(open_page, runs_dir):
     wait_until(lambda: runs.read_status(run_dir)["state"] != "running", every=0.5)
     assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
     app = open_page()
-    options = app.sidebar.selectbox[0].options
+    options = app.selectbox(key="checkpoint").options
     assert f"run {run_dir.name}" in options, options
 
 
@@ -225,7 +225,7 @@ def test_without_any_model_the_pages_say_so(open_page, tmp_path, monkeypatch):
     for page in ("app_pages/latent.py", "app_pages/reconstruct.py"):
         app = open_page(page)
         assert messages(app) == {"exception": [], "error": []}
-        assert "No model" in app.warning[0].value
+        assert any("No model" in w.value for w in app.warning)
 
 
 @pytest.mark.parametrize("content, why", [(None, "no such checkpoint file"),
@@ -240,10 +240,10 @@ def test_a_broken_vae_checkpoint_says_so_by_name(open_page, tmp_path, monkeypatc
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
     app = open_page("app_pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
-    said = [w.value for w in app.sidebar.warning]
+    said = [w.value for w in app.warning if "VAE" in w.value]
     assert len(said) == 1 and said[0].startswith(escape_markdown(f"VAE_CHECKPOINT={path}: {why}")), said
     assert not any("make run" in info.value for info in app.info)
-    assert "No model" in app.main.warning[0].value
+    assert any("No model" in w.value for w in app.main.warning)
 
     run_dir = runs_dir / "20260101-000000-mlp-z2-e1-b128"           # with a model in the menu, it still says so
     vae.save_checkpoint(run_dir / runs.CHECKPOINT, vae.VAE(vae.ModelConfig(latent_dim=2)).eval(),
@@ -251,7 +251,7 @@ def test_a_broken_vae_checkpoint_says_so_by_name(open_page, tmp_path, monkeypatc
     runs.write_json_atomic(run_dir / runs.STATUS, {"state": "finished", "started": 1.0, "epoch": 1, "epochs": 1})
     app.run()
     assert messages(app) == {"exception": [], "error": []}
-    assert [w.value for w in app.sidebar.warning] == said and app.session_state["checkpoint"] == str(
+    assert [w.value for w in app.warning if "VAE" in w.value] == said and app.session_state["checkpoint"] == str(
         run_dir / runs.CHECKPOINT)
 
 
@@ -321,7 +321,7 @@ def open_explore_tab(app, tab: str):
 
 
 def test_prior_samples_are_seeded_and_marked_on_the_plane(open_page):
-    app = open_page("app_pages/latent.py")
+    app = open_explore_tab(open_page("app_pages/latent.py"), "Sample")
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     expected = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).numpy()      # seed 0, T = 1
     np.testing.assert_allclose(plane_data(app)["overlays"]["points"], expected, atol=1e-6)
@@ -546,7 +546,7 @@ def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
         torch.manual_seed(seed)
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
     app = open_page("app_pages/latent.py")
-    app.sidebar.selectbox[0].set_value(str(run / runs.CHECKPOINT)).run()
+    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}
@@ -569,8 +569,8 @@ def test_a_run_whose_status_names_its_dataset_oddly_is_still_offered_and_replaye
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), load_mnist("test")[0], step=step,
                              epoch=step / 10)
     app = open_page("app_pages/latent.py")
-    assert "run odd" in app.sidebar.selectbox[0].options
-    app.sidebar.selectbox[0].set_value(str(run / runs.CHECKPOINT)).run()
+    assert "run odd" in app.selectbox(key="checkpoint").options
+    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}

@@ -19,15 +19,15 @@ def test_a_run_without_status_is_listed_and_its_model_opens(open_page, runs_dir,
     states = dict(zip(table["run"], table["state"]))
     assert states == {"with-status": "finished", "copied": "no status", "broken": "no status"}
     assert dict(zip(table["run"], table["checkpoint"]))["copied"]
-    menu = app.sidebar.selectbox[0]
+    menu = app.selectbox(key="checkpoint")
     assert list(menu.options)[-2:] == ["run with-status", "run copied"]   # not broken: unreadable
     menu.set_value(str(runs_dir / "copied" / "checkpoint.pt")).run()
-    assert "no status" in app.sidebar.caption[0].value and "3 epochs" in app.sidebar.caption[0].value
+    assert "no status" in app.caption[0].value and "3 epochs" in app.caption[0].value
 
     linked = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     linked.query_params.update({"model": "run:copied"})
     linked.switch_page("app_pages/latent.py").run()
     assert messages(linked) == {"exception": [], "error": []}
-    assert linked.sidebar.selectbox[0].value == str(runs_dir / "copied" / "checkpoint.pt")
+    assert linked.selectbox(key="checkpoint").value == str(runs_dir / "copied" / "checkpoint.pt")
     assert linked.query_params["model"] == "run:copied"
     assert plane_data(linked)["points"]

@@ -147,14 +147,14 @@ def test_a_run_is_renamed_and_deleted_from_the_runs_page(open_page, trained, run
     app.button(key="rename").click().run()
     assert messages(app) == {"exception": [], "error": []}
     assert runs.read_name(trained) == "tiny *tanh* run"
-    picker = app.sidebar.selectbox[0]
+    picker = app.selectbox(key="checkpoint")
     assert "tiny *tanh* run" in picker.options
     app.button(key="delete").click().run()
     assert "for good" in app.warning[0].value and trained.is_dir()           # asked, not yet deleted
     app.button(key="delete_confirmed").click().run()
     assert messages(app) == {"exception": [], "error": []}
     assert not trained.exists()
-    assert all("tiny" not in label for label in app.sidebar.selectbox[0].options)
+    assert all("tiny" not in label for label in app.selectbox(key="checkpoint").options)
 
 
 def test_a_training_run_cannot_be_deleted(open_page, runs_dir):
@@ -185,8 +185,8 @@ def test_a_link_to_a_deleted_model_says_so_and_shows_the_default(open_page, trai
     app.query_params["model"] = f"run:{trained.name}"
     app.switch_page("app_pages/latent.py").run()
     assert messages(app) == {"exception": [], "error": []}
-    assert any("not here" in w.value for w in app.sidebar.warning)
-    assert app.sidebar.selectbox[0].value.endswith("mnist-2d.pt")
+    assert any("not here" in w.value for w in app.warning)
+    assert app.selectbox(key="checkpoint").value.endswith("mnist-2d.pt")
 
 
 def test_a_runs_checkpoint_on_the_train_page_stays_out_of_the_shared_model_cache(open_page, trained, monkeypatch):

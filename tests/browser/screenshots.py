@@ -56,7 +56,7 @@ def shoot_explore(page, url: str, out: Path) -> None:
     """Two of the Latent page's tabs, each with what it draws on the plane: docs/interpolate.png, docs/story.png."""
     open_plane(page, url)
     pin_plane(page, 0.7, 0.35)
-    for tab, name, last in (("Sample from the prior", "prior", "Draw other samples"),
+    for tab, name, last in (("Sample", "prior", "Draw other samples"),
                             ("Interpolate", "interpolate", "Download as an animation"),
                             ("A dot's story", "story", "nearest neighbours in latent space")):
         page.get_by_role("tab", name=tab).click()

@@ -12,6 +12,7 @@ import { renderManifold } from "./manifold.js";
 import { View } from "./view.js";
 
 const DOT_RADIUS = 8;            // CSS px within which the pointer is "on" a dot
+const SIDE_MIN = 260;            // CSS px the side column (preview, dot, manifold) needs beside the plane
 
 // What survives reruns and page switches in this browser tab: decoders and test images by key
 // (so Python sends them once), and each plane's view (zoom) by model and dimensions.
@@ -46,17 +47,19 @@ async function testImages(data) {
 const HTML = `
 <div class="vlp">
   <div class="vlp-msg" role="status"></div>
-  <div class="vlp-bar"><span class="vlp-title">class:</span><span class="vlp-legend"></span>
-    <button type="button" class="vlp-zoom" data-zoom="0.8" aria-label="zoom in">+</button>
-    <button type="button" class="vlp-zoom" data-zoom="1.25" aria-label="zoom out">−</button>
-    <button type="button" class="vlp-reset">Reset view</button>
-    <button type="button" class="vlp-full" aria-pressed="false" title="show the plane on the whole screen">Fullscreen</button></div>
   <div class="vlp-replay" hidden>
     <button type="button" class="vlp-play" aria-label="play the replay">▶ Play</button>
     <input type="range" class="vlp-frame" min="0" max="0" value="0" aria-label="snapshot">
     <span class="vlp-frame-label" aria-live="polite"></span>
   </div>
   <div class="vlp-row">
+    <div class="vlp-bar"><span class="vlp-title">class:</span><span class="vlp-legend"></span>
+      <span class="vlp-tools">
+        <button type="button" class="vlp-zoom" data-zoom="0.8" aria-label="zoom in">+</button>
+        <button type="button" class="vlp-zoom" data-zoom="1.25" aria-label="zoom out">−</button>
+        <button type="button" class="vlp-reset">Reset view</button>
+        <button type="button" class="vlp-full" aria-pressed="false" title="show the plane on the whole screen">Fullscreen</button>
+      </span></div>
     <div class="vlp-planewrap">
       <canvas class="vlp-plane" tabindex="0" role="application"></canvas>
       <canvas class="vlp-overlay"></canvas>
@@ -64,17 +67,19 @@ const HTML = `
       <div class="vlp-hint" aria-live="polite"></div>
     </div>
     <div class="vlp-side">
-      <div class="vlp-caption vlp-preview-caption">Decoded under the pointer</div>
-      <canvas class="vlp-preview" width="28" height="28" aria-label="the decoder's drawing of the point under the pointer"></canvas>
-      <div class="vlp-coords" aria-live="polite"></div>
-      <div class="vlp-dot empty"><canvas class="vlp-dotimg" width="28" height="28"></canvas><div class="vlp-dotinfo"></div></div>
-      <div class="vlp-help"></div>
+      <div class="vlp-look">
+        <div class="vlp-caption vlp-preview-caption">Decoded under the pointer</div>
+        <canvas class="vlp-preview" width="28" height="28" aria-label="the decoder's drawing of the point under the pointer"></canvas>
+        <div class="vlp-coords" aria-live="polite"></div>
+        <div class="vlp-dot empty"><canvas class="vlp-dotimg" width="28" height="28"></canvas><div class="vlp-dotinfo"></div></div>
+        <div class="vlp-help"></div>
+      </div>
+      <div class="vlp-manifold-wrap hidden">
+        <canvas class="vlp-manifold" aria-label="the learned manifold: click a tile to pin its point"></canvas>
+        <div class="vlp-manifold-caption"></div>
+      </div>
+      <div class="vlp-maplegend" hidden></div>
     </div>
-  </div>
-  <div class="vlp-maplegend" hidden></div>
-  <div class="vlp-manifold-wrap hidden">
-    <canvas class="vlp-manifold" aria-label="the learned manifold: click a tile to pin its point"></canvas>
-    <div class="vlp-manifold-caption"></div>
   </div>
 </div>`;
 
@@ -113,9 +118,11 @@ export class LatentPlane {
     const range = $(".vlp-frame"), play = $(".vlp-play");
     range.addEventListener("input", () => { this.stopPlaying(); this.showFrame(Number(range.value)); }, { signal });
     play.addEventListener("click", () => (this.playing ? this.stopPlaying() : this.startPlaying()), { signal });
-    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver = new ResizeObserver(() => { this.layout(); this.resize(); });
+    this.resizeObserver.observe(this.el);
     this.resizeObserver.observe(this.wrap);
     this.resizeObserver.observe(this.manifoldWrap);
+    window.addEventListener("resize", () => { this.layout(); this.resize(); }, { signal });
   }
 
   // Everything this plane started ends here: listeners, timers, animation frames, the manifold job.
@@ -166,6 +173,7 @@ export class LatentPlane {
     this.loadImages(data);
     this.setupFrames(data);
     this.setupMap(data.decoder_map);
+    this.layout();
     // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
     const look = JSON.stringify([data.points_key, data.model, data.view_key, data.basis, data.extent, data.mark, data.pin_serial,
                                  data.manifold, !!this.decoder, data.pin_image, data.overlays, data.theme,
@@ -334,9 +342,9 @@ export class LatentPlane {
   }
 
   reportView() {
-    // While the map is on, Python learns the visible square a moment after the zooming and panning
-    // stop, and sends the map of it (each report is a rerun, so none while the map is off).
-    if (!this.map || !this.data.interactive) return;
+    // Python learns the visible square a moment after the zooming and panning stop, where it asked
+    // (report_view: the view goes into the page's link) or the map is on (it sends the map of it).
+    if (!(this.map || this.data.report_view) || !this.data.interactive) return;
     this.later("view", 250, () => {
       const r = (t) => (Math.round(t * 1e4) / 1e4).toString();
       this.report("view", this.view.square().map(r).join(","));
@@ -499,6 +507,22 @@ export class LatentPlane {
     if (this.options.onView) this.options.onView(view);
   }
 
+  // The plane as large as the window's height allows, beside its side column (preview, nearest dot,
+  // manifold) when the component is wide enough, else over it; the legend and the view's buttons head
+  // the side column or, when narrow, the plane (plane.css: .vlp-wide). In fullscreen, plane.css alone.
+  layout() {
+    const width = this.el.clientWidth, height = window.innerHeight;
+    if (!width || !height || this.immersive()) return;
+    const top = this.el.getBoundingClientRect().top + window.scrollY;       // from the page's top
+    const fit = Math.max(Math.min(320, height - 24), height - Math.min(Math.max(top, 0), height / 4) - 12);
+    const wide = width >= 700;
+    const side = Math.floor(wide ? Math.min(fit, width - SIDE_MIN - 12) : Math.min(fit, width));
+    if (side === this.planeSide && wide === this.wide) return;
+    this.planeSide = side; this.wide = wide;
+    this.el.style.setProperty("--vlp-plane", `${side}px`);
+    this.el.classList.toggle("vlp-wide", wide);
+  }
+
   resize(force) {
     const size = Math.round(this.wrap.clientWidth);
     const dpr = window.devicePixelRatio || 1;
@@ -521,6 +545,8 @@ export class LatentPlane {
     this.el.classList.toggle("vlp-fullscreen", full);
     this.fullButton.setAttribute("aria-pressed", String(full));
     this.fullButton.textContent = full ? "Exit fullscreen" : "Fullscreen";
+    this.planeSide = null;
+    this.layout();
   }
 
   // ---- drawing: at most once per animation frame ------------------------------------------------
