@@ -102,7 +102,7 @@ def from_drawing() -> tuple[np.ndarray, None, str] | None:
                        width=280, drawing_mode="freedraw", return_image_data=True, key="canvas")
     strokes = canvas.image_data
     if strokes is None or strokes[..., :3].max() == 0:
-        st.info(f"Draw a {loaded.dataset.item} in the black square to see its reconstruction.")
+        st.info(f"Draw {loaded.dataset.article} {loaded.dataset.item} in the black square to see its reconstruction.")
         return None
     try:
         frame = mnist_digit if digits else fashion_item

@@ -17,6 +17,7 @@ class Dataset:
     files: dict                     # raw IDX file name -> sha256 of its uncompressed bytes
     class_names: tuple              # label i reads as class_names[i]
     item: str                       # one example, in prose: "digit", "item"
+    article: str                    # the indefinite article before `item`: "a" digit, "an" item
     sources: tuple                  # fetchers `vae.data` tries in order (see vae.data.FETCHERS)
     local_copies: tuple = ()        # folders that may hold the files (plain or .gz), e.g. a Debian package's
     install_hint: str = ""          # how a user gets a local copy
@@ -30,7 +31,7 @@ class Dataset:
 
 
 MNIST = Dataset(
-    name="mnist", title="MNIST", folder="MNIST", item="digit",
+    name="mnist", title="MNIST", folder="MNIST", item="digit", article="a",
     files={
         "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
         "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -43,7 +44,7 @@ MNIST = Dataset(
 )
 
 FASHION_MNIST = Dataset(
-    name="fashion-mnist", title="Fashion-MNIST", folder="FashionMNIST", item="item",
+    name="fashion-mnist", title="Fashion-MNIST", folder="FashionMNIST", item="item", article="an",
     # The uncompressed files of Zalando's release, as Debian's dataset-fashion-mnist ships them
     # (its .gz files are recompressed, so their own hashes differ from torchvision's md5 list).
     files={
