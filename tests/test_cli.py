@@ -284,3 +284,31 @@ def test_the_data_roots_help_names_the_real_default(monkeypatch):
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     text = sub.choices["data"].format_help()
     assert f"(default: $VAE_DATA_ROOT, else the project's {default_root()})" in text and "./data" not in text
+
+
+def test_evaluate_prints_the_latent_metrics_of_vae_evaluate(vae_cli, monkeypatch, mnist_train, mnist_test):
+    """The kNN accuracy and the class agreement that `evaluate` prints are vae.evaluate.latent_metrics' (the
+    Runs page's), called once with the CLI's k and the shipped classifier, not a second computation."""
+    import vae.evaluate
+    from vae.classifier import classifier_path, load_classifier, predict
+
+    calls = []
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs["knn_k"])
+        return latent_metrics(*args, **kwargs)
+
+    latent_metrics = vae.evaluate.latent_metrics
+    monkeypatch.setattr(vae.evaluate, "latent_metrics", recorded)
+    checkpoint = ROOT / "checkpoints" / "mnist-2d.pt"
+    code, out, err = vae_cli("evaluate", checkpoint, "--limit", 300, "--knn-k", 3, "--device", "cpu")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert calls == [3]
+
+    model, _ = load_checkpoint(checkpoint)
+    reader, _ = load_classifier(classifier_path("mnist"))
+    images, labels = mnist_test[0][:300], mnist_test[1][:300]
+    expected = latent_metrics(model, images, labels, train=mnist_train, knn_k=3, classify=lambda x: predict(reader, x))
+    assert set(expected) == {"knn_accuracy", "knn_k", "class_agreement"}
+    assert {name: result[name] for name in expected} == expected

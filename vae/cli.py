@@ -197,8 +197,7 @@ def cmd_evaluate(args) -> int:
     from .classifier import classifier_path, load_classifier, predict
     from .data import load_dataset
     from .datasets import dataset_of
-    from .evaluate import class_agreement, evaluate_elbo, evaluate_iwae, knn_accuracy
-    from .inference import encode_dataset
+    from .evaluate import evaluate_elbo, evaluate_iwae, latent_metrics
     from .train import resolve_device
 
     model, meta = load_checkpoint(args.checkpoint, map_location=resolve_device(args.device))
@@ -209,16 +208,15 @@ def cmd_evaluate(args) -> int:
     if args.iwae_k:
         result["nll_iwae"] = evaluate_iwae(model, images, k=args.iwae_k, seed=args.seed)
         result["iwae_k"] = args.iwae_k
-    if args.knn_k:
-        train_images, train_labels = load_dataset("train", args.data_root, dataset=dataset)
-        result["knn_accuracy"] = knn_accuracy(encode_dataset(model, train_images), train_labels,
-                                              encode_dataset(model, images), labels, k=args.knn_k)
-        result["knn_k"] = args.knn_k
     reader = args.classifier or classifier_path(dataset)
-    if reader.is_file():
-        classifier, _ = load_classifier(reader, map_location=model.device, dataset=dataset)
+    classifier = load_classifier(reader, map_location=model.device, dataset=dataset)[0] if reader.is_file() else None
+    if classifier is not None:
         result["classifier_accuracy"] = (predict(classifier, images).cpu() == labels).float().mean().item()
-        result["class_agreement"] = class_agreement(lambda x: predict(classifier, x), model, images, labels)
+    # The kNN accuracy and the class agreement are the Runs page's too: one function computes them for both.
+    result.update(latent_metrics(
+        model, images, labels, knn_k=args.knn_k,
+        train=load_dataset("train", args.data_root, dataset=dataset) if args.knn_k else None,
+        classify=None if classifier is None else (lambda x: predict(classifier, x))))
     result["images"], result["dataset"] = len(images), dataset.name
     print(_json_line(result))
     return 0
