@@ -54,8 +54,28 @@ def widget(name: str) -> dict:
 
 
 def configs_from_form(values: dict) -> tuple[ModelConfig, TrainConfig]:
-    """Build and check the configs from the form's {field: value}; raises ValueError with the table's words.
-    Fields left out take their defaults; an empty log interval is chosen so a short run still draws a curve."""
+    """Build and check the configs from the form's {field: value}; raises ValueError with the table's words,
+    or vae.memory's refusal when the run cannot fit in memory. Fields left out take their defaults; an empty
+    log interval is chosen so a short run still draws a curve."""
+    model_cfg, train_cfg = _configs(values)
+    memory = memory_needed(model_cfg, train_cfg)
+    if memory.refusal:
+        raise ValueError(memory.refusal)
+    return model_cfg, train_cfg
+
+
+def memory_caption(values: dict) -> str:
+    """The line under the form's options: vae.memory's estimate of the run's peak memory for the form's
+    values (memory_needed's note), or why there is none."""
+    try:
+        model_cfg, train_cfg = _configs(values)
+    except ValueError as exc:
+        return f"No memory estimate: {exc}"
+    memory = memory_needed(model_cfg, train_cfg)
+    return memory.note + (" More than is free: Start will refuse it." if memory.refusal else "")
+
+
+def _configs(values: dict) -> tuple[ModelConfig, TrainConfig]:
     device = values.get("device", "auto")
     if device not in available_devices():
         raise ValueError(f"Device {device!r} is not available here; choose one of {available_devices()}.")
@@ -67,11 +87,7 @@ def configs_from_form(values: dict) -> tuple[ModelConfig, TrainConfig]:
         images = min(probe.limit or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
         steps = probe.epochs * math.ceil(images / probe.batch_size)
         train_values["log_every"] = max(1, min(TrainConfig.log_every, steps // CHART_POINTS))
-    train_cfg = TrainConfig(**train_values)
-    memory = memory_needed(model_cfg, train_cfg)
-    if memory.refusal:
-        raise ValueError(memory.refusal)
-    return model_cfg, train_cfg
+    return model_cfg, TrainConfig(**train_values)
 
 
 def memory_needed(model_cfg: ModelConfig, train_cfg: TrainConfig):

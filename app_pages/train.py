@@ -51,8 +51,13 @@ def training_form(root: Path, busy: bool) -> None:
             advanced = st.columns(3)
             for i, name in enumerate(launch.advanced_fields()):
                 values[name] = option_widget(advanced[i % 3], name)
+        # A form sends its values only when one of its buttons is pressed: the estimate is of the options as
+        # last sent, and "Estimate memory" sends them without starting anything.
+        st.caption(escape_markdown(launch.memory_caption(values)))
         submitted = st.form_submit_button("Start training", type="primary", disabled=busy,
                                           help="A run is going: stop it or wait for it to finish." if busy else None)
+        st.form_submit_button("Estimate memory", key="estimate_memory",
+                              help="The memory this configuration needs, without starting it")
     if not submitted:
         return
     try:

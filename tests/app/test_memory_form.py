@@ -2,6 +2,7 @@
 starts nothing."""
 import vae.memory
 from app_pages import launch
+from app_pages.common import escape_markdown
 from vae.memory import estimate_training_memory, size_text
 from vae.model import ModelConfig
 from vae.train import TrainConfig
@@ -29,3 +30,25 @@ def test_the_estimate_is_the_forms_and_the_default_fits(monkeypatch):
     memory = launch.memory_needed(model_cfg, train_cfg)
     assert memory.refusal is None and memory.available == 16 * 10**9
     assert memory.note == f"Training this needs about {size_text(memory.estimate.total)} of memory (16.0 GB free)."
+
+
+def test_the_form_shows_the_estimate_of_its_options_and_estimate_memory_updates_it(open_page, runs_dir, monkeypatch):
+    """Under the options, a caption gives vae.memory's estimate for the chosen configuration; the form sends
+    its values only on a button, and "Estimate memory" sends them (a wider hidden layer: a larger figure)
+    without starting a run."""
+    monkeypatch.setattr(vae.memory, "available_memory", lambda device=None: 16 * 10**9)
+
+    def said(hidden: int) -> str:
+        total = estimate_training_memory(ModelConfig(hidden=hidden), TrainConfig()).total
+        return escape_markdown(f"Training this needs about {size_text(total)} of memory (16.0 GB free).")
+
+    def caption(app) -> str:
+        return next(c.value for c in app.caption if c.value.startswith("Training this needs"))
+
+    app = open_page("app_pages/train.py")
+    assert ModelConfig().hidden != 2048 and caption(app) == said(ModelConfig().hidden)
+    option(app, "hidden").set_value(2048)
+    app.button(key="estimate_memory").click().run()
+    assert messages(app) == {"exception": [], "error": []}
+    assert caption(app) == said(2048) != said(ModelConfig().hidden)
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
