@@ -10,6 +10,7 @@ BLAS reaches on this machine (the theoretical peak is cores x clock x FLOPs per 
 steps the same FLOPs are counted against the same float32 ceiling.
 """
 import argparse
+import os
 import time
 
 import torch
@@ -74,7 +75,8 @@ def main():
     flops = per_step * trainer.steps_per_epoch
     ceiling = gemm_gflops(device)
     print(f"device {device}, threads {torch.get_num_threads()}, hidden {args.hidden}, batch {cfg.batch_size}, "
-          f"optimizer {args.optimizer}, precision {resolve_precision(args.precision, device)}")
+          f"optimizer {args.optimizer}, precision {resolve_precision(args.precision, device)}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")   # a loaded machine moves the fraction
     print(f"FLOPs per epoch: {flops / 1e9:.1f} GFLOP; epoch (training steps) {seconds:.2f} s; "
           f"{60000 / seconds:.0f} images/s")
     print(f"achieved {flops / seconds / 1e9:.1f} GFLOP/s; float32 GEMM on this machine {ceiling:.1f} GFLOP/s; "
