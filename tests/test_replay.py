@@ -2,6 +2,8 @@
 import json
 
 import numpy as np
+import pytest
+import torch
 
 import vae
 from vae import replay
@@ -49,3 +51,49 @@ def test_an_unreadable_index_reads_as_no_replay(tmp_path):
     for text in ["not json", "{}", '[{"step": "3", "file": "x.npy", "epoch": 1}]', '[{"step": 3, "file": "../x", "epoch": 1}]']:
         (tmp_path / "replay" / "index.json").write_text(text)
         assert replay.read_index(tmp_path) == []
+
+
+def diverged(scale: float) -> vae.VAE:
+    """A small model whose latent means are `scale` times an ordinary model's: what a diverging run encodes."""
+    model = vae.VAE(vae.ModelConfig(hidden=16)).eval()
+    with torch.no_grad():
+        model.encoder[-1].weight.mul_(scale)
+        model.encoder[-1].bias.mul_(scale)
+    return model
+
+
+def test_a_diverging_runs_codes_beyond_float16_are_kept_not_turned_to_inf(tmp_path):
+    """Codes past float16's 65,504 are stored as they are (float32): float16 made them ±inf, which the
+    replay's plane cannot place. Ordinary codes still take float16's half of the bytes."""
+    images = load_mnist("test")[0][:500]
+    model = diverged(1e7)
+    expected = encode_dataset(model, images)
+    assert np.isfinite(expected).all() and np.abs(expected).max() > 10 * float(np.finfo(np.float16).max)
+    replay.save_snapshot(tmp_path, model, images, step=3, epoch=0.5)
+    entry, = replay.read_index(tmp_path)
+    assert "nonfinite" not in entry
+    np.testing.assert_array_equal(replay.load_snapshot(tmp_path, entry), expected)
+
+    replay.save_snapshot(tmp_path, diverged(1.0), images, step=4, epoch=1)
+    assert np.load(tmp_path / "replay" / replay.read_index(tmp_path)[1]["file"]).dtype == np.float16
+
+
+def test_codes_that_are_not_numbers_are_counted_and_refused_when_read(tmp_path):
+    """A model gone to NaN: the snapshot's entry counts the images whose code is not a finite number, and
+    load_snapshot refuses it (a ValueError, which the dashboard's replay skips) instead of handing NaN on;
+    so does a float16 snapshot that overflowed to inf under the old writer."""
+    images = load_mnist("test")[0][:500]
+    model = diverged(1.0)
+    with torch.no_grad():
+        model.encoder[-1].bias[0] = float("nan")                  # the first latent mean of every image
+    replay.save_snapshot(tmp_path, model, images, step=5, epoch=1)
+    entry, = replay.read_index(tmp_path)
+    assert entry["nonfinite"] == 500
+    with pytest.raises(replay.NonFiniteSnapshot, match="step 5 is left out: 500 of 500 test images"):
+        replay.load_snapshot(tmp_path, entry)
+
+    old = np.zeros((500, 2), np.float16)
+    old[[3, 7], 1] = np.inf                                       # what 1e6 became in float16
+    np.save(tmp_path / "replay" / "old.npy", old)
+    with pytest.raises(ValueError, match="2 of 500 test images"):
+        replay.load_snapshot(tmp_path, {"step": 9, "epoch": 2, "file": "old.npy"})

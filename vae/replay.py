@@ -5,6 +5,10 @@ A run folder gets replay/index.json, a list of {"step", "epoch", "file"} oldest 
 replay/<step>.npy per snapshot: the latent means of the 10,000 test images, float16 (N, latent_dim),
 320 kB for a 2-D model. Snapshots are taken a few times during the first epoch, when the clusters
 form, and at each epoch end; a run keeps at most MAX_SNAPSHOTS, thinning the older ones.
+
+A diverging run's codes can pass float16's ±65,504, where they would become ±inf: such a snapshot is
+kept as float32. Codes that are not numbers at all (a model gone to NaN) are counted in the snapshot's
+entry ("nonfinite"), and load_snapshot refuses them, so that no plane is drawn from them unawares.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from .inference import encode_dataset
 
 FOLDER, INDEX = "replay", "index.json"
 MAX_SNAPSHOTS = 60
+FLOAT16_MAX = float(np.finfo(np.float16).max)               # 65,504: beyond it float16 holds ±inf
 FIRST_EPOCH = (0.0, 0.03, 0.08, 0.15, 0.3, 0.5, 0.75)      # fractions of epoch 1 with a snapshot (0: untrained)
 
 
@@ -39,9 +44,28 @@ def read_index(run_dir) -> list[dict]:
             and isinstance(e.get("file"), str) and "/" not in e["file"] and isinstance(e.get("epoch"), (int, float))]
 
 
+class NonFiniteSnapshot(ValueError):
+    """A snapshot holding codes that are not finite numbers: a plane cannot place them."""
+
+
 def load_snapshot(run_dir, entry: dict) -> np.ndarray:
-    """One snapshot's encodings (N, latent_dim) float32."""
-    return np.load(Path(run_dir) / FOLDER / entry["file"], allow_pickle=False).astype(np.float32)
+    """One snapshot's encodings (N, latent_dim) float32; NonFiniteSnapshot (a ValueError, as for an unreadable
+    file) when some are NaN or infinite: a diverged model's, or a float16 overflow in a replay written before
+    large codes were kept as float32."""
+    codes = np.load(Path(run_dir) / FOLDER / entry["file"], allow_pickle=False).astype(np.float32)
+    bad = int((~np.isfinite(codes)).reshape(len(codes), -1).any(axis=1).sum())
+    if bad:
+        raise NonFiniteSnapshot(f"The replay's snapshot at step {entry['step']} is left out: {bad:,} of "
+                                f"{len(codes):,} test images have codes that are not finite numbers (the run diverged).")
+    return codes
+
+
+def stored(codes: np.ndarray) -> np.ndarray:
+    """Codes as a snapshot keeps them: float16 (half the bytes, finer than a plot's pixels) when every one
+    fits it; float32 when not, so that a diverging run's large codes stay what they are, not ±inf."""
+    if np.isfinite(codes).all() and np.abs(codes).max(initial=0.0) <= FLOAT16_MAX:
+        return codes.astype(np.float16)
+    return codes.astype(np.float32)
 
 
 def thinned(entries: list[dict], limit: int = MAX_SNAPSHOTS) -> list[dict]:
@@ -62,14 +86,18 @@ def save_snapshot(run_dir, model, test_images: torch.Tensor, *, step: int, epoch
     folder.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    codes = encode_dataset(model, test_images).astype(np.float16)
+    codes = encode_dataset(model, test_images)                            # (N, latent_dim) float32
     model.train(was_training)
     name = f"{step:08d}.npy"
     with atomic_path(folder / name) as tmp:
         with open(tmp, "wb") as handle:
-            np.save(handle, codes, allow_pickle=False)
+            np.save(handle, stored(codes), allow_pickle=False)
+    entry = {"step": step, "epoch": round(float(epoch), 3), "file": name}
+    nonfinite = int((~np.isfinite(codes)).any(axis=1).sum())
+    if nonfinite:
+        entry["nonfinite"] = nonfinite                                    # images whose code is NaN or ±inf
     entries = [e for e in read_index(run_dir) if e["step"] < step]       # a resume re-takes later ones
-    kept = thinned(entries + [{"step": step, "epoch": round(float(epoch), 3), "file": name}])
+    kept = thinned(entries + [entry])
     with atomic_path(folder / INDEX) as tmp:
         Path(tmp).write_text(json.dumps(kept))
     for stale in set(p.name for p in folder.glob("*.npy")) - {e["file"] for e in kept}:
