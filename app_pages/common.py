@@ -140,11 +140,16 @@ def url_name(path: Path) -> str:
     return SHIPPED_PREFIX + path.stem if catalog.is_shipped(path) else RUN_PREFIX + path.parent.name
 
 
-def page_header(title: str):
+def page_header(title: str, style: str | None = None):
     """The page's title, at once, in a row that the model picker (model_picker) joins on its right once
-    the menu is read; on a narrow screen the picker goes under the title. Returns the row."""
+    the menu is read; on a narrow screen the picker goes under the title. Returns the row. `style`, a
+    <style> element for the page's layout, comes with the title: as Markdown, which renders with the
+    first element (st.html's style-only element is applied at the end of the run, after the blocks it
+    sizes have been drawn once without it)."""
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium", key="page_header")
     row.title(title, width="content")
+    if style:
+        row.markdown(style, unsafe_allow_html=True, width="content")
     return row
 
 

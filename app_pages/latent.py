@@ -7,10 +7,9 @@ import streamlit as st
 
 from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
 
-from app_pages.layout import latent_layout, latent_style  # noqa: E402
+from app_pages.layout import STYLE, latent_layout  # noqa: E402
 
-latent_style()
-header = page_header("The latent plane")
+header = page_header("The latent plane", STYLE)
 plane_column, companions = latent_layout()                       # the plane, and beside it (under it when narrow)…
 placeholder = plane_column.empty()                               # in the plane's reserved space: nothing moves
 placeholder.caption("Loading the model and the test images…")
@@ -31,7 +30,8 @@ encodings = loaded.encodings()                                   # (10000, laten
 with companions:                                                 # …what the plane shows and draws on
     st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-MNIST items, as the model "
                "was trained), placed at the mean of its encoding q(z|x). The decoder, in your browser, draws "
-               "the point under the pointer; click or tap to pin it.")
+               "the point under the pointer; click or tap to pin it. The link in the address bar keeps this "
+               "model, point, view and tab: reload it or share it to come back here.")
     view = plane_view(model.latent_dim, encodings)
 points = view.basis.to_plane(encodings)                          # (10000, 2)
 extent = inference.plane_extent(points)
@@ -137,8 +137,6 @@ def plane_and_pin() -> None:
                  pin=pin.for_plane("plane", image=plots.enlarge(image, 1) if failed else None),
                  extras=PlaneExtras(manifold=manifold, overlays=overlays, decoder_map=decoder_map), shown=shown)
     st.markdown(f"Pinned point: {axes[0]} = **{x:.3f}**, {axes[1]} = **{y:.3f}**")
-    st.caption("The link in the address bar keeps this model, point, view and tab: reload it or share it to "
-               "come back here.")
     publish(map="1" if map_on else None, spacing=None if st.session_state.get("spacing", "linear") == "linear"
             else st.session_state.spacing, tab=None if st.session_state.open_tab == TABS[0] else st.session_state.open_tab)
     if failed:

@@ -24,6 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1400, "height": 1000}
 EXCEPTION = '[data-testid="stException"]'
 ERROR = '[data-testid="stAlertContentError"]'
+MODEL_MENU = '.st-key-model_menu'              # the model menu and its caption, beside each page's title
 
 
 def chromium_path() -> str | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness import (ERROR, AppServer, draw_stroke, loss_points, open_app, photo_of_digit, run_heading, start_training,
+from harness import (ERROR, MODEL_MENU, AppServer, draw_stroke, loss_points, open_app, photo_of_digit, run_heading, start_training,
                      upload)
 from helpers import browser_pause, wait_until
 
@@ -21,8 +21,8 @@ def shown_image(page, caption: str) -> np.ndarray:
 
 
 def picker_options(page) -> list[str]:
-    """The labels in the sidebar's model menu, read by opening it."""
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    """The labels in the model menu, read by opening it."""
+    page.locator(f'{MODEL_MENU} [data-testid="stSelectbox"]').first.click()
     options = page.get_by_role("option")
     options.first.wait_for()
     labels = options.all_inner_texts()

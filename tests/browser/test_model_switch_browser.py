@@ -1,10 +1,10 @@
 """One tab, two datasets: the plane's cached decoder and test images are keyed by model and dataset,
-so switching the sidebar's model from MNIST to Fashion-MNIST shows Fashion-MNIST's item for the same
+so switching the model menu from MNIST to Fashion-MNIST shows Fashion-MNIST's item for the same
 dot index, not the MNIST digit the tab held before (issue 16: "the wrong dataset's images")."""
 import numpy as np
 import pytest
 
-from harness import open_plane, page_point, settle, wait_for_decoder, wait_until_idle
+from harness import MODEL_MENU, open_plane, page_point, settle, wait_for_decoder, wait_until_idle
 from vae import data
 from vae.datasets import FASHION_MNIST, MNIST
 
@@ -35,7 +35,7 @@ def test_switching_the_model_in_one_tab_shows_the_new_datasets_images(page, serv
     index, shown = dot_under_pointer(page)
     assert np.array_equal(shown, digits[index].numpy())
 
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()   # the model menu
+    page.locator(f'{MODEL_MENU} [data-testid="stSelectbox"]').first.click()   # the model menu
     page.get_by_role("option", name="fashion-mnist-2d").first.click()
     wait_until_idle(page)
     page.locator(".vlp-legend button", has_text="Ankle boot").first.wait_for()

@@ -1,5 +1,5 @@
 """The training form and run management in Chromium: Advanced options reach a real run, Explore this model,
-the sidebar's model label at three widths, rename and delete."""
+the model menu's label at three widths, rename and delete."""
 import json
 import time
 
@@ -7,12 +7,11 @@ import pytest
 
 import vae
 from vae import runs
-from harness import ERROR, open_app, run_heading, wait_until_idle
+from harness import ERROR, MODEL_MENU, open_app, run_heading, wait_until_idle
 from helpers import browser_pause, wait_until
 
 pytestmark = pytest.mark.slow            # `make test-slow`: whole pages in Chromium, seconds each
 
-SIDEBAR = '[data-testid="stSidebar"]'
 
 
 def test_a_short_run_from_the_form_with_advanced_options_then_explore_it(page, server, no_training):
@@ -37,15 +36,15 @@ def test_a_short_run_from_the_form_with_advanced_options_then_explore_it(page, s
     page.locator(".vlp-planewrap").first.wait_for(timeout=60_000)
     wait_until_idle(page)
     assert f"model=run%3A{folder}" in page.url or f"model=run:{folder}" in page.url
-    assert f"run {folder}" in page.locator(SIDEBAR).inner_text()
+    assert f"run {folder}" in page.locator(MODEL_MENU).inner_text()
     assert page.locator(ERROR).count() == 0
 
 
 def cut_texts(page) -> list[str]:
-    """Texts in the sidebar's model menu (its input shows the chosen name) and its caption that do not fit
+    """Texts in the model menu (its input shows the chosen name) and its caption that do not fit
     their box."""
     return page.evaluate("""() => {
-        const side = document.querySelector('[data-testid="stSidebar"]');
+        const side = document.querySelector('.st-key-model_menu');
         const menu = [...side.querySelectorAll('[data-testid="stSelectbox"] input')];
         const caption = [...side.querySelectorAll('[data-testid="stCaptionContainer"], '
                                                   + '[data-testid="stCaptionContainer"] *')];
@@ -59,7 +58,7 @@ NAMES = ["conv z16, KL warm-up 2", "thirty-two characters, just so!"]     # a ty
 
 @pytest.mark.parametrize("width", [1400, 1024, 390])
 @pytest.mark.parametrize("name", NAMES, ids=["typical", "longest"])
-def test_the_sidebar_shows_the_models_full_label_at_every_width(chromium, server, width, name):
+def test_the_model_menu_shows_the_models_full_label_at_every_width(chromium, server, width, name):
     run = server.runs_dir / "20260102-101010-conv-z16"
     run.mkdir(parents=True, exist_ok=True)
     (run / "status.json").write_text(json.dumps({
@@ -72,12 +71,7 @@ def test_the_sidebar_shows_the_models_full_label_at_every_width(chromium, server
     page = context.new_page()
     try:
         open_app(page, f"{server.url}/runs?model=run:{run.name}", "h1")
-        if width < 640:                                     # on a phone the sidebar is behind its button
-            page.locator('[data-testid="stExpandSidebarButton"]').first.click()
-            page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
-                                          .getBoundingClientRect().left >= 0""")
-            page.wait_for_timeout(500)                      # the slide-in's end
-        caption = page.locator(f'{SIDEBAR} [data-testid="stCaptionContainer"]').first
+        caption = page.locator(f'{MODEL_MENU} [data-testid="stCaptionContainer"]').first   # shown at every width
         caption.wait_for()
         assert caption.inner_text().split("\n") == [
             name, "Fashion-MNIST · z=16 · 120/120 epochs · finished · test −ELBO 234.6"]
@@ -97,8 +91,8 @@ def test_the_sidebar_shows_the_models_full_label_at_every_width(chromium, server
 
 
 def sidebar_options(page) -> list[str]:
-    """The names in the sidebar's model menu, read by opening it."""
-    page.locator(f'{SIDEBAR} [data-testid="stSelectbox"]').first.click()
+    """The names in the model menu, read by opening it."""
+    page.locator(f'{MODEL_MENU} [data-testid="stSelectbox"]').first.click()
     options = page.get_by_role("option")
     options.first.wait_for()
     names = options.all_inner_texts()
