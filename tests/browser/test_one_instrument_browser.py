@@ -174,6 +174,10 @@ def test_fullscreen_shows_the_plane_and_the_preview(page, server):
     plane, preview = page.locator(PLANE).first.bounding_box(), page.locator(PREVIEW).first.bounding_box()
     assert plane["height"] >= 0.85 * height - 80 and preview["width"] >= 150
     assert preview["y"] + preview["height"] <= height
+    # the plane's own fullscreen look (it lives in a shadow root): its page colour, the preview over the plane
+    assert "vlp-fullscreen" in page.locator(".vlp").first.get_attribute("class")
+    assert page.locator(".vlp-full").first.inner_text() == "Exit fullscreen"
+    assert plane["x"] <= preview["x"] and preview["x"] + preview["width"] <= plane["x"] + plane["width"] + 240
 
 
 def test_the_plane_follows_streamlits_dark_theme_and_stays_readable(chromium, tmp_path, monkeypatch):

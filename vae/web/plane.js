@@ -223,7 +223,12 @@ export class LatentPlane {
     this.later("hint", 1400, () => this.hintBox.classList.remove("shown"));
   }
 
-  immersive() { return document.fullscreenElement === this.el; }
+  // Whether the plane is the fullscreen element. In the dashboard it lives in a shadow root, where
+  // document.fullscreenElement names the shadow's host: the root's own fullscreenElement names it.
+  immersive() {
+    const root = this.el.getRootNode();
+    return (root.fullscreenElement !== undefined ? root.fullscreenElement : document.fullscreenElement) === this.el;
+  }
 
   // ---- the decoder and the test images ------------------------------------------------------
   loadDecoder(data) {
@@ -537,11 +542,11 @@ export class LatentPlane {
   }
 
   toggleFullscreen() {
-    if (document.fullscreenElement === this.el) document.exitFullscreen();
+    if (this.immersive()) document.exitFullscreen();
     else this.el.requestFullscreen().catch((error) => this.showMessage(`Fullscreen was refused: ${error.message || error}`));
   }
   fullscreenChanged() {
-    const full = document.fullscreenElement === this.el;
+    const full = this.immersive();
     this.el.classList.toggle("vlp-fullscreen", full);
     this.fullButton.setAttribute("aria-pressed", String(full));
     this.fullButton.textContent = full ? "Exit fullscreen" : "Fullscreen";
