@@ -1,4 +1,6 @@
 """The landing page: what this is and where to start."""
+from pathlib import Path
+
 import streamlit as st
 
 from app_pages.common import model_picker, page_header
@@ -12,6 +14,12 @@ st.markdown(
     "on handwritten digits (MNIST) and one on photos of clothing, shoes and bags (Fashion-MNIST, ten "
     "classes from T-shirt to ankle boot); every page follows the chosen model's dataset. The runs you "
     "train here join the list when they finish.")
+
+PICTURE = Path(__file__).resolve().parents[1] / "docs" / "latent.png"     # the README's, made by make screenshots
+if PICTURE.is_file():
+    st.image(str(PICTURE), width=960,
+             caption="The Latent page: the 10,000 test digits on the plane of a 2-D VAE, the decoder's drawing of "
+                     "the point under the pointer beside it, and the learned manifold under that.")
 
 train, latent, reconstruct = st.columns(3)
 with train:

@@ -576,3 +576,16 @@ def test_a_run_whose_status_names_its_dataset_oddly_is_still_offered_and_replaye
     assert messages(app) == {"exception": [], "error": []}
     shown = [json.loads(e.proto.json) for e in app.get("bidi_component")]
     assert [data["class_names"][0] for data in shown if data["frames"]] == ["0"]       # the replay, of digits
+
+
+def test_home_shows_a_picture_of_the_plane(open_page):
+    """Home shows the Latent page as it looks (docs/latent.png, the README's screenshot), so a first
+    visitor sees what the explorer is before reading about it."""
+    from PIL import Image
+
+    app = open_page("app_pages/home.py")
+    assert messages(app) == {"exception": [], "error": []}
+    images = app.get("image")
+    assert len(images) == 1 and "Latent page" in images[0].proto.imgs[0].caption
+    picture = Image.open(ROOT / "docs" / "latent.png")
+    assert picture.width >= 1280 and picture.height >= 700                # a real screenshot, not a stand-in
