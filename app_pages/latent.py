@@ -66,6 +66,8 @@ if wanted_tab is not None and wanted_tab in TABS:
 if st.session_state.get("open_tab") not in TABS:
     st.session_state.open_tab = TABS[0]
 overlays, manifold = {}, None
+PIN_TABS = ("Interpolate", "A dot's story")                      # companions that start from the pinned point
+st.session_state.companions_pin = pin.xy
 with companions:
     map_on = st.toggle("Decoder's map", key="decoder_map", persist_state="session",
                        help="Colour the plane's background by what the shipped classifier reads in the decoding of "
@@ -118,6 +120,8 @@ MAP_CELLS = 100                                                  # the decoder's
 def plane_and_pin() -> None:
     """Reruns alone when a point is pinned or the view moves: the plane element is unchanged, the pin's
     line and the link update."""
+    if st.session_state.open_tab in PIN_TABS and pin.xy != st.session_state.companions_pin:
+        st.rerun(scope="app")                                    # a new pin: the open companion starts from it
     failed = decoder_failed("plane")
     track_view("plane", (loaded.key, view.key), extent)          # a zoom or pan reruns this fragment: to the URL
     decoder_map = None

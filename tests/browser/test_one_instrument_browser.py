@@ -200,3 +200,18 @@ def test_the_plane_follows_streamlits_dark_theme_and_stays_readable(chromium, tm
         assert surface < 0.05
         assert (text + 0.05) / (surface + 0.05) >= 4.5                 # WCAG AA for the axes' numbers
         context.close()
+
+
+def test_a_new_pin_updates_the_open_companion_that_starts_from_it(page, server):
+    """The Interpolate tab goes from A to the pinned point: a pin (which reruns only the plane's part of
+    the page) must redraw its strip too."""
+    from harness import pin_plane
+
+    open_plane(page, server.url, "/latent?tab=Interpolate&z=0,0")
+    strip = page.locator('[data-testid="stImage"]', has_text="From A to B").locator("img").first
+    before = strip.get_attribute("src")
+    pin_plane(page, 0.85, 0.15)
+    wait_until_idle(page)
+    page.wait_for_function("(src) => [...document.querySelectorAll('[data-testid=stImage] img')].some("
+                           "(img) => img.closest('[data-testid=stImage]').innerText.includes('From A to B') && "
+                           "img.getAttribute('src') !== src)", arg=before, timeout=30_000)
