@@ -534,3 +534,59 @@ def test_handing_memory_back_never_fails(monkeypatch):
             raise error
         monkeypatch.setattr(ctypes, "CDLL", fail)
         preprocess._return_freed_memory()                             # not glibc: nothing to do
+
+
+def _large_png(kind: str, size=(4100, 2101)) -> tuple[bytes, str]:
+    """A noisy picture over 8 MP (every PNG row filter gets used) as a PNG of `kind`, and the mode it reads as."""
+    rng = np.random.default_rng(3)
+    coarse = Image.fromarray(rng.integers(0, 256, (size[1] // 60, size[0] // 60, 4), dtype=np.uint8), "RGBA")
+    pixels = np.asarray(coarse.resize(size, Image.Resampling.BILINEAR)).copy()
+    pixels[::5] = rng.integers(0, 256, pixels[::5].shape, dtype=np.uint8)       # every fifth row: noise
+    picture = Image.fromarray(pixels, "RGBA")
+    if kind.startswith("P"):
+        picture, kwargs = picture.convert("RGB").quantize(48), {}
+        if kind == "P-transparent":
+            kwargs = {"transparency": bytes(range(0, 240, 5))}               # a tRNS alpha per palette entry
+        return encode(picture, "PNG", **kwargs), "RGBA" if kwargs else "RGB"
+    if kind == "RGB-keyed":
+        return encode(picture.convert("RGB"), "PNG", transparency=(12, 34, 56)), "RGBA"
+    return encode(picture.convert(kind), "PNG"), {"L": "RGB", "LA": "RGBA"}.get(kind, kind)
+
+
+@pytest.mark.parametrize("kind", ["L", "LA", "RGB", "RGBA", "P", "P-transparent", "RGB-keyed"])
+def test_a_large_png_is_read_a_band_at_a_time_at_a_reduced_scale(decode_spy, monkeypatch, kind):
+    """A PNG over 8 MP is never held at full size (a 150 MP RGBA one is 600 MB, and a palette one was also
+    converted to RGB whole): its rows are decoded a band at a time and each band box-averaged by the whole
+    factor that keeps 1024 px (here 4), as a JPEG's draft mode reads. The pixels are those of decoding it
+    whole with Pillow, then reducing by 4 and resampling to 1024, including the last, partial rows."""
+    from vae import preprocess
+
+    monkeypatch.setattr(preprocess, "BAND_BYTES", 200_000)           # a dozen rows a band: many bands
+    data, mode = _large_png(kind)
+    image = read_upload(data).image
+    assert decode_spy["decoded"] == [(1025, 526)] and decode_spy["held"] == [1]
+    whole = Image.open(io.BytesIO(data))
+    whole = whole.convert("RGBA" if "transparency" in whole.info else ("RGB" if whole.mode == "P" else whole.mode))
+    reduced = whole.reduce(4)
+    expected = reduced.resize((1024, round(reduced.height * 1024 / reduced.width)), Image.Resampling.LANCZOS)
+    assert image.mode == mode and image.size == expected.size == (1024, 525)
+    np.testing.assert_array_equal(np.asarray(image), np.asarray(expected.convert(mode)))
+
+
+def test_a_large_png_cut_short_or_damaged_gets_the_plain_message():
+    data, _ = _large_png("RGB")
+    idat = data.index(b"IDAT") + 4
+    damaged = data[:idat + 5000] + bytes(255 - b for b in data[idat + 5000: idat + 5200]) + data[idat + 5200:]
+    for broken in (data[: len(data) // 2], damaged):
+        with pytest.raises(ImageError, match="damaged or cut off"):
+            read_upload(broken)
+
+
+def test_a_large_pngs_exif_rotation_is_applied():
+    stored = np.full((3200, 2600), 255, np.uint8)
+    stored[:800] = 0                                              # ink along the top of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6                                              # "rotate 90° clockwise to display"
+    shown = np.asarray(read_upload(encode(Image.fromarray(stored), "PNG", exif=exif.tobytes())).image.convert("L"))
+    assert shown.shape == (832, 1024)                             # upright: wider than tall
+    assert shown[:, -5:].mean() < 60 and shown[:, :5].mean() > 200

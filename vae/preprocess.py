@@ -12,8 +12,10 @@ import contextlib
 import ctypes
 import ctypes.util
 import io
+import struct
 import threading
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,7 @@ WORKING_SIDE = 1024          # pictures are shrunk to this as they are read; the
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")       # the only decoders an upload reaches
 BIG_PIXELS = 8_000_000       # decoding a picture larger than this at full size waits for a free slot:
 _BIG_DECODES = threading.BoundedSemaphore(2)          # at most two such decodes at once, whatever the sessions
+BAND_BYTES = 8_000_000       # a large PNG is decoded this many bytes of rows at a time (see _png_by_bands)
 BOX, FIELD = 20, 28          # MNIST: the digit fits a 20×20 box inside the 28×28 field
 NOISE_FLOOR = 0.5            # fraction of the Otsu threshold below which a pixel is background
 
@@ -42,8 +45,9 @@ def read_upload(data: bytes) -> Upload:
     """Decode an uploaded file (PNG, JPEG, GIF, BMP or WebP, nothing else) into a picture at most
     WORKING_SIDE pixels on a side, or raise ImageError.
 
-    Memory stays bounded whatever the size: JPEGs are decoded at a reduced scale (draft mode), and
-    other large pictures decode one or two at a time across all sessions, then shrink at once."""
+    Memory stays bounded whatever the size: JPEGs are decoded at a reduced scale (draft mode), large
+    PNGs a band of rows at a time, each band shrunk before the next is decoded, and other large pictures
+    decode one or two at a time across all sessions, then shrink at once."""
     if not data:
         raise ImageError("The file is empty.")
     try:
@@ -62,8 +66,10 @@ def read_upload(data: bytes) -> Upload:
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))      # decode at 1/2, 1/4 or 1/8 scale
             big = image.size[0] * image.size[1] > BIG_PIXELS
             with _BIG_DECODES if big else contextlib.nullcontext():
-                image.load()
-                image = _shrunk(image)
+                banded = _png_by_bands(image, data) if big and not animated else None
+                if banded is None:
+                    image.load()
+                image = _shrunk(banded or image)
             if big:
                 _return_freed_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -72,7 +78,7 @@ def read_upload(data: bytes) -> Upload:
     except UnidentifiedImageError:
         raise ImageError("This file is not an image that can be read. Upload a PNG, JPEG, GIF, BMP "
                          "or WebP picture.") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
         if isinstance(exc, ImageError):
             raise
         raise ImageError("The image file is damaged or cut off (truncated) and cannot be read.") from None
@@ -88,6 +94,70 @@ def _return_freed_memory() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass                                            # not glibc: nothing to do
+
+
+def _png_by_bands(image: Image.Image, data: bytes) -> Image.Image | None:
+    """A large non-interlaced 8-bit PNG (`image`, opened from `data`, not loaded) read a band of rows at a
+    time, each band box-averaged by the whole factor k that keeps the picture at least WORKING_SIDE on its
+    longer side, as a JPEG's draft mode reads: what is held is one band, not the full-size picture (a
+    150 MP RGBA PNG is 600 MB decoded, and a palette one became 450 MB more as RGB before shrinking).
+    None when the file is of another kind: it is then decoded whole.
+
+    The rows are inflated here and each band is handed to Pillow's own PNG row decoder (unfiltering) as a
+    stored zlib stream, after the previous band's last row, unfiltered, which its first row may refer to."""
+    mode, (width, height) = image.mode, image.size
+    tile = image.tile[0] if len(image.tile) == 1 else None
+    if (image.format != "PNG" or image.info.get("interlace") or mode not in ("L", "LA", "RGB", "RGBA", "P")
+            or tile is None or tile.codec_name != "zip" or tile.args != mode or tile.extents != (0, 0, width, height)):
+        return None                                      # 16-bit, fewer than 8 bits, interlaced, APNG frames
+    factor = max(1, max(width, height) // WORKING_SIDE)
+    stride = 1 + width * len(mode)                       # a filter-type byte, then the row's samples
+    rows = max(1, BAND_BYTES // stride // factor) * factor
+    keyed = "transparency" in image.info
+    target = "RGBA" if keyed else ("RGB" if mode == "P" else mode)
+    shrunk = Image.new(target, (-(-width // factor), -(-height // factor)))
+    chunks, inflate, pending, tail, prior = _png_chunks(data), zlib.decompressobj(), bytearray(), b"", b""
+    extra = {}
+    for top in range(0, height, rows):
+        want = min(rows, height - top) * stride
+        while len(pending) < want:
+            if not tail:                                 # what zlib still holds of the input it has read, first
+                pending += inflate.decompress(b"", want - len(pending))
+                if len(pending) >= want:
+                    break
+                tail = next((data[at:at + length] for name, at, length in chunks if name == b"IDAT"), None)
+                if tail is None or inflate.eof:
+                    raise EOFError("the image data ends early")
+            pending += inflate.decompress(tail, want - len(pending))
+            tail = inflate.unconsumed_tail
+        band_data = prior + pending[:want]
+        del pending[:want]
+        above = 1 if prior else 0
+        band = Image.frombytes(mode, (width, len(band_data) // stride), zlib.compress(band_data, 0), "zip", mode)
+        prior = b"\0" + band.crop((0, band.height - 1, width, band.height)).tobytes()   # unfiltered (type 0)
+        if mode == "P":
+            band.putpalette(image.palette)
+        if keyed:
+            band.info["transparency"] = image.info["transparency"]
+        if band.mode != target:
+            band = band.convert(target)
+        shrunk.paste(band.reduce(factor, box=(0, above, width, band.height)), (0, top // factor))
+    for name, at, length in chunks:                      # chunks after the image data: an EXIF rotation
+        if name == b"eXIf":
+            extra["exif"] = b"Exif\x00\x00" + data[at:at + length]
+    shrunk.info = {**{k: v for k, v in image.info.items() if k != "transparency"}, **extra}
+    return shrunk
+
+
+def _png_chunks(data: bytes):
+    """(name, offset, length) of each chunk of a PNG file's bytes, in order, up to IEND."""
+    at = 8                                               # after the signature
+    while at + 8 <= len(data):
+        length, name = struct.unpack(">I4s", data[at:at + 8])
+        yield name, at + 8, length
+        if name == b"IEND":
+            return
+        at += 12 + length                                # length, name, data, CRC
 
 
 def _shrunk(image: Image.Image) -> Image.Image:
