@@ -73,9 +73,10 @@ with companions:
                        help="Colour the plane's background by what the shipped classifier reads in the decoding of "
                             "each point: the hue is the class, the depth its confidence. 100×100 points of the "
                             "visible square, computed on the server again after each zoom or pan.")
-    tabs = st.tabs(TABS, default=st.session_state.open_tab, key="explore_tab", on_change="rerun")
-    st.session_state.open_tab = next(name for name, tab in zip(TABS, tabs) if tab.open) if any(
-        tab.open for tab in tabs) else st.session_state.open_tab
+    if st.session_state.get("explore_tab") not in TABS:       # after a page change (or a link): the kept tab
+        st.session_state.explore_tab = st.session_state.open_tab  # (a changing default= would make new tabs)
+    tabs = st.tabs(TABS, key="explore_tab", on_change="rerun")
+    st.session_state.open_tab = st.session_state.explore_tab
     manifold_tab, sampling, path, story, *replaying = tabs
     if manifold_tab.open:
         with manifold_tab:

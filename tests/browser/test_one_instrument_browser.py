@@ -215,3 +215,13 @@ def test_a_new_pin_updates_the_open_companion_that_starts_from_it(page, server):
     page.wait_for_function("(src) => [...document.querySelectorAll('[data-testid=stImage] img')].some("
                            "(img) => img.closest('[data-testid=stImage]').innerText.includes('From A to B') && "
                            "img.getAttribute('src') !== src)", arg=before, timeout=30_000)
+
+
+def test_each_tab_opens_when_clicked_one_after_another(page, server):
+    open_plane(page, server.url)
+    for name in ["Sample", "Interpolate", "A dot's story", "Manifold", "Interpolate"]:
+        page.get_by_role("tab", name=name).click()
+        wait_until_idle(page)
+        wait_for_query(page, "tab", name) if name != "Manifold" else page.wait_for_function(
+            "() => !new URLSearchParams(location.search).has('tab')")
+        assert page.get_by_role("tab", name=name).get_attribute("aria-selected") == "true", name
