@@ -6,11 +6,11 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Latent Explorer", page_icon="🔢", layout="wide")
 navigation = st.navigation([
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("app_pages/latent.py", title="Latent plane", icon=":material/scatter_plot:", url_path="latent"),
-    st.Page("app_pages/reconstruct.py", title="Reconstruct", icon=":material/draw:", url_path="reconstruct"),
-    st.Page("app_pages/elbo.py", title="The ELBO, live", icon=":material/functions:", url_path="elbo"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
+    st.Page("app_pages/pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/pages/latent.py", title="Latent plane", icon=":material/scatter_plot:", url_path="latent"),
+    st.Page("app_pages/pages/reconstruct.py", title="Reconstruct", icon=":material/draw:", url_path="reconstruct"),
+    st.Page("app_pages/pages/elbo.py", title="The ELBO, live", icon=":material/functions:", url_path="elbo"),
+    st.Page("app_pages/pages/runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
 ], position="top")
 navigation.run()

@@ -24,7 +24,7 @@ def runs_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def open_page(runs_dir, monkeypatch):
-    """open_page("app_pages/latent.py") -> an AppTest of the whole app (navigation, model menu) on that page."""
+    """open_page("app_pages/pages/latent.py") -> an AppTest of the whole app (navigation, model menu) on that page."""
     monkeypatch.chdir(ROOT)
     if not catalog.default_checkpoint().is_file():
         pytest.fail(f"the default checkpoint {catalog.default_checkpoint()} is missing")

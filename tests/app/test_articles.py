@@ -18,17 +18,17 @@ def shown_text(app) -> str:
 
 
 def test_the_fashion_drawing_prompt_says_an_item(open_page, fashion_model):  # noqa: F811
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     assert drawing_prompt(app) == "Draw an item in the black square to see its reconstruction."
     assert not re.search(r"\ba item", shown_text(app))
 
 
 def test_the_digit_drawing_prompt_says_a_digit(open_page):
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     assert drawing_prompt(app) == "Draw a digit in the black square to see its reconstruction."
 
 
-@pytest.mark.parametrize("page", ["app_pages/reconstruct.py", "app_pages/elbo.py", "app_pages/latent.py"])
+@pytest.mark.parametrize("page", ["app_pages/pages/reconstruct.py", "app_pages/pages/elbo.py", "app_pages/pages/latent.py"])
 def test_no_page_writes_a_item(open_page, fashion_model, page):  # noqa: F811
     app = open_page(page)
     assert messages(app) == {"exception": [], "error": []}

@@ -39,7 +39,7 @@ def reference():
 
 
 def test_the_toggle_sends_the_map_of_the_visible_square_and_a_zoom_recomputes_it(open_page, reference):
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     assert plane_data(app)["decoder_map"] is None and "map" not in app.query_params
     app.toggle(key="decoder_map").set_value(True).run()
     assert not app.exception and not app.error
@@ -72,7 +72,7 @@ def test_the_toggle_sends_the_map_of_the_visible_square_and_a_zoom_recomputes_it
 
 @pytest.mark.parametrize("view", ["banana", "1,2,3", "0,0,0,0", "nan,1,0,1", "0,1e6,0,1e6"])
 def test_a_view_the_page_cannot_use_falls_back_to_the_home_square(open_page, view):
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.toggle(key="decoder_map").set_value(True).run()
     home = plane_data(app)["decoder_map"]["extent"]
     app.session_state["plane"] = {"view": view}
@@ -85,7 +85,7 @@ def test_a_link_with_map_1_opens_with_the_map_on(runs_dir, monkeypatch):
     st.cache_data.clear()
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     app.query_params.update({"map": "1"})
-    app.switch_page("app_pages/latent.py").run()
+    app.switch_page("app_pages/pages/latent.py").run()
     assert not app.exception
     assert app.toggle(key="decoder_map").value is True
     assert plane_data(app)["decoder_map"]["n"] == 100
@@ -103,7 +103,7 @@ def test_a_fashion_model_is_read_by_the_fashion_classifier_with_its_class_names(
     st.cache_data.clear()
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     app.query_params.update({"model": "fashion-mnist-2d", "map": "1"})
-    app.switch_page("app_pages/latent.py").run()
+    app.switch_page("app_pages/pages/latent.py").run()
     assert not app.exception
     shown = plane_data(app)["decoder_map"]
     assert shown["names"] == list(FASHION_MNIST.class_names)

@@ -15,7 +15,7 @@ from test_pages import messages, plane_data
 
 
 def test_the_last_formula_shows_the_sliders_beta(open_page):
-    app = open_page("app_pages/elbo.py")
+    app = open_page("app_pages/pages/elbo.py")
     for beta in (3.0, 0.5, 1.0):
         app.slider(key="elbo_beta").set_value(beta).run()
         assert messages(app) == {"exception": [], "error": []}
@@ -40,9 +40,9 @@ def pinned_latent(data: dict) -> np.ndarray:
 def test_the_planes_pin_is_this_digits_z_and_follows_each_draw(open_page):
     """The plane's pin (its preview panel decodes it) is z, put there anew for each digit and draw of ε,
     not the Latent page's pin, which the ELBO page leaves where it was."""
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     latent = plane_data(app)
-    app.switch_page("app_pages/elbo.py").run()
+    app.switch_page("app_pages/pages/elbo.py").run()
     app.number_input(key="elbo_index").set_value(7).run()
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     serials = []
@@ -63,7 +63,7 @@ def test_the_planes_pin_is_this_digits_z_and_follows_each_draw(open_page):
         expected = torch.sigmoid(model.decode_logits(z[None]))[0, 0].numpy()
     shown = np.frombuffer(base64.b64decode(plane_data(app)["pin_image"]), dtype=np.uint8).reshape(28, 28)
     assert np.abs(shown / 255 - expected).max() < 0.01
-    app.switch_page("app_pages/latent.py").run()
+    app.switch_page("app_pages/pages/latent.py").run()
     back = plane_data(app)
     assert (back["pin"], back["pin_serial"]) == (latent["pin"], latent["pin_serial"])
 
@@ -75,7 +75,7 @@ def test_the_pin_decodes_z_in_all_dimensions_of_a_larger_model(open_page, tmp_pa
     torch.manual_seed(0)
     vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)).eval(), {"epoch": 0, "test_metrics": None})
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
-    app = open_page("app_pages/elbo.py")
+    app = open_page("app_pages/pages/elbo.py")
     app.number_input(key="elbo_index").set_value(3).run()
     app.button(key="elbo_redraw").click().run()
     assert messages(app) == {"exception": [], "error": []}
@@ -91,7 +91,7 @@ def test_the_plane_opens_zoomed_to_the_posterior_of_this_digit(open_page):
     """On the whole plane (7.5 units across) μ ± 2σ of a digit is ~0.1 units, a few pixels, under the
     16 px cross on z. The plane opens on a square around μ in which the ellipse spans a sixth, each digit
     on its own (a new view key), each draw of ε in the same one (a zoom the user chose stays)."""
-    app = open_page("app_pages/elbo.py")
+    app = open_page("app_pages/pages/elbo.py")
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     keys = []
     for index, draw in ((7, 0), (7, 1), (8, 1)):

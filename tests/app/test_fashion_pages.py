@@ -35,7 +35,7 @@ def fashion_test_set():
 
 
 def test_reconstruct_offers_test_items_and_drawing_and_says_why_not_uploads(open_page, fashion_model):
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     assert messages(app) == {"exception": [], "error": []}
     assert app.radio(key="source").options == ["Draw with the mouse", "A test item"]
     assert any("Uploads are for digit models" in i.value for i in app.info)
@@ -49,12 +49,12 @@ def test_reconstruct_offers_test_items_and_drawing_and_says_why_not_uploads(open
 
 
 def test_a_digit_model_still_offers_uploads(open_page):
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     assert app.radio(key="source").options == ["Upload a picture", "Draw with the mouse", "A test digit"]
 
 
 def test_the_dot_story_reads_items_with_the_fashion_classifier_words(open_page, fashion_model):
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.session_state["explore_tab"] = "A dot's story"
     app.run()
     widget(app.number_input, "Test item index").set_value(2).run()
@@ -68,7 +68,7 @@ def test_the_dot_story_reads_items_with_the_fashion_classifier_words(open_page, 
 
 
 def test_the_elbo_page_runs_on_a_fashion_item_and_matches_negative_elbo(open_page, fashion_model):
-    app = open_page("app_pages/elbo.py")
+    app = open_page("app_pages/pages/elbo.py")
     assert messages(app) == {"exception": [], "error": []}
     widget(app.number_input, "Test item index").set_value(0).run()
     captions = [c for image in app.image for c in image.captions]
@@ -76,7 +76,7 @@ def test_the_elbo_page_runs_on_a_fashion_item_and_matches_negative_elbo(open_pag
 
 
 def test_latent_page_encodes_the_fashion_test_set(open_page, fashion_model):
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
     model, _ = vae.load_checkpoint(fashion_model)
     images, labels = fashion_test_set()
@@ -93,12 +93,12 @@ def test_the_browser_gets_the_fashion_images_after_the_mnist_ones(open_page, fas
     """The hover card's picture comes from the images blob: each dataset has its own (one blob per
     dataset, not one per size: both test sets hold 10,000 images)."""
     monkeypatch.delenv(catalog.CHECKPOINT_ENV)
-    app = open_page("app_pages/latent.py")                       # the shipped MNIST model first
+    app = open_page("app_pages/pages/latent.py")                       # the shipped MNIST model first
     app.session_state["plane"] = {"need_images": 1}
     app.run()
     mnist = plane_data(app)["images"]
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion_model))
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.session_state["plane"] = {"need_images": 1}
     app.run()
     sent = plane_data(app)
@@ -114,7 +114,7 @@ def test_missing_fashion_data_is_explained_without_a_download(open_page, fashion
         monkeypatch.setitem(data.FETCHERS, name, (label, lambda *a: pytest.fail("the server started a download")))
     _test_set.clear()
     try:
-        app = open_page("app_pages/latent.py")
+        app = open_page("app_pages/pages/latent.py")
         assert not app.exception
         assert any("python -m vae data --dataset fashion-mnist" in e.value for e in app.error)
     finally:

@@ -1,7 +1,7 @@
 """The training form refuses a configuration that cannot fit in memory, with vae.memory's estimate, and
 starts nothing."""
 import vae.memory
-from app_pages import launch
+from app_pages import train_form
 from app_pages.common import escape_markdown
 from vae.memory import estimate_training_memory, size_text
 from vae.model import ModelConfig
@@ -12,7 +12,7 @@ from test_train_page import messages, option
 
 def test_the_form_refuses_what_cannot_fit_in_memory(open_page, runs_dir, monkeypatch):
     monkeypatch.setattr(vae.memory, "available_memory", lambda device=None: 16 * 10**9)   # a 16 GB machine
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     for name, value in (("hidden", 4096), ("depth", 8), ("batch_size", 60_000)):
         option(app, name).set_value(value)
     next(b for b in app.button if b.label == "Start training").click().run()
@@ -26,8 +26,8 @@ def test_the_form_refuses_what_cannot_fit_in_memory(open_page, runs_dir, monkeyp
 
 def test_the_estimate_is_the_forms_and_the_default_fits(monkeypatch):
     monkeypatch.setattr(vae.memory, "available_memory", lambda device=None: 16 * 10**9)
-    model_cfg, train_cfg = launch.configs_from_form({})
-    memory = launch.memory_needed(model_cfg, train_cfg)
+    model_cfg, train_cfg = train_form.configs_from_form({})
+    memory = train_form.memory_needed(model_cfg, train_cfg)
     assert memory.refusal is None and memory.available == 16 * 10**9
     assert memory.note == f"Training this needs about {size_text(memory.estimate.total)} of memory (16.0 GB free)."
 
@@ -45,7 +45,7 @@ def test_the_form_shows_the_estimate_of_its_options_and_estimate_memory_updates_
     def caption(app) -> str:
         return next(c.value for c in app.caption if c.value.startswith("Training this needs"))
 
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert ModelConfig().hidden != 2048 and caption(app) == said(ModelConfig().hidden)
     option(app, "hidden").set_value(2048)
     app.button(key="estimate_memory").click().run()

@@ -25,7 +25,7 @@ def test_the_elbo_page_shows_the_noise_its_z_is_made_of(open_page, monkeypatch):
         return reparameterize(mean, logvar, eps=eps)
 
     monkeypatch.setattr(VAE, "reparameterize", staticmethod(drawing_otherwise))
-    app = open_page("app_pages/elbo.py")
+    app = open_page("app_pages/pages/elbo.py")
     app.number_input(key="elbo_index").set_value(7).run()
     app.button(key="elbo_redraw").click().run()                          # draw 1 of ε
     assert messages(app) == {"exception": [], "error": []}
@@ -53,7 +53,7 @@ def test_the_runs_page_computes_the_clis_latent_metrics(open_page, runs_dir, mon
     monkeypatch.setattr(vae.evaluate, "latent_metrics", recorded)
     finished_run(runs_dir, "first", [180.0, 160.0])
     finished_run(runs_dir, "second", [170.0, 155.0])
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     app.button(key="compare_more").click().run()
     assert messages(app) == {"exception": [], "error": []}
     table = app.dataframe[1].value
@@ -87,7 +87,7 @@ def test_a_dots_story_reads_its_classes_with_the_classifiers_predict(open_page, 
         return torch.full((len(images),), 8)
 
     monkeypatch.setattr(vae.classifier, "predict", predict)
-    app = open_explore_tab(open_page("app_pages/latent.py"), "A dot's story")
+    app = open_explore_tab(open_page("app_pages/pages/latent.py"), "A dot's story")
     app.number_input(key="story_index").set_value(3).run()
     assert messages(app) == {"exception": [], "error": []}
     captions = [c for image in app.image for c in image.captions]

@@ -45,7 +45,7 @@ def four_dims(tmp_path, monkeypatch):
 @pytest.mark.parametrize("query, value", [({"model": LINK}, LINK), ({"z": IMAGE}, IMAGE[:40])], ids=["model", "z"])
 def test_a_links_values_are_shown_as_text(query, value, runs_dir, monkeypatch):
     monkeypatch.chdir(ROOT)
-    app = link_app(query, "app_pages/latent.py")
+    app = link_app(query, "app_pages/pages/latent.py")
     shown = [w for w in warnings(app) if escape_markdown(value) in w]
     assert len(shown) == 1, warnings(app)
     assert "](http" not in shown[0] and "![" not in shown[0]
@@ -53,7 +53,7 @@ def test_a_links_values_are_shown_as_text(query, value, runs_dir, monkeypatch):
 
 def test_a_links_dimensions_are_shown_as_text(four_dims, runs_dir, monkeypatch):
     monkeypatch.chdir(ROOT)
-    app = link_app({"dims": "[x](http://evil.example)"}, "app_pages/latent.py")
+    app = link_app({"dims": "[x](http://evil.example)"}, "app_pages/pages/latent.py")
     assert any(escape_markdown("[x](http://evil.example)") in w for w in warnings(app)), warnings(app)
 
 
@@ -61,12 +61,12 @@ def test_link_warnings_stay_until_the_model_they_are_about_changes(runs_dir, mon
     """A plane component asks for a rerun within a second of showing; the warnings were gone after it."""
     monkeypatch.chdir(ROOT)
     run = finished_run(runs_dir, "other", [170.0])
-    app = link_app({"model": "no-such-model", "z": "1.0,banana"}, "app_pages/elbo.py")
+    app = link_app({"model": "no-such-model", "z": "1.0,banana"}, "app_pages/pages/elbo.py")
     assert len(warnings(app)) == 2, warnings(app)
     app.run()                                                         # the component's first rerun
     app.run()
     assert len(warnings(app)) == 2, warnings(app)
-    app.switch_page("app_pages/latent.py").run()                     # the pin is the pages' own
+    app.switch_page("app_pages/pages/latent.py").run()                     # the pin is the pages' own
     assert len(warnings(app)) == 2, warnings(app)
     app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
     assert messages(app) == {"exception": [], "error": []}
@@ -75,7 +75,7 @@ def test_link_warnings_stay_until_the_model_they_are_about_changes(runs_dir, mon
 
 def test_a_dimensions_warning_stays_until_the_view_changes(four_dims, runs_dir, monkeypatch):
     monkeypatch.chdir(ROOT)
-    app = link_app({"dims": "7,9"}, "app_pages/latent.py")
+    app = link_app({"dims": "7,9"}, "app_pages/pages/latent.py")
     app.run()
     assert any("do not fit" in w for w in warnings(app)), warnings(app)
     widget(app.selectbox, "Vertical axis").set_value(3).run()
@@ -112,7 +112,7 @@ def test_a_run_named_like_a_shipped_model_is_told_apart_in_the_menu(open_page, r
 
 def test_an_uploads_file_name_is_a_code_span(open_page):
     name = "see www.evil.example [x](http://evil.example/x) :red[y].png"
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     app.file_uploader[0].set_value((name, b"not a picture\n" * 10, "image/png")).run()
     assert messages(app)["exception"] == []
     assert app.error[0].value.startswith(escape_as_code(name) + ": ")
@@ -121,7 +121,7 @@ def test_an_uploads_file_name_is_a_code_span(open_page):
 def test_the_runs_page_shows_folder_names_as_text(open_page, runs_dir):
     folder = "a`b [x](https:evil.example) www.evil.example"
     finished_run(runs_dir, folder, [170.0])
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     assert messages(app) == {"exception": [], "error": []}
     assert app.get("download_button")[0].proto.label.startswith(f"Download {escape_markdown(folder)}.pt (")
     app.button(key="delete").click().run()
@@ -131,7 +131,7 @@ def test_the_runs_page_shows_folder_names_as_text(open_page, runs_dir):
 def test_an_empty_runs_folders_path_is_a_code_span(open_page, monkeypatch, tmp_path):
     folder = tmp_path / "runs `x` [y](http://evil.example)"           # VAE_RUNS_DIR may hold anything
     monkeypatch.setenv(catalog.RUNS_ENV, str(folder))
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     assert messages(app)["exception"] == []
     assert any(i.value.endswith(f"saved under {escape_as_code(f'{folder}/')}.") for i in app.info), \
         [i.value for i in app.info]

@@ -26,8 +26,8 @@ from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PAGES = ["app_pages/home.py", "app_pages/train.py", "app_pages/latent.py", "app_pages/reconstruct.py",
-         "app_pages/elbo.py", "app_pages/runs.py"]
+PAGES = ["app_pages/pages/home.py", "app_pages/pages/train.py", "app_pages/pages/latent.py", "app_pages/pages/reconstruct.py",
+         "app_pages/pages/elbo.py", "app_pages/pages/runs.py"]
 
 
 def messages(app) -> dict:
@@ -59,7 +59,7 @@ def plane_data(app, index: int = 0) -> dict:
 
 
 def test_latent_page_sends_the_decoder_once_and_the_plane_in_view_coordinates(open_page):
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
     first = plane_data(app)                            # the plane first, without the big blobs
     assert first["decoder"]["weights"] is None and first["images"] is None and first["points"]
@@ -98,7 +98,7 @@ def test_latent_page_restores_model_point_and_dimensions_from_the_url(open_page,
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     app.query_params.update({"model": "z4", "z": "1.25,-0.5", "dims": "3,1"})
-    app.switch_page("app_pages/latent.py").run()
+    app.switch_page("app_pages/pages/latent.py").run()
     assert messages(app) == {"exception": [], "error": []}
     data = plane_data(app)
     assert data["pin"] == [1.25, -0.5] and data["axes"] == ["z3", "z1"]
@@ -118,7 +118,7 @@ def test_a_bad_link_gets_a_message_and_the_defaults(query, words, runs_dir, monk
     st.cache_data.clear()
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     app.query_params.update(query)
-    app.switch_page("app_pages/latent.py").run()
+    app.switch_page("app_pages/pages/latent.py").run()
     assert messages(app) == {"exception": [], "error": []}
     assert any(words in w.value for w in app.warning), [w.value for w in app.warning]
     data = plane_data(app)
@@ -129,11 +129,11 @@ def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
     calls = []
     encode = vae.inference.encode_dataset
     monkeypatch.setattr(vae.inference, "encode_dataset", lambda *a, **k: calls.append(1) or encode(*a, **k))
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.slider[0].set_value(12).run()
     app.session_state["plane"] = {"need_decoder": 1}
     app.run()
-    app.switch_page("app_pages/reconstruct.py").run()
+    app.switch_page("app_pages/pages/reconstruct.py").run()
     assert messages(app)["exception"] == []
     assert len(calls) == 1
 
@@ -144,7 +144,7 @@ def png_photo_of_test_digit(index: int = 0, fmt: str = "PNG") -> bytes:
 
 @pytest.mark.parametrize("name, fmt, mime", [("digit.png", "PNG", "image/png"), ("digit.jpg", "JPEG", "image/jpeg")])
 def test_reconstruct_page_reconstructs_an_uploaded_photo(open_page, name, fmt, mime):
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     app.file_uploader[0].set_value((name, png_photo_of_test_digit(0, fmt), mime)).run()
     assert messages(app) == {"exception": [], "error": []}
     captions = [caption for image in app.image for caption in image.captions]
@@ -162,7 +162,7 @@ def test_reconstruct_page_reconstructs_an_uploaded_photo(open_page, name, fmt, m
     pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "damaged", id="truncated"),
 ])
 def test_reconstruct_page_explains_a_broken_upload(open_page, content, words):
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     app.file_uploader[0].set_value(("digit.png", content, "image/png")).run()
     assert messages(app)["exception"] == []
     assert len(app.error) == 1 and words in app.error[0].value
@@ -171,7 +171,7 @@ def test_reconstruct_page_explains_a_broken_upload(open_page, content, words):
 
 
 def test_reconstruct_page_shows_a_test_digit(open_page):
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     app.radio[0].set_value("A test digit").run()
     widget(app.number_input, "Test digit index").set_value(3).run()
     assert messages(app) == {"exception": [], "error": []}
@@ -186,14 +186,14 @@ def submit_training(app, **values):
 
 
 def test_train_page_refuses_an_invalid_form(open_page, runs_dir):
-    app = submit_training(open_page("app_pages/train.py"), **{"Learning rate": 0.0})
+    app = submit_training(open_page("app_pages/pages/train.py"), **{"Learning rate": 0.0})
     assert messages(app)["exception"] == []
     assert "learning rate" in app.error[0].value.lower()
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
 def test_train_page_starts_one_run_and_refuses_a_second(open_page, runs_dir):
-    app = submit_training(open_page("app_pages/train.py"), **{"Epochs": 1, "Training subset": 512})
+    app = submit_training(open_page("app_pages/pages/train.py"), **{"Epochs": 1, "Training subset": 512})
     assert messages(app) == {"exception": [], "error": []}
     [(run_dir, status)] = runs.list_runs(runs_dir)
     assert status["state"] == "running"
@@ -210,7 +210,7 @@ def test_a_model_with_more_latent_dimensions_lets_the_user_pick_two(open_page, t
     path = tmp_path / "z4.pt"
     vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=4)).eval(), {"epoch": 0, "test_metrics": None})
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
     assert any("held at 0" in info.value for info in app.info)
     widget(app.selectbox, "Vertical axis").set_value(3).run()
@@ -222,7 +222,7 @@ def test_a_model_with_more_latent_dimensions_lets_the_user_pick_two(open_page, t
 
 def test_without_any_model_the_pages_say_so(open_page, tmp_path, monkeypatch):
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(tmp_path / "missing.pt"))
-    for page in ("app_pages/latent.py", "app_pages/reconstruct.py"):
+    for page in ("app_pages/pages/latent.py", "app_pages/pages/reconstruct.py"):
         app = open_page(page)
         assert messages(app) == {"exception": [], "error": []}
         assert any("No model" in w.value for w in app.warning)
@@ -238,7 +238,7 @@ def test_a_broken_vae_checkpoint_says_so_by_name(open_page, tmp_path, monkeypatc
     if content is not None:
         path.write_bytes(content)
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
     said = [w.value for w in app.warning if "VAE" in w.value]
     assert len(said) == 1 and said[0].startswith(escape_markdown(f"VAE_CHECKPOINT={path}: {why}")), said
@@ -261,7 +261,7 @@ def test_a_failed_run_shows_its_error(open_page, runs_dir):
     runs.write_json_atomic(run_dir / runs.STATUS, {"state": "failed", "error": "ValueError: lr must be positive",
                                                    "started": 1.0, "epoch": 0, "epochs": 1})
     (run_dir / runs.LOG).write_text("error: lr must be positive\n")
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert messages(app)["exception"] == []
     assert app.error[0].value == "The run failed: " + escape_markdown("ValueError: lr must be positive")
 
@@ -270,7 +270,7 @@ def test_an_animated_upload_uses_its_first_frame_and_says_so(open_page):
     frames = [Image.open(io.BytesIO(png_photo_of_test_digit(i))).convert("L") for i in (0, 1)]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=200)
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     app.file_uploader[0].set_value(("digits.gif", buffer.getvalue(), "image/gif")).run()
     assert messages(app) == {"exception": [], "error": []}
     assert any("only its first frame" in info.value for info in app.info)
@@ -283,11 +283,11 @@ def test_the_reconstruct_plane_shows_the_dimensions_and_pin_of_the_latent_page(o
     model = vae.VAE(vae.ModelConfig(latent_dim=4)).eval()
     vae.save_checkpoint(path, model, {"epoch": 0, "test_metrics": None})
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     widget(app.selectbox, "Horizontal axis").set_value(3).run()
     latent = plane_data(app)
     assert latent["axes"] == ["z3", "z1"]
-    app.switch_page("app_pages/reconstruct.py").run()
+    app.switch_page("app_pages/pages/reconstruct.py").run()
     app.radio[0].set_value("A test digit").run()
     widget(app.number_input, "Test digit index").set_value(5).run()
     assert messages(app) == {"exception": [], "error": []}
@@ -297,7 +297,7 @@ def test_the_reconstruct_plane_shows_the_dimensions_and_pin_of_the_latent_page(o
     assert data["mark"] == pytest.approx([code[3], code[1]], abs=1e-5)
 
 
-@pytest.mark.parametrize("page", ["app_pages/latent.py", "app_pages/reconstruct.py"])
+@pytest.mark.parametrize("page", ["app_pages/pages/latent.py", "app_pages/pages/reconstruct.py"])
 def test_without_mnist_the_pages_say_how_to_fetch_it_and_download_nothing(open_page, tmp_path, monkeypatch, page):
     from vae import data
 
@@ -321,7 +321,7 @@ def open_explore_tab(app, tab: str):
 
 
 def test_prior_samples_are_seeded_and_marked_on_the_plane(open_page):
-    app = open_explore_tab(open_page("app_pages/latent.py"), "Sample")
+    app = open_explore_tab(open_page("app_pages/pages/latent.py"), "Sample")
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     expected = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).numpy()      # seed 0, T = 1
     np.testing.assert_allclose(plane_data(app)["overlays"]["points"], expected, atol=1e-6)
@@ -333,7 +333,7 @@ def test_prior_samples_are_seeded_and_marked_on_the_plane(open_page):
 
 
 def test_interpolation_runs_from_a_test_digit_to_the_pin_and_downloads_a_gif(open_page):
-    app = open_explore_tab(open_page("app_pages/latent.py"), "Interpolate")
+    app = open_explore_tab(open_page("app_pages/pages/latent.py"), "Interpolate")
     assert messages(app) == {"exception": [], "error": []}
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     start = vae.inference.encode_dataset(model, load_mnist("test")[0][:1])[0]
@@ -355,7 +355,7 @@ def test_interpolation_runs_from_a_test_digit_to_the_pin_and_downloads_a_gif(ope
 
 
 def test_a_dots_story_draws_its_posterior_and_reads_its_digit(open_page):
-    app = open_explore_tab(open_page("app_pages/latent.py"), "A dot's story")
+    app = open_explore_tab(open_page("app_pages/pages/latent.py"), "A dot's story")
     app.number_input(key="story_index").set_value(3).run()
     assert messages(app) == {"exception": [], "error": []}
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
@@ -385,7 +385,7 @@ def test_the_interpolation_gif_goes_there_and_back_frame_by_frame():
 
 
 def test_the_elbo_page_shows_the_terms_vae_computes_for_that_digit(open_page):
-    app = open_page("app_pages/elbo.py")
+    app = open_page("app_pages/pages/elbo.py")
     app.number_input(key="elbo_index").set_value(7).run()
     app.button(key="elbo_redraw").click().run()                          # draw 1 of ε
     app.slider(key="elbo_beta").set_value(2.5).run()
@@ -415,7 +415,7 @@ def test_pca_and_hold_at_a_digit_views_of_a_four_dimensional_model(open_page, tm
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
     model, _ = vae.load_checkpoint(path)
     encodings = vae.inference.encode_dataset(model, load_mnist("test")[0]).astype(np.float64)
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.radio(key="view_kind").set_value("pca").run()
     assert messages(app) == {"exception": [], "error": []}
     assert any("PCA view" in i.value for i in app.info) and app.query_params["dims"] == "pca"
@@ -457,7 +457,7 @@ def finished_run(runs_dir: Path, name: str, losses: list[float]) -> Path:
 def test_the_runs_page_compares_runs_and_exports_one(open_page, runs_dir):
     finished_run(runs_dir, "first", [180.0, 160.0, 150.0])
     finished_run(runs_dir, "second", [170.0, 155.0])
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     assert messages(app) == {"exception": [], "error": []}
     assert set(app.multiselect(key="compare").value) == {"first", "second"}
     figure = json.loads(app.get("plotly_chart")[0].proto.spec)
@@ -475,7 +475,7 @@ def test_the_train_page_replays_a_runs_snapshots(open_page, runs_dir):
     for step, seed in [(0, 1), (3, 2), (20, 3)]:
         torch.manual_seed(seed)
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert messages(app) == {"exception": [], "error": []}
     data = next(d for d in (json.loads(e.proto.json) for e in app.get("bidi_component")) if d.get("frames"))
     assert data["frames"]["labels"] == ["before training", "epoch 0.3 · step 3", "epoch 2 · step 20"]
@@ -488,7 +488,7 @@ def test_the_train_page_replays_a_runs_snapshots(open_page, runs_dir):
 def newest_run_page(open_page, run_dir: Path, status: dict):
     """The Train page showing run_dir, whose status.json is `status` (started in the future: the newest)."""
     (run_dir / runs.STATUS).write_text(json.dumps({"started": time.time() + 3600, **status}))
-    return open_page("app_pages/train.py")
+    return open_page("app_pages/pages/train.py")
 
 
 @pytest.mark.parametrize("status, kind, words", [
@@ -502,7 +502,7 @@ def test_the_train_page_explains_each_way_a_run_can_end(open_page, runs_dir, sta
     if status is None:
         (run_dir / runs.STATUS).write_text("null")
         (run_dir / runs.STATUS).touch()
-        app = open_page("app_pages/train.py")
+        app = open_page("app_pages/pages/train.py")
     else:
         app = newest_run_page(open_page, run_dir, status)
     assert messages(app)["exception"] == []
@@ -528,7 +528,7 @@ def test_a_killed_run_is_offered_for_resume_and_resumes(open_page, runs_dir):
     # As if kill -9 had hit it mid-run: "running", epochs to go, and a pid that no process holds.
     status.update(state="running", epochs=4, pid=2**22 - 3)
     (run_dir / runs.STATUS).write_text(json.dumps(status))
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert messages(app)["exception"] == []
     assert any("Interrupted" in w.value for w in app.warning), [w.value for w in app.warning]
     app.button(key="resume").click().run()
@@ -545,14 +545,14 @@ def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
     for step, seed in [(0, 1), (9, 2)]:
         torch.manual_seed(seed)
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}
     frames = [json.loads(e.proto.json)["frames"] for e in app.get("bidi_component")]
     assert [f["labels"] for f in frames if f] == [["before training", "epoch 0.9 · step 9"]]
-    app = open_page("app_pages/latent.py")                      # the shipped model: no replay tab
+    app = open_page("app_pages/pages/latent.py")                      # the shipped model: no replay tab
     assert "Training replay" not in [t.label for t in app.tabs]
 
 
@@ -568,7 +568,7 @@ def test_a_run_whose_status_names_its_dataset_oddly_is_still_offered_and_replaye
     for step in (0, 9):
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), load_mnist("test")[0], step=step,
                              epoch=step / 10)
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     assert "run odd" in app.selectbox(key="checkpoint").options
     app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
@@ -583,7 +583,7 @@ def test_home_shows_a_picture_of_the_plane(open_page):
     visitor sees what the explorer is before reading about it."""
     from PIL import Image
 
-    app = open_page("app_pages/home.py")
+    app = open_page("app_pages/pages/home.py")
     assert messages(app) == {"exception": [], "error": []}
     images = app.get("image")
     assert len(images) == 1 and "Latent page" in images[0].proto.imgs[0].caption

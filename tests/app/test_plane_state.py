@@ -29,7 +29,7 @@ def errors(app) -> list:
 @pytest.fixture
 def latent(open_page):
     """The Latent page with its pin moved by the browser to (1.5, -2)."""
-    app = open_page("app_pages/latent.py")
+    app = open_page("app_pages/pages/latent.py")
     app.plane_id = app.get("bidi_component")[0].proto.id
     send(app, app.plane_id, json.dumps({"pin": {"x": 1.5, "y": -2}}))
     assert errors(app) == [] and app.session_state["pin"].xy == (1.5, -2.0)

@@ -31,7 +31,7 @@ def test_the_page_says_what_the_classifier_reads_and_when_the_two_differ(open_pa
     readings = classifier_readings()
     differ = next(i for i, (a, _, b, _) in enumerate(readings) if a != b)
     agree = next(i for i, (a, _, b, _) in enumerate(readings) if a == b)
-    app = open_page("app_pages/reconstruct.py")
+    app = open_page("app_pages/pages/reconstruct.py")
     app.radio(key="source").set_value("A test digit").run()
     for index in (differ, agree):
         widget(app.number_input, "Test digit index").set_value(index).run()

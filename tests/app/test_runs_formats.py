@@ -22,7 +22,7 @@ def test_the_runs_tables_show_nats_to_2_decimals_and_the_latent_metrics_as_perce
                         lambda *a, **k: {"knn_accuracy": 0.95125, "knn_k": 5, "class_agreement": 0.8})
     finished_run(runs_dir, "first", [180.0, 131.10823059082031])
     finished_run(runs_dir, "second", [170.0, 155.0])
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     app.button(key="compare_more").click().run()
     assert messages(app) == {"exception": [], "error": []}
     shown = tables(app)

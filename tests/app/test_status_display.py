@@ -21,12 +21,12 @@ def test_a_run_reads_the_same_epoch_and_step_while_running_and_once_stopped(open
     run_dir = runs_dir / "20260101-120000-mlp-z2"
     written = stopped_mid_epoch(run_dir, monkeypatch)
     stopped = json.loads((run_dir / runs.STATUS).read_text())
-    after = shown(open_page("app_pages/train.py"))
+    after = shown(open_page("app_pages/pages/train.py"))
     at_step_7 = [s for s in written if s["state"] == "running" and s.get("step") == 7][-1]
     runs.write_json_atomic(run_dir / runs.STATUS, at_step_7)      # the same run as it was at step 7
     with python(HOLD_LOCK, run_dir) as holder:                    # a live process holds the run
         assert holder.stdout.readline() == "holding\n"
-        during = shown(open_page("app_pages/train.py"))
+        during = shown(open_page("app_pages/pages/train.py"))
         holder.stdin.write("\n")
         holder.stdin.flush()
     assert stopped["state"] == "stopped" and (stopped["step"], stopped["total_steps"]) == (8, 15)

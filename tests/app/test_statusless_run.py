@@ -13,7 +13,7 @@ def test_a_run_without_status_is_listed_and_its_model_opens(open_page, runs_dir,
     (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (runs_dir / "empty").mkdir()                                          # no checkpoint: not a run to show
 
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     assert messages(app) == {"exception": [], "error": []}
     table = app.dataframe[0].value
     states = dict(zip(table["run"], table["state"]))
@@ -26,7 +26,7 @@ def test_a_run_without_status_is_listed_and_its_model_opens(open_page, runs_dir,
 
     linked = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     linked.query_params.update({"model": "run:copied"})
-    linked.switch_page("app_pages/latent.py").run()
+    linked.switch_page("app_pages/pages/latent.py").run()
     assert messages(linked) == {"exception": [], "error": []}
     assert linked.selectbox(key="checkpoint").value == str(runs_dir / "copied" / "checkpoint.pt")
     assert linked.query_params["model"] == "run:copied"

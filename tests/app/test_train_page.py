@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app_pages import launch
+from app_pages import train_form
 from app_pages.common import escape_markdown
 from vae import runs
 from vae.cli import main
@@ -43,7 +43,7 @@ def cli_refusal(tmp_path, flag: str, value) -> str:
 
 
 def test_the_form_offers_every_option_with_the_tables_bounds(open_page):
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert messages(app) == {"exception": [], "error": []}
     for name, opt in OPTIONS.items():
         widget = option(app, name)
@@ -53,9 +53,9 @@ def test_the_form_offers_every_option_with_the_tables_bounds(open_page):
         else:
             assert (widget.min, widget.max) == (opt.low, opt.high), name
     assert [e.label for e in app.expander][0].startswith("Advanced")
-    advanced = {option(app, name).id for name in launch.advanced_fields()}
+    advanced = {option(app, name).id for name in train_form.advanced_fields()}
     assert {"hidden", "depth", "activation", "channels", "lr_schedule", "beta", "kl_warmup_epochs", "grad_clip",
-            "weight_decay", "log_every", "precision"} == set(launch.advanced_fields())
+            "weight_decay", "log_every", "precision"} == set(train_form.advanced_fields())
     assert len(advanced) == 11
 
 
@@ -63,7 +63,7 @@ def test_a_bad_value_gets_the_same_words_from_the_form_and_the_cli(open_page, ru
     """The widgets' bounds are the table's, so the one value a widget lets through and the config refuses is
     an open bound's: a learning rate of 0. (Streamlit resets any value outside a widget's bounds.)"""
     name, value = "lr", 0.0
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     option(app, name).set_value(value)
     next(b for b in app.button if b.label == "Start training").click().run()
     assert messages(app)["exception"] == []
@@ -74,7 +74,7 @@ def test_a_bad_value_gets_the_same_words_from_the_form_and_the_cli(open_page, ru
 
 
 def test_advanced_options_reach_the_run_and_start_is_off_while_it_trains(open_page, runs_dir):
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     for name, value in [("epochs", 50), ("limit", 512), ("batch_size", 64), ("hidden", 32), ("depth", 1),
                         ("activation", "tanh"), ("lr_schedule", "constant"), ("beta", 2.0),
                         ("kl_warmup_epochs", 1.5), ("grad_clip", 5.0), ("weight_decay", 0.01), ("log_every", 3),
@@ -112,7 +112,7 @@ def test_a_starting_run_says_what_it_is_doing(open_page, runs_dir, phase, words)
                                                    "epoch": 0, "epochs": 3, "step": 0, "total_steps": None})
     with python(HOLD_LOCK, run_dir) as holder:                  # a live process holds the run
         assert holder.stdout.readline() == "holding\n"
-        app = open_page("app_pages/train.py")
+        app = open_page("app_pages/pages/train.py")
         shown = [p.proto.text for p in app.get("progress")]
         holder.stdin.write("\n")
         holder.stdin.flush()
@@ -132,7 +132,7 @@ def trained(runs_dir):
 
 
 def test_explore_this_model_opens_the_latent_page_with_it(open_page, trained):
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert messages(app) == {"exception": [], "error": []}
     app.button(key="explore").click().run()
     assert messages(app) == {"exception": [], "error": []}
@@ -142,7 +142,7 @@ def test_explore_this_model_opens_the_latent_page_with_it(open_page, trained):
 
 
 def test_a_run_is_renamed_and_deleted_from_the_runs_page(open_page, trained, runs_dir):
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     app.text_input(key=f"name_{trained.name}").set_value("tiny *tanh* run")
     app.button(key="rename").click().run()
     assert messages(app) == {"exception": [], "error": []}
@@ -161,7 +161,7 @@ def test_a_training_run_cannot_be_deleted(open_page, runs_dir):
     run_dir = runs_dir / "busy"
     runs.write_json_atomic(run_dir / runs.STATUS, {"state": "stopped", "started": time.time(), "epoch": 0,
                                                    "epochs": 3, "step": 5, "total_steps": 30})
-    app = open_page("app_pages/runs.py")
+    app = open_page("app_pages/pages/runs.py")
     app.button(key="delete").click().run()                     # asked while it was stopped...
     with python(HOLD_LOCK, run_dir) as holder:                 # ...confirmed after it had been resumed
         assert holder.stdout.readline() == "holding\n"
@@ -169,7 +169,7 @@ def test_a_training_run_cannot_be_deleted(open_page, runs_dir):
         runs.write_json_atomic(run_dir / runs.STATUS, {**status, "state": "running"})
         app.button(key="delete_confirmed").click().run()
         still_there, refused = run_dir.is_dir(), [e.value for e in app.error]
-        app = open_page("app_pages/runs.py")
+        app = open_page("app_pages/pages/runs.py")
         disabled = app.button(key="delete").disabled           # a fresh look: the button is off
         holder.stdin.write("\n")
         holder.stdin.flush()
@@ -183,7 +183,7 @@ def test_a_link_to_a_deleted_model_says_so_and_shows_the_default(open_page, trai
 
     app = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=120)
     app.query_params["model"] = f"run:{trained.name}"
-    app.switch_page("app_pages/latent.py").run()
+    app.switch_page("app_pages/pages/latent.py").run()
     assert messages(app) == {"exception": [], "error": []}
     assert any("not here" in w.value for w in app.warning)
     assert app.selectbox(key="checkpoint").value.endswith("mnist-2d.pt")
@@ -196,7 +196,7 @@ def test_a_runs_checkpoint_on_the_train_page_stays_out_of_the_shared_model_cache
     from app_pages import common
 
     common.load_model.clear()
-    app = open_page("app_pages/train.py")
+    app = open_page("app_pages/pages/train.py")
     assert messages(app) == {"exception": [], "error": []}
     assert any("their reconstructions" in c for image in app.image for c in image.captions)
     read, real = [], vae.load_checkpoint

@@ -7,7 +7,8 @@ latent plane and hovers another (the browser's live decoding), opens the plane w
 opens the prior samples, the interpolation and a dot's story, trains an 8-D model and opens its PCA
 view, opens the shipped Fashion-MNIST model, uploads a photo of a
 test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png,
-docs/decoder-map.png, docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/fashion.png, docs/reconstruct.png,
+docs/latent-fullscreen.png, docs/latent-dark.png (Streamlit's dark theme), docs/decoder-map.png,
+docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/fashion.png, docs/reconstruct.png,
 docs/elbo.png and docs/train.png; exports the shipped model as one file and opens it from disk
 (docs/export.png, docs/export-dark.png).
 """
@@ -24,8 +25,9 @@ from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, pa
                      photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
 SERVER = None                                   # the AppServer of this run (its runs folder)
-SIZE = {"latent": {"width": 1280, "height": 1500}, "decoder_map": {"width": 1280, "height": 1200},
-        "explore": {"width": 1280, "height": 1000}, "fashion": {"width": 1280, "height": 1100},
+FULL_HD = {"width": 1920, "height": 1080}      # a projector's screen
+SIZE = {"latent": FULL_HD, "fullscreen": FULL_HD, "dark": FULL_HD, "decoder_map": FULL_HD,
+        "explore": FULL_HD, "fashion": FULL_HD,
         "pca": {"width": 1280, "height": 1200},
         "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
@@ -40,6 +42,42 @@ def shoot_latent(page, url: str, out: Path) -> None:
     page.mouse.move(*page_point(page, 0.45, 0.55), steps=8)        # the live preview under the pointer
     page.wait_for_timeout(300)
     page.screenshot(path=out / "latent.png")
+
+
+def shoot_fullscreen(page, url: str, out: Path) -> None:
+    """The plane in fullscreen, as on a projector, the preview over its corner: docs/latent-fullscreen.png."""
+    open_plane(page, url)
+    pin_plane(page, 0.3, 0.62)
+    page.locator(".vlp-full").first.click()
+    page.wait_for_function("() => document.fullscreenElement")
+    page.wait_for_timeout(500)
+    page.mouse.move(*page_point(page, 0.62, 0.3), steps=8)
+    page.wait_for_timeout(300)
+    page.screenshot(path=out / "latent-fullscreen.png")
+
+
+def shoot_dark(page, url: str, out: Path) -> None:
+    """The Latent page under Streamlit's dark theme (its own server, theme.base=dark): docs/latent-dark.png."""
+    import os
+
+    dark = {"STREAMLIT_THEME_BASE": "dark", "STREAMLIT_THEME_BACKGROUND_COLOR": "#0e1117",
+            "STREAMLIT_THEME_SECONDARY_BACKGROUND_COLOR": "#262730", "STREAMLIT_THEME_TEXT_COLOR": "#fafafa"}
+    saved = {name: os.environ.get(name) for name in dark}
+    os.environ.update(dark)
+    try:
+        with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server:
+            open_plane(page, server.url, "/latent?model=fashion-mnist-2d&tab=Manifold")
+            pin_plane(page, 0.4, 0.6)
+            page.locator(".vlp-manifold[data-done]").first.wait_for()
+            page.mouse.move(*page_point(page, 0.55, 0.4), steps=8)
+            page.wait_for_timeout(300)
+            page.screenshot(path=out / "latent-dark.png")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def shoot_decoder_map(page, url: str, out: Path) -> None:
@@ -61,7 +99,7 @@ def shoot_explore(page, url: str, out: Path) -> None:
                             ("A dot's story", "story", "nearest neighbours in latent space")):
         page.get_by_role("tab", name=tab).click()
         wait_until_idle(page)
-        page.get_by_text(last).first.scroll_into_view_if_needed()        # the tab's results, the plane above them
+        page.locator(f"text={last} >> visible=true").first.wait_for(timeout=120_000)   # the open tab's results
         page.wait_for_timeout(800)
         page.screenshot(path=out / f"{name}.png")
 
@@ -157,7 +195,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--only", nargs="*", choices=["latent", "decoder_map", "explore", "pca", "fashion",
+    parser.add_argument("--only", nargs="*", choices=["latent", "fullscreen", "dark", "decoder_map", "explore", "pca", "fashion",
                                                       "reconstruct", "elbo", "train", "export"],
                         help="some pages only")
     args = parser.parse_args()
@@ -168,7 +206,8 @@ def main() -> None:
         SERVER = server
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
-            [shoot_latent, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion, shoot_reconstruct, shoot_elbo,
+            [shoot_latent, shoot_fullscreen, shoot_dark, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion,
+             shoot_reconstruct, shoot_elbo,
              shoot_train, shoot_export]
         for shoot in shots:
             name = shoot.__name__.removeprefix("shoot_")

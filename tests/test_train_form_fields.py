@@ -1,9 +1,9 @@
-"""app_pages.launch: the training form read from vae.options, its values to checked configs, and the words
+"""app_pages.train_form: the training form read from vae.options, its values to checked configs, and the words
 the Train page uses for a run's progress."""
 import pytest
 
-from app_pages import launch
-from app_pages.launch import available_devices, configs_from_form, progress_text, time_left
+from app_pages import train_form
+from app_pages.train_form import available_devices, configs_from_form, progress_text, time_left
 from vae import ModelConfig
 from vae.options import OPTIONS, refusal
 
@@ -25,10 +25,10 @@ def test_an_empty_log_interval_is_chosen_to_draw_a_curve():
 
 
 def test_every_config_field_gets_a_widget_with_the_tables_bounds():
-    names = [name for name, _ in launch.config_fields()]
-    assert set(names) == set(OPTIONS) and set(launch.BASIC) | set(launch.advanced_fields()) == set(names)
+    names = [name for name, _ in train_form.config_fields()]
+    assert set(names) == set(OPTIONS) and set(train_form.BASIC) | set(train_form.advanced_fields()) == set(names)
     for name in names:
-        spec, option = launch.widget(name), OPTIONS[name]
+        spec, option = train_form.widget(name), OPTIONS[name]
         assert spec["label"] == option.label and spec["help"].startswith(option.help)
         if spec["kind"] == "number":
             for bound in (spec["min_value"], spec["max_value"]):       # what the widget allows, the config takes

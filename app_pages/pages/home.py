@@ -15,7 +15,7 @@ st.markdown(
     "classes from T-shirt to ankle boot); every page follows the chosen model's dataset. The runs you "
     "train here join the list when they finish.")
 
-PICTURE = Path(__file__).resolve().parents[1] / "docs" / "latent.png"     # the README's, made by make screenshots
+PICTURE = Path(__file__).resolve().parents[2] / "docs" / "latent.png"     # the README's, made by make screenshots
 if PICTURE.is_file():
     st.image(str(PICTURE), width=960,
              caption="The Latent page: the 10,000 test digits on the plane of a 2-D VAE, the decoder's drawing of "
@@ -23,26 +23,26 @@ if PICTURE.is_file():
 
 train, latent, reconstruct = st.columns(3)
 with train:
-    st.page_link("app_pages/train.py", label="**Train** a VAE", icon=":material/model_training:")
+    st.page_link("app_pages/pages/train.py", label="**Train** a VAE", icon=":material/model_training:")
     st.caption("Choose epochs, latent size and learning rate, then watch the loss, its reconstruction "
                "and KL terms, and the reconstructions improve live.")
 with latent:
-    st.page_link("app_pages/latent.py", label="**Explore** the latent plane", icon=":material/scatter_plot:")
+    st.page_link("app_pages/pages/latent.py", label="**Explore** the latent plane", icon=":material/scatter_plot:")
     st.caption("All 10,000 test digits as dots, coloured by label. Move the pointer over the plane and the "
                "decoder, running in your browser, draws each point as you go; zoom in, pin a point, and see "
                "the whole learned manifold as a grid of digits.")
 with reconstruct:
-    st.page_link("app_pages/reconstruct.py", label="**Reconstruct** your own digit", icon=":material/draw:")
+    st.page_link("app_pages/pages/reconstruct.py", label="**Reconstruct** your own digit", icon=":material/draw:")
     st.caption("Upload a photo of a handwritten digit or draw one with the mouse, and see where it lands "
                "in the latent space and how the model redraws it.")
 
 elbo, runs_column, _ = st.columns(3)
 with elbo:
-    st.page_link("app_pages/elbo.py", label="**The ELBO**, live", icon=":material/functions:")
+    st.page_link("app_pages/pages/elbo.py", label="**The ELBO**, live", icon=":material/functions:")
     st.caption("Every number in the objective for one real digit: μ, σ, a drawn ε, z = μ + σ·ε, and the "
                "reconstruction and KL terms in nats beside their formulas.")
 with runs_column:
-    st.page_link("app_pages/runs.py", label="**Compare** your runs", icon=":material/compare_arrows:")
+    st.page_link("app_pages/pages/runs.py", label="**Compare** your runs", icon=":material/compare_arrows:")
     st.caption("Overlay the test curves of up to five runs, compare their final numbers, and download a "
                "run's model to share.")
 

@@ -11,7 +11,7 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 
 import numpy as np  # noqa: E402
 
-from app_pages import catalog, launch, plots  # noqa: E402
+from app_pages import catalog, plots, train_form  # noqa: E402
 from app_pages.common import escape_markdown, model_picker, replay_view, test_set  # noqa: E402
 from vae import CheckpointError, inference, runs  # noqa: E402
 from vae.options import OPTIONS  # noqa: E402
@@ -32,7 +32,7 @@ and keeps the latent plane smooth enough to decode any point of it.
 
 def option_widget(container, name: str):
     """The widget vae.options describes for one config field; returns its value."""
-    spec = launch.widget(name)
+    spec = train_form.widget(name)
     kind, label = spec.pop("kind"), spec.pop("label")
     if kind == "select":
         spec.pop("value")
@@ -45,15 +45,15 @@ def training_form(root: Path, busy: bool) -> None:
     while a run is going (only one trains at a time)."""
     with st.form("train_form"):
         values, columns = {}, st.columns(3)
-        for i, name in enumerate(launch.BASIC):
-            values[name] = option_widget(columns[i * 3 // len(launch.BASIC)], name)
+        for i, name in enumerate(train_form.BASIC):
+            values[name] = option_widget(columns[i * 3 // len(train_form.BASIC)], name)
         with st.expander("Advanced: network shape, objective, optimizer, logging"):
             advanced = st.columns(3)
-            for i, name in enumerate(launch.advanced_fields()):
+            for i, name in enumerate(train_form.advanced_fields()):
                 values[name] = option_widget(advanced[i % 3], name)
         # A form sends its values only when one of its buttons is pressed: the estimate is of the options as
         # last sent, and "Estimate memory" sends them without starting anything.
-        st.caption(escape_markdown(launch.memory_caption(values)))
+        st.caption(escape_markdown(train_form.memory_caption(values)))
         submitted = st.form_submit_button("Start training", type="primary", disabled=busy,
                                           help="A run is going: stop it or wait for it to finish." if busy else None)
         st.form_submit_button("Estimate memory", key="estimate_memory",
@@ -61,7 +61,7 @@ def training_form(root: Path, busy: bool) -> None:
     if not submitted:
         return
     try:
-        model_cfg, train_cfg = launch.configs_from_form(values)
+        model_cfg, train_cfg = train_form.configs_from_form(values)
         runs.start_run(root, model_cfg, train_cfg)        # one run at a time, across sessions and servers
     except (ValueError, RuntimeError, OSError) as exc:
         st.error(f"Training was not started. {escape_markdown(exc)}")
@@ -86,7 +86,7 @@ def strip_reconstructions(checkpoint: str, modified: float) -> np.ndarray:
 
 def progress(status: dict) -> None:
     step, total = status.get("step") or 0, status.get("total_steps") or 0
-    st.progress(min(step / total, 1.0) if total else 0.0, text=launch.progress_text(status))
+    st.progress(min(step / total, 1.0) if total else 0.0, text=train_form.progress_text(status))
 
 
 def configuration(status: dict) -> None:
@@ -111,7 +111,7 @@ def explore_button(run_dir: Path) -> None:
 
     if st.button("Explore this model", key="explore", type="primary", icon=":material/scatter_plot:",
                  on_click=pick, help="Opens the Latent page with this model."):
-        st.switch_page("app_pages/latent.py")
+        st.switch_page("app_pages/pages/latent.py")
 
 
 def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
@@ -175,7 +175,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         except CheckpointError as exc:
             st.warning(f"Its checkpoint cannot be used: {escape_markdown(exc)}")
             return
-        saved_at = launch.position(status, status.get("checkpoint_step"))   # the checkpoint's step, not the last one
+        saved_at = train_form.position(status, status.get("checkpoint_step"))   # the checkpoint's step, not the last one
         st.image(plots.enlarge(strip, 3), caption="Top: one test image of each class. Bottom: their reconstructions by the latest "
                                                   f"checkpoint ({saved_at}).")
     replay_view(run_dir)
