@@ -1,7 +1,9 @@
 """/elbo: the ELBO and the reparameterization trick, computed live on one real digit (or item)."""
 import streamlit as st
 
-st.title("The ELBO, live")
+from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
+
+header = page_header("The ELBO, live")
 st.caption("A VAE is trained to maximise the evidence lower bound (ELBO) of each digit. Here is every "
            "number in it, for one digit, as the model computes it.")
 placeholder = st.empty()
@@ -20,7 +22,7 @@ from vae import inference  # noqa: E402
 from vae.data import to_float  # noqa: E402
 from vae.model import negative_elbo  # noqa: E402
 
-loaded = page_model(placeholder)
+loaded = page_model(placeholder, header)
 model = loaded.model
 images, labels = loaded.test_set()
 item, names = loaded.dataset.item, loaded.dataset.class_names

@@ -5,7 +5,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-st.title("Reconstruct an image")
+from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
+
+header = page_header("Reconstruct an image")
 st.caption("The encoder maps your digit (or clothing item) to a code z; the decoder draws it back from z alone. "
            "What survives the trip is what the two numbers of z can hold.")
 placeholder = st.empty()
@@ -121,7 +123,7 @@ def from_test_set() -> tuple[np.ndarray, None, str]:
     return images[index].numpy(), None, f"test {item} #{index}"
 
 
-loaded = page_model(placeholder)
+loaded = page_model(placeholder, header)
 item = loaded.dataset.item
 sources = {"Upload a picture": from_upload, "Draw with the mouse": from_drawing, f"A test {item}": from_test_set}
 if not loaded.dataset.uploads:
