@@ -146,26 +146,26 @@ def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarr
     posterior as an ellipse on the plane, and its nearest neighbours in latent space."""
     if "story_index" not in st.session_state:
         st.session_state.story_index = 0
-    pick, near_pin, random_one, next_one = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
-    if near_pin.button("The dot nearest the pinned point", key="story_pin"):
+    buttons = st.container(horizontal=True, gap="small")       # they wrap in a narrow column, never cut short
+    if buttons.button("The dot nearest the pinned point", key="story_pin"):
         st.session_state.story_index = int(inference.nearest(plane_points, pin_xy, 1)[0])
-    if random_one.button("Random", key="story_random"):
+    if buttons.button("Random", key="story_random"):
         st.session_state.story_index = int(np.random.default_rng().integers(len(images)))
-    if next_one.button("Next", key="story_next"):
+    if buttons.button("Next", key="story_next"):
         st.session_state.story_index = (int(st.session_state.story_index) + 1) % len(images)
     item, names = dataset.item, dataset.class_names
-    index = int(pick.number_input(f"Test {item} index", 0, len(images) - 1, key="story_index"))
+    index = int(st.number_input(f"Test {item} index", 0, len(images) - 1, key="story_index"))
     image = images[index].numpy()
     mean, std = inference.posterior(model, image)
     recon = inference.decode_points(model, mean[None])[0]
     reads = read_classes(np.stack([image / 255.0, recon]).astype(np.float32), dataset.name)
     said = (lambda i: f"; the classifier reads “{names[reads[i]]}”") if reads else (lambda i: "")
-    original, reconstruction, numbers = st.columns([1, 1, 2])
+    original, reconstruction = st.columns(2)                   # each picture as wide as its half, at most 140 px
     original.image(plots.enlarge(image, 5), width=140, caption=f"test {item} #{index}, labelled “{names[labels[index]]}”{said(0)}")
     reconstruction.image(plots.enlarge(recon, 5), width=140, caption=f"decoded from its mean{said(1)}")
     (mx, my), (sx, sy) = view.basis.to_plane(mean)[0], view.basis.spread(std)
     ax, ay = view.axes
-    numbers.markdown(f"q(z|x) = N(μ, σ²): μ = ({mx:.2f}, {my:.2f}), σ = ({sx:.2f}, {sy:.2f}) on {ax}, {ay}. "
+    st.markdown(f"q(z|x) = N(μ, σ²): μ = ({mx:.2f}, {my:.2f}), σ = ({sx:.2f}, {sy:.2f}) on {ax}, {ay}. "
                      f"The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks this {item} could have.")
     neighbours = inference.nearest(encodings, mean, 8, exclude=index)
     st.image(plots.enlarge(plots.digit_rows(images[neighbours].numpy() / 255.0), 3),

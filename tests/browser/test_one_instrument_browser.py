@@ -225,3 +225,37 @@ def test_each_tab_opens_when_clicked_one_after_another(page, server):
         wait_for_query(page, "tab", name) if name != "Manifold" else page.wait_for_function(
             "() => !new URLSearchParams(location.search).has('tab')")
         assert page.get_by_role("tab", name=name).get_attribute("aria-selected") == "true", name
+
+
+@pytest.mark.parametrize("tab", ["Sample", "Interpolate", "A dot's story"])
+def test_each_companion_fits_its_column_beside_the_plane(chromium, server, tab):
+    """At 1920×1080 the companions sit in a column of about 500 px: nothing in the open tab overlaps
+    anything else there, and no button's label is cut short."""
+    context = chromium.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        open_plane(page, server.url, "/latent?tab=" + urllib.parse.quote(tab))
+        settle(page)
+        found = page.evaluate("""() => {
+            const column = document.querySelector('.st-key-latent_companions');
+            const boxes = [...column.querySelectorAll('[data-testid=stImage] img, [data-testid=stMarkdownContainer], '
+                                                      + '[data-testid=stCaptionContainer], button, [data-testid=stNumberInput]')]
+                .filter((e) => e.offsetParent !== null && !e.closest('[data-testid=stElementToolbar]'))   // not hover tools
+                .map((e) => [e, e.getBoundingClientRect()]);
+            const overlaps = [];
+            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+                const [a, ra] = boxes[i], [b, rb] = boxes[j];
+                const own = (e) => e.closest('[data-testid=stElementContainer]');   // parts of one element may
+                if (a.contains(b) || b.contains(a) || own(a) === own(b)) continue;    // overlap (a slider's value)
+                if (ra.left < rb.right - 1 && rb.left < ra.right - 1 && ra.top < rb.bottom - 1 && rb.top < ra.bottom - 1)
+                    overlaps.push([a, b].map((e) => (e.innerText || e.getAttribute('aria-label') || e.tagName).slice(0, 40)));
+            }
+            const cut = [...column.querySelectorAll('button')].filter((b) => b.offsetParent !== null)
+                .flatMap((b) => [...b.querySelectorAll('*')]).filter((e) => e.scrollWidth > e.clientWidth + 1)
+                .map((e) => e.innerText);
+            return { overlaps, cut };
+        }""")
+        assert found == {"overlaps": [], "cut": []}, found
+    finally:
+        context.close()
