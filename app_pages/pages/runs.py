@@ -16,7 +16,7 @@ from pathlib import Path  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
 from app_pages.common import escape_as_code, escape_markdown, model_picker, plain_text, test_set  # noqa: E402
-from app_pages import catalog  # noqa: E402
+from app_pages import catalog, roles  # noqa: E402
 from vae import runs  # noqa: E402
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
@@ -139,6 +139,9 @@ else:
                    "`runs/` of another copy of this app.")
 
 st.subheader("Rename or delete a run")
+if not roles.is_owner():
+    roles.viewer_notice()
+    st.stop()
 by_folder = {run_dir.name: status for run_dir, status in listed}
 picked = st.selectbox("Run", list(by_folder), help="By folder; its name is below.",
                       key="manage_run", format_func=plain_text)
@@ -150,7 +153,7 @@ new_name = name_column.text_input("Name", value=runs.read_name(run_dir) or "", m
                                        "The folder, and links to its model, stay as they are.")
 if rename_column.button("Rename", key="rename"):
     try:
-        runs.rename_run(run_dir, new_name)
+        roles.rename_run(run_dir, new_name)
     except (ValueError, OSError) as exc:
         st.error(f"The run was not renamed. {escape_markdown(exc)}")
     else:
@@ -169,7 +172,7 @@ else:
     if yes.button("Yes, delete it", key="delete_confirmed", type="primary"):
         st.session_state.pop("confirm_delete", None)
         try:
-            runs.delete_run(run_dir, root)
+            roles.delete_run(run_dir, root)
         except (ValueError, RuntimeError, OSError) as exc:
             st.error(f"The run was not deleted. {escape_markdown(exc)}")
         else:

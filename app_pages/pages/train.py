@@ -11,7 +11,7 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 
 import numpy as np  # noqa: E402
 
-from app_pages import catalog, plots, train_form  # noqa: E402
+from app_pages import catalog, plots, roles, train_form  # noqa: E402
 from app_pages.common import escape_markdown, model_picker, replay_view, test_set  # noqa: E402
 from vae import CheckpointError, inference, runs  # noqa: E402
 from vae.options import OPTIONS  # noqa: E402
@@ -62,7 +62,7 @@ def training_form(root: Path, busy: bool) -> None:
         return
     try:
         model_cfg, train_cfg = train_form.configs_from_form(values)
-        runs.start_run(root, model_cfg, train_cfg)        # one run at a time, across sessions and servers
+        roles.start_run(root, model_cfg, train_cfg)       # one run at a time, across sessions and servers
     except (ValueError, RuntimeError, OSError) as exc:
         st.error(f"Training was not started. {escape_markdown(exc)}")
         return
@@ -127,9 +127,10 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
         else:
             st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
             explore_button(run_dir)
-        if can_resume and st.button("Resume training", key="resume", help="Continues from the last checkpoint."):
+        if can_resume and roles.is_owner() and st.button("Resume training", key="resume",
+                                                         help="Continues from the last checkpoint."):
             try:
-                runs.resume_run(run_dir)
+                roles.resume_run(run_dir)
             except (ValueError, RuntimeError, OSError) as exc:
                 st.error(f"Training was not resumed. {escape_markdown(exc)}")
                 return
@@ -155,9 +156,14 @@ def run_view(run_dir: Path, was_running: bool) -> None:
     if name:
         head.caption(escape_markdown(name))                   # the name given on the Runs page
     running = status.get("state") == "running"
-    if running and stop.button("Stop training", key="stop", help="Ends after the current step, keeping its checkpoint."):
-        runs.stop_run(run_dir)
-        st.toast("Stopping after the current step…")
+    if running and roles.is_owner() and stop.button("Stop training", key="stop",
+                                                    help="Ends after the current step, keeping its checkpoint."):
+        try:
+            roles.stop_run(run_dir)
+        except roles.NotOwner as exc:
+            st.error(str(exc))
+        else:
+            st.toast("Stopping after the current step…")
     progress(status)
     configuration(status)
     outcome(run_dir, status, can_resume=not was_running and (run_dir / runs.CHECKPOINT).is_file())
@@ -185,9 +191,13 @@ model_picker(header)
 placeholder.empty()
 root = catalog.runs_root()
 current = runs.active_run(root)
+owner = roles.is_owner()
 if current is not None:
-    st.info("A run is going (below). Only one run trains at a time; stop it to start another.")
-training_form(root, busy=current is not None)
+    st.info("A run is going (below). Only one run trains at a time" + ("; stop it to start another." if owner else "."))
+if owner:
+    training_form(root, busy=current is not None)
+else:
+    roles.viewer_notice()
 shown = current or next((run_dir for run_dir, _ in runs.list_runs(root)), None)
 if shown is None:
     st.caption("No runs yet. Runs are saved under "
