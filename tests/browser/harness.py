@@ -40,17 +40,18 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run streamlit_app.py` headless on 127.0.0.1:<free port>, runs under `runs_dir`.
-    Stopping it also stops any training process it started."""
+    """`streamlit run streamlit_app.py` headless on 127.0.0.1:<free port>, runs under `runs_dir`, with `env`
+    added to its environment. Stopping it also stops any training process it started."""
 
-    def __init__(self, runs_dir: Path, log_path: Path, cwd: Path = ROOT):
+    def __init__(self, runs_dir: Path, log_path: Path, cwd: Path = ROOT, env: dict[str, str] | None = None):
         self.runs_dir, self.log_path, self.cwd = Path(runs_dir), Path(log_path), Path(cwd)
+        self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> "AppServer":
-        env = {**os.environ, "VAE_RUNS_DIR": str(self.runs_dir)}
+        env = {**os.environ, "VAE_RUNS_DIR": str(self.runs_dir), **self.env}
         env.pop("PYTHONPATH", None)            # the app must find its own code, wherever it is started
         env.setdefault("MALLOC_ARENA_MAX", "2")    # as `make run` starts it
         command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
