@@ -108,7 +108,11 @@ def test_a_viewer_never_sees_stop(open_page, training, monkeypatch):
 
 
 def test_without_a_token_no_field_is_offered(open_page, remote):
-    app = open_page("app_pages/pages/train.py")
+    """An empty owner_token (as an unset one: the environment's is unset here) lets no token in."""
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.secrets[roles.TOKEN_SECRET] = ""                 # not this machine's secrets.toml, whatever it holds
+    app.run()
+    app.switch_page("app_pages/pages/train.py").run()
     assert viewer_line(app) and "only the machine this server runs on" in viewer_line(app)[0]
     assert not token_field(app) and "Start training" not in labels(app)
 
