@@ -103,7 +103,7 @@ def viewer_notice(key: str = "owner_token_entry") -> None:
         st.session_state[GIVEN] = st.session_state[key]
         st.session_state[key] = ""                  # the field never keeps it
 
-    st.text_input("Owner's token", type="password", key=key, on_change=check,
+    st.text_input("Owner's token", type="password", key=key, on_change=check, width=360,
                   help="Set by the owner in .streamlit/secrets.toml (owner_token) or VAE_OWNER_TOKEN. Press Enter.")
     if st.session_state.get(GIVEN) and not token_matches(st.session_state[GIVEN]):
         st.error("That is not the owner's token.")
