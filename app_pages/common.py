@@ -181,13 +181,13 @@ def model_picker(where=None) -> None:
         with st.container(horizontal=True, vertical_alignment="center", gap="small", key="model_menu", width="content"):
             chosen = st.selectbox("Model", options=list(labels), format_func=lambda path: labels[path].name,
                                   key="checkpoint", persist_state="session", label_visibility="collapsed",
-                                  width=240, placeholder="Model",
+                                  width=220, placeholder="Model",
                                   help="The model every page shows: the shipped models, then your finished or stopped "
                                        "training runs, newest first. Beside it: dataset · latent size · epochs · test "
                                        "loss (negative ELBO, nats per image; lower is better).")
             # The menu cuts long text short; the whole label goes beside it, where it wraps: name, then details.
             st.caption(f"{escape_markdown(labels[chosen].name)}  \n{escape_markdown(labels[chosen].details)}",
-                       width=220)
+                       width=200)
     link_warning("model", st.session_state.checkpoint, unknown)
     publish(model=url_name(Path(chosen)))
 

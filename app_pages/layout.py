@@ -16,19 +16,29 @@ PLANE_COLUMN = 1230      # px: the plane at 900+ on a 1080 px screen and its sid
 PIN_LINE = 40           # px under the plane: the pinned point's line
 UNDER = 360             # px on a narrow screen, besides the plane and the manifold (each as wide as the page):
                         # the legend's row, the preview's block, the manifold's caption, the pinned point's line
-PHONE_HEADER = 239      # px of the title and, under it, the model menu and its caption on a phone
 SIDE = 300               # px the plane's own side column (preview, nearest dot, manifold) needs at least
+
+WIDE_RESERVE = f"calc(min(100svh - {PAGE_TOP + 6}px, 100vw - {160 + SIDE - 28}px) + {PIN_LINE}px)"
+NARROW_RESERVE = f"calc(2 * (100vw - 32px) + {UNDER}px)"
 
 # Each keyed block sits in a layout wrapper, the flex item of the row: the rules size the wrappers.
 PLANE, COMPANIONS = ('[data-testid="stLayoutWrapper"]:has(> .st-key-latent_plane)',
                      '[data-testid="stLayoutWrapper"]:has(> .st-key-latent_companions)')
 STYLE = f"""<style>
+[data-testid="stElementContainer"]:has(> * style) {{ display: none; }}   /* this style's own element: no room */
 .st-key-latent_layout {{ flex-wrap: wrap; align-items: flex-start; }}
-{PLANE} {{ min-height: calc(min(100svh - {PAGE_TOP + 6}px, 100vw - {160 + SIDE - 28}px) + {PIN_LINE}px); }}
-@media (max-width: 860px) {{ {PLANE} {{ min-height: calc(2 * (100vw - 32px) + {UNDER}px); }} }}
-@media (max-width: 640px) {{ .st-key-page_header {{ min-height: {PHONE_HEADER}px; }} }}
+{PLANE} {{ min-height: {WIDE_RESERVE}; }}
+@media (max-width: 860px) {{ {PLANE} {{ min-height: {NARROW_RESERVE}; }} }}
 .st-key-latent_plane, .st-key-latent_companions {{ width: 100%; }}
 </style>"""
+
+
+def loading(placeholder, text: str) -> None:
+    """`text` in `placeholder`, the plane's column's first element, as tall as the plane will be: the
+    reserve holds from the first paint, before STYLE's rule applies (a few frames later)."""
+    # An inline style has no @media: below 860 px (860px - 100vw) * 1000 is huge and picks the narrow reserve.
+    reserve = f"max({WIDE_RESERVE}, min({NARROW_RESERVE}, (860px - 100vw) * 1000))"
+    placeholder.markdown(f'<div style="min-height: {reserve}">{text}</div>', unsafe_allow_html=True)
 
 
 def latent_layout():

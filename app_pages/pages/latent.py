@@ -7,12 +7,12 @@ import streamlit as st
 
 from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
 
-from app_pages.layout import STYLE, latent_layout  # noqa: E402
+from app_pages.layout import STYLE, latent_layout, loading  # noqa: E402
 
 header = page_header("The latent plane", STYLE)
 plane_column, companions = latent_layout()                       # the plane, and beside it (under it when narrow)…
 placeholder = plane_column.empty()                               # in the plane's reserved space: nothing moves
-placeholder.caption("Loading the model and the test images…")
+loading(placeholder, "Loading the model and the test images…")
 
 from app_pages.common import page_model, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
