@@ -422,13 +422,17 @@ def set_pin_in_url(xy) -> None:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def replay_frames(run_dir: str, index_modified: float) -> dict | None:
-    """The run's replay snapshots on z0, z1 as component frames; None with fewer than two."""
+    """The run's replay snapshots on z0, z1 as component frames; None with fewer than two. A snapshot
+    whose codes are not finite (a diverged run) is left out and said in "left_out"."""
     from vae import replay
 
-    frames, labels = [], []
+    frames, labels, left_out = [], [], []
     for entry in replay.read_index(run_dir):
         try:
             codes = replay.load_snapshot(run_dir, entry)
+        except replay.NonFiniteSnapshot as exc:       # a diverged run's: said, not drawn
+            left_out.append(str(exc))
+            continue
         except (OSError, ValueError):
             continue                                   # a snapshot removed by thinning since the index was read
         if codes.ndim != 2 or codes.shape[1] < 2:
@@ -440,7 +444,7 @@ def replay_frames(run_dir: str, index_modified: float) -> dict | None:
     from vae import inference
 
     return {"key": f"{run_dir}@{index_modified}", "labels": labels, "points": frames, "latent_dim": codes.shape[1],
-            "extent": inference.plane_extent(np.concatenate(frames))}
+            "extent": inference.plane_extent(np.concatenate(frames)), "left_out": left_out}
 
 
 def replay_view(run_dir: Path, heading: bool = True) -> None:
@@ -454,6 +458,8 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
     frames = replay_frames(str(run_dir), index.stat().st_mtime)
     if frames is None:
         return
+    for why in frames["left_out"]:
+        st.warning(escape_markdown(why), icon=":material/warning:")
     if heading:
         st.subheader("Replay: the latent plane while it trained")
     st.caption("The 10,000 test images encoded by the model at each snapshot: before training, during the first "

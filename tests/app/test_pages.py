@@ -556,6 +556,31 @@ def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
     assert "Training replay" not in [t.label for t in app.tabs]
 
 
+def test_a_diverged_snapshot_is_said_and_left_out_of_the_replay(open_page, runs_dir):
+    """A snapshot whose codes went to NaN (a diverged run) is not drawn, and the replay says which one
+    and why, instead of dropping it without a word (issue 19)."""
+    from vae import replay
+
+    run = finished_run(runs_dir, "went-nan", [170.0, 150.0])
+    images = load_mnist("test")[0]
+    for step, seed in [(0, 1), (9, 2), (12, 3)]:
+        torch.manual_seed(seed)
+        model = vae.VAE(vae.ModelConfig(hidden=16)).eval()
+        if step == 12:
+            with torch.no_grad():
+                model.encoder[-1].bias[0] = float("nan")
+        replay.save_snapshot(run, model, images, step=step, epoch=step / 10)
+    app = open_page("app_pages/pages/latent.py")
+    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
+    app.session_state["explore_tab"] = "Training replay"
+    app.run()
+    assert messages(app) == {"exception": [], "error": []}
+    frames = [json.loads(e.proto.json)["frames"] for e in app.get("bidi_component")]
+    assert [f["labels"] for f in frames if f] == [["before training", "epoch 0.9 · step 9"]]
+    said = [w.value for w in app.warning if "left out" in w.value]
+    assert len(said) == 1 and "step 12" in said[0] and "not finite" in said[0], said
+
+
 def test_a_run_whose_status_names_its_dataset_oddly_is_still_offered_and_replayed(open_page, runs_dir):
     """status.json's train_config is only checked to be an object: a dataset there that is not a name
     (hand-edited, or written by another tool) reads as MNIST, as runs from before datasets did."""
