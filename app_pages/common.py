@@ -467,10 +467,10 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
                + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
                   frames["latent_dim"] > 2 else ""))
     from app_pages.plane import PlaneData, PlaneExtras, latent_plane
-    from vae import inference, runs
+    from vae import inference, lifecycle
     from vae.datasets import MNIST, dataset_of
 
-    status = runs.read_status(run_dir) or {}
+    status = lifecycle.read_status(run_dir) or {}
     try:
         dataset = dataset_of(status.get("train_config"))            # it names the dataset as a checkpoint's meta does
     except ValueError:                                               # a name this version does not know

@@ -3,18 +3,18 @@ from pathlib import Path
 
 import vae
 from app_pages import catalog
-from vae import runs
+from vae import lifecycle, runfiles
 from vae.data import default_root
 
 
 def finished_run(root, name, state="finished", with_checkpoint=True, test_loss=160.25, started=1.0):
     run_dir = root / name
     run_dir.mkdir(parents=True)
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": state, "started": started, "epoch": 2,
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": state, "started": started, "epoch": 2,
                                                    "epochs": 3, "test_loss": test_loss,
                                                    "model_config": {"latent_dim": 2}})
     if with_checkpoint:
-        (run_dir / runs.CHECKPOINT).write_bytes(b"weights")
+        (run_dir / runfiles.CHECKPOINT).write_bytes(b"weights")
     return run_dir
 
 
@@ -38,7 +38,7 @@ def test_only_finished_or_stopped_runs_with_a_checkpoint_are_offered(tmp_path):
     finished_run(tmp_path, "bb-stopped", state="stopped", test_loss=None, started=2.0)   # the newer
     finished_run(tmp_path, "ccc-failed", state="failed")
     finished_run(tmp_path, "dddd-no-checkpoint", with_checkpoint=False)
-    runs.rename_run(tmp_path / "a-finished", "my first run")
+    runfiles.rename_run(tmp_path / "a-finished", "my first run")
     labels = [(choice.name, choice.details) for choice in catalog.run_choices(tmp_path)]
     assert labels == [("run bb-stopped", "MNIST · z=2 · 2/3 epochs · stopped · no test loss yet"),
                       ("my first run", "MNIST · z=2 · 2/3 epochs · finished · test −ELBO 160.2")]
@@ -46,8 +46,8 @@ def test_only_finished_or_stopped_runs_with_a_checkpoint_are_offered(tmp_path):
 
 def test_a_dataset_that_is_not_a_name_labels_the_run_as_mnist(tmp_path):
     run_dir = finished_run(tmp_path, "odd")
-    status = runs.read_status(run_dir)
-    runs.write_json_atomic(run_dir / runs.STATUS, {**status, "train_config": {"dataset": ["fashion-mnist"]}})
+    status = lifecycle.read_status(run_dir)
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {**status, "train_config": {"dataset": ["fashion-mnist"]}})
     assert [choice.details for choice in catalog.run_choices(tmp_path)] == [
         "MNIST · z=2 · 2/3 epochs · finished · test −ELBO 160.2"]
 
@@ -92,9 +92,9 @@ def test_a_run_recorded_as_finished_but_diverged_is_not_offered(tmp_path):
     finished_run(tmp_path, "exploded", test_loss=131_725_170.7, started=2.0)
     finished_run(tmp_path, "stopped-exploded", state="stopped", test_loss=116_900.1, started=3.0)
     autoencoder = finished_run(tmp_path, "beta-0", test_loss=5_100.0, started=4.0)
-    status = runs.read_status(autoencoder)
-    runs.write_json_atomic(autoencoder / runs.STATUS, {**status, "train_config": {"beta": 0.0}})
-    (autoencoder / runs.METRICS).write_text('{"split": "test", "step": 9, "loss": 5100.0, "recon": 100.0, "kl": 5000.0}\n')
+    status = lifecycle.read_status(autoencoder)
+    runfiles.write_json_atomic(autoencoder / runfiles.STATUS, {**status, "train_config": {"beta": 0.0}})
+    (autoencoder / runfiles.METRICS).write_text('{"split": "test", "step": 9, "loss": 5100.0, "recon": 100.0, "kl": 5000.0}\n')
     offered = [choice.path.parent.name for choice in catalog.run_choices(tmp_path)]
     assert offered == ["beta-0", "sound"]
-    assert "131,725,170.7 nats" in runs.run_divergence(tmp_path / "exploded", runs.read_status(tmp_path / "exploded"))
+    assert "131,725,170.7 nats" in runfiles.run_divergence(tmp_path / "exploded", lifecycle.read_status(tmp_path / "exploded"))

@@ -2,7 +2,7 @@
 import pytest
 
 from vae import ModelConfig, TrainConfig
-from vae.runs import read_status
+from vae.lifecycle import read_status
 from vae.session import train_run
 
 TINY = dict(epochs=1, limit=64, batch_size=32, device="cpu")

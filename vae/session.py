@@ -1,7 +1,7 @@
 """A training session: train one run in its run folder, or continue it, writing metrics.jsonl, status.json
 and checkpoint.pt as it goes. One function, `train_run`, that takes the config dataclasses (no argparse):
 `python -m vae train` parses its flags and calls it; the dashboard starts that command as a process of
-its own (vae.runs.start_run), so that training outlives the page; the tests call either.
+its own (vae.lifecycle.start_run), so that training outlives the page; the tests call either.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def train_run(run_dir, model_config, train_config, *, resume: bool = False, aske
     Returns the run's last line (state, run folder and test figures), or None on a rank of a distributed
     run (torchrun) other than the first; raises what training raised, the run then marked "failed"."""
     from .distributed import World, process_group
-    from .runs import run_lock
+    from .lifecycle import run_lock
     from .train import resolve_device
 
     run_dir = Path(run_dir)
@@ -69,7 +69,7 @@ def _run_configs(run_dir: Path, request):
     from .checkpoint import read_checkpoint
     from .model import ModelConfig
     from .options import flag
-    from .runs import CHECKPOINT, holds_a_run
+    from .runfiles import CHECKPOINT, holds_a_run
     from .train import TrainConfig
 
     model_config, train_config, resume, asked, _ = request
@@ -115,7 +115,7 @@ def _train(run_dir: Path, request, stop_requested, world=None) -> dict | None:
     import torch
 
     from .distributed import World, from_main
-    from .runs import CHECKPOINT, RunWriter, remove_orphan_parts, truncate_metrics
+    from .runfiles import CHECKPOINT, RunWriter, remove_orphan_parts, truncate_metrics
     from .train import resolve_device
 
     world = world or World()
@@ -210,7 +210,7 @@ def _train_with_outputs(trainer, writer, ckpt_path, stop_requested, clock) -> st
 
     from . import replay
     from .checkpoint import save_checkpoint
-    from .runs import RemainingTime
+    from .eta import RemainingTime
 
     every = trainer.config.log_every
     window = []

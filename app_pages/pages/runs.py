@@ -17,7 +17,7 @@ import plotly.graph_objects as go  # noqa: E402
 
 from app_pages.common import escape_as_code, escape_markdown, model_picker, plain_text, test_set  # noqa: E402
 from app_pages import catalog, roles  # noqa: E402
-from vae import runs  # noqa: E402
+from vae import lifecycle, runfiles  # noqa: E402
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 NO_STATUS = "no status"     # a run folder with a checkpoint and no status.json (catalog.statusless_runs)
@@ -25,7 +25,7 @@ NO_STATUS = "no status"     # a run folder with a checkpoint and no status.json 
 model_picker(header)                                          # this page needs no model, only the sidebar
 placeholder.empty()
 root = catalog.runs_root()
-listed = runs.list_runs(root) + [(run_dir, {"state": NO_STATUS}) for run_dir in catalog.statusless_runs(root)]
+listed = lifecycle.list_runs(root) + [(run_dir, {"state": NO_STATUS}) for run_dir in catalog.statusless_runs(root)]
 if not listed:
     st.info(f"No runs yet: start one on the Train page. Runs are saved under {escape_as_code(f'{root}/')}.")
     st.stop()
@@ -54,13 +54,13 @@ def latent_metrics(path: str, modified: float) -> dict:
 
 def summary(run_dir: Path, status: dict) -> dict:
     config = status.get("model_config") or {}
-    tests = [r for r in runs.read_metrics(run_dir) if r.get("split") == "test"]
+    tests = [r for r in runfiles.read_metrics(run_dir) if r.get("split") == "test"]
     last = tests[-1] if tests else {}
-    return {"run": run_dir.name, "name": runs.read_name(run_dir) or "", "state": status.get("state", "?"),
+    return {"run": run_dir.name, "name": runfiles.read_name(run_dir) or "", "state": status.get("state", "?"),
             "epochs": f"{status.get('epoch', '?')}/{status.get('epochs', '?')}",
             "model": f"{config.get('arch', '?')} z={config.get('latent_dim', '?')}",
             "test −ELBO": last.get("loss"), "recon": last.get("recon"), "KL": last.get("kl"),
-            "checkpoint": (run_dir / runs.CHECKPOINT).is_file()}
+            "checkpoint": (run_dir / runfiles.CHECKPOINT).is_file()}
 
 
 # How both tables show each column (the values stay numbers, so they sort as numbers): nats to 2 decimals,
@@ -90,7 +90,7 @@ chosen = st.multiselect("Runs to compare (2 to 5)", names, default=names[:2] if 
 if len(chosen) >= 2:
     figure = go.Figure()
     for i, name in enumerate(chosen):
-        tests = [r for r in runs.read_metrics(root / name) if r.get("split") == "test"]
+        tests = [r for r in runfiles.read_metrics(root / name) if r.get("split") == "test"]
         figure.add_trace(go.Scatter(x=[r.get("epoch") for r in tests], y=[r.get("loss") for r in tests],
                                     mode="lines+markers", name=html.escape(plain_text(name), quote=False),
                                     line=dict(color=PALETTE[i])))   # plotly reads <a href=…>, <b>… in names
@@ -103,7 +103,7 @@ if len(chosen) >= 2:
                       "classifier reads as their true class: a few seconds per run."):
         for row in table:
             if row["checkpoint"]:
-                path = root / row["run"] / runs.CHECKPOINT
+                path = root / row["run"] / runfiles.CHECKPOINT
                 row.update(latent_metrics(str(path), path.stat().st_mtime))
     table_view(table)
 elif names:
@@ -127,7 +127,7 @@ else:
             export_checkpoint(path, target, half=half)
             return target.read_bytes()
 
-    source = root / name / runs.CHECKPOINT
+    source = root / name / runfiles.CHECKPOINT
     try:
         data = exported(str(source), source.stat().st_mtime, as_half)
     except Exception as exc:                                   # a damaged or vanished checkpoint: say so
@@ -147,7 +147,7 @@ picked = st.selectbox("Run", list(by_folder), help="By folder; its name is below
                       key="manage_run", format_func=plain_text)
 run_dir = root / picked
 name_column, rename_column = st.columns([3, 1], vertical_alignment="bottom")
-new_name = name_column.text_input("Name", value=runs.read_name(run_dir) or "", max_chars=runs.MAX_NAME,
+new_name = name_column.text_input("Name", value=runfiles.read_name(run_dir) or "", max_chars=runfiles.MAX_NAME,
                                   key=f"name_{picked}", placeholder=f"run {plain_text(picked)}",
                                   help="What the model menu and this page call the run; empty: its folder's name. "
                                        "The folder, and links to its model, stay as they are.")

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 
 from app_pages import catalog, plots, roles, train_form  # noqa: E402
 from app_pages.common import escape_markdown, model_picker, replay_view, test_set  # noqa: E402
-from vae import CheckpointError, inference, runs  # noqa: E402
+from vae import CheckpointError, inference, lifecycle, runfiles  # noqa: E402
 from vae.options import OPTIONS  # noqa: E402
 
 EXPLANATION = """
@@ -104,7 +104,7 @@ def configuration(status: dict) -> None:
 
 def explore_button(run_dir: Path) -> None:
     """Open the Latent page with this run's model picked in the sidebar."""
-    checkpoint = str(run_dir / runs.CHECKPOINT)
+    checkpoint = str(run_dir / runfiles.CHECKPOINT)
 
     def pick() -> None:
         st.session_state.checkpoint = checkpoint
@@ -122,7 +122,7 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
     elif state == "stopped":
         if status.get("interrupted"):
             st.warning(f"Interrupted: {escape_markdown(status.get('error'))}.")
-        elif not (run_dir / runs.CHECKPOINT).is_file():
+        elif not (run_dir / runfiles.CHECKPOINT).is_file():
             st.info("Stopped before its first checkpoint: nothing was saved.")
         else:
             st.info("Stopped. Its last checkpoint is in the sidebar's model menu.")
@@ -139,7 +139,7 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
         st.error(f"This run folder cannot be read: {escape_markdown(status.get('error'))}")
     elif state == "failed":
         st.error(f"The run failed: {escape_markdown(status.get('error') or 'no reason was recorded')}")
-        log = run_dir / runs.LOG
+        log = run_dir / runfiles.LOG
         if log.is_file():
             with st.expander("The end of its log"):
                 st.code("\n".join(log.read_text(errors="replace").splitlines()[-30:]) or "(empty)")
@@ -147,12 +147,12 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
 
 def run_view(run_dir: Path, was_running: bool) -> None:
     """Everything about one run, re-read from its folder on every (timed) rerun."""
-    status = runs.read_status(run_dir) or {}
+    status = lifecycle.read_status(run_dir) or {}
     if was_running and status.get("state") != "running":
         st.rerun()                                   # the run ended: redraw the page without polling
     head, stop = st.columns([4, 1])
     head.subheader(f"Run {escape_markdown(run_dir.name)}: {escape_markdown(status.get('state', 'starting'))}")
-    name = runs.read_name(run_dir)
+    name = runfiles.read_name(run_dir)
     if name:
         head.caption(escape_markdown(name))                   # the name given on the Runs page
     running = status.get("state") == "running"
@@ -166,15 +166,15 @@ def run_view(run_dir: Path, was_running: bool) -> None:
             st.toast("Stopping after the current step…")
     progress(status)
     configuration(status)
-    outcome(run_dir, status, can_resume=not was_running and (run_dir / runs.CHECKPOINT).is_file())
+    outcome(run_dir, status, can_resume=not was_running and (run_dir / runfiles.CHECKPOINT).is_file())
     chart, words = st.columns([3, 2], gap="large")
-    rows = runs.read_metrics(run_dir)
+    rows = runfiles.read_metrics(run_dir)
     if rows:
         chart.plotly_chart(plots.loss_chart(rows), key="loss_chart", config={"displayModeBar": False})
     else:
         chart.info("Waiting for the first losses…")
     words.markdown(EXPLANATION)
-    checkpoint = run_dir / runs.CHECKPOINT
+    checkpoint = run_dir / runfiles.CHECKPOINT
     if checkpoint.is_file():
         try:
             strip = strip_reconstructions(str(checkpoint), checkpoint.stat().st_mtime)
@@ -190,7 +190,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
 model_picker(header)
 placeholder.empty()
 root = catalog.runs_root()
-current = runs.active_run(root)
+current = lifecycle.active_run(root)
 owner = roles.is_owner()
 if current is not None:
     st.info("A run is going (below). Only one run trains at a time" + ("; stop it to start another." if owner else "."))
@@ -198,7 +198,7 @@ if owner:
     training_form(root, busy=current is not None)
 else:
     roles.viewer_notice()
-shown = current or next((run_dir for run_dir, _ in runs.list_runs(root)), None)
+shown = current or next((run_dir for run_dir, _ in lifecycle.list_runs(root)), None)
 if shown is None:
     st.caption("No runs yet. Runs are saved under "
                f"`{root}/` and keep going if you close this page.")

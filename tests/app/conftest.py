@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app_pages import catalog
-from vae import runs
+from vae import lifecycle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,9 +17,9 @@ def runs_dir(tmp_path, monkeypatch):
     folder = tmp_path / "runs"
     monkeypatch.setenv(catalog.RUNS_ENV, str(folder))
     yield folder
-    for run_dir, status in runs.list_runs(folder):
+    for run_dir, status in lifecycle.list_runs(folder):
         if status.get("state") == "running":
-            runs.stop_run(run_dir)
+            lifecycle.stop_run(run_dir)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages import catalog
 from app_pages.common import escape_as_code, escape_markdown
-from vae import runs
+from vae import runfiles
 
 from test_pages import finished_run, messages, newest_run_page, widget
 
@@ -68,7 +68,7 @@ def test_link_warnings_stay_until_the_model_they_are_about_changes(runs_dir, mon
     assert len(warnings(app)) == 2, warnings(app)
     app.switch_page("app_pages/pages/latent.py").run()                     # the pin is the pages' own
     assert len(warnings(app)) == 2, warnings(app)
-    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
+    app.selectbox(key="checkpoint").set_value(str(run / runfiles.CHECKPOINT)).run()
     assert messages(app) == {"exception": [], "error": []}
     assert warnings(app) == []
 
@@ -100,8 +100,8 @@ def test_an_interrupted_runs_reason_is_text(open_page, runs_dir):
 
 def test_a_run_named_like_a_shipped_model_is_told_apart_in_the_menu(open_page, runs_dir):
     renamed, reversed_ = finished_run(runs_dir, "20260101-000000", [170.0]), finished_run(runs_dir, "rtl", [160.0])
-    runs.rename_run(renamed, "mnist-2d")
-    runs.rename_run(reversed_, "best\u202ed2-tsinm")
+    runfiles.rename_run(renamed, "mnist-2d")
+    runfiles.rename_run(reversed_, "best\u202ed2-tsinm")
     app = open_page()
     picker = app.selectbox(key="checkpoint")
     shown = picker.options                                         # as the menu shows them

@@ -18,7 +18,7 @@ import vae
 import vae.inference
 from app_pages import catalog
 from app_pages.common import escape_markdown
-from vae import runs
+from vae import lifecycle, runfiles
 from vae.data import load_mnist
 
 from harness import photo_of_digit
@@ -195,12 +195,12 @@ def test_train_page_refuses_an_invalid_form(open_page, runs_dir):
 def test_train_page_starts_one_run_and_refuses_a_second(open_page, runs_dir):
     app = submit_training(open_page("app_pages/pages/train.py"), **{"Epochs": 1, "Training subset": 512})
     assert messages(app) == {"exception": [], "error": []}
-    [(run_dir, status)] = runs.list_runs(runs_dir)
+    [(run_dir, status)] = lifecycle.list_runs(runs_dir)
     assert status["state"] == "running"
     app.run()
     assert next(b for b in app.button if b.label == "Start training").disabled        # one run at a time
-    wait_until(lambda: runs.read_status(run_dir)["state"] != "running", every=0.5)
-    assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
+    wait_until(lambda: lifecycle.read_status(run_dir)["state"] != "running", every=0.5)
+    assert lifecycle.read_status(run_dir)["state"] == "finished", (run_dir / runfiles.LOG).read_text()
     app = open_page()
     options = app.selectbox(key="checkpoint").options
     assert f"run {run_dir.name}" in options, options
@@ -246,21 +246,21 @@ def test_a_broken_vae_checkpoint_says_so_by_name(open_page, tmp_path, monkeypatc
     assert any("No model" in w.value for w in app.main.warning)
 
     run_dir = runs_dir / "20260101-000000-mlp-z2-e1-b128"           # with a model in the menu, it still says so
-    vae.save_checkpoint(run_dir / runs.CHECKPOINT, vae.VAE(vae.ModelConfig(latent_dim=2)).eval(),
+    vae.save_checkpoint(run_dir / runfiles.CHECKPOINT, vae.VAE(vae.ModelConfig(latent_dim=2)).eval(),
                         {"epoch": 1, "test_metrics": None})
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "finished", "started": 1.0, "epoch": 1, "epochs": 1})
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": "finished", "started": 1.0, "epoch": 1, "epochs": 1})
     app.run()
     assert messages(app) == {"exception": [], "error": []}
     assert [w.value for w in app.warning if "VAE" in w.value] == said and app.session_state["checkpoint"] == str(
-        run_dir / runs.CHECKPOINT)
+        run_dir / runfiles.CHECKPOINT)
 
 
 def test_a_failed_run_shows_its_error(open_page, runs_dir):
     run_dir = runs_dir / "20260101-000000-mlp-z2-e1-b128"
     run_dir.mkdir(parents=True)
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "failed", "error": "ValueError: lr must be positive",
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": "failed", "error": "ValueError: lr must be positive",
                                                    "started": 1.0, "epoch": 0, "epochs": 1})
-    (run_dir / runs.LOG).write_text("error: lr must be positive\n")
+    (run_dir / runfiles.LOG).write_text("error: lr must be positive\n")
     app = open_page("app_pages/pages/train.py")
     assert messages(app)["exception"] == []
     assert app.error[0].value == "The run failed: " + escape_markdown("ValueError: lr must be positive")
@@ -442,15 +442,15 @@ def finished_run(runs_dir: Path, name: str, losses: list[float]) -> Path:
     run_dir.mkdir(parents=True)
     torch.manual_seed(len(losses))
     model = vae.VAE(vae.ModelConfig(hidden=16)).eval()
-    vae.save_checkpoint(run_dir / runs.CHECKPOINT, model, {"epoch": len(losses), "test_metrics": None},
+    vae.save_checkpoint(run_dir / runfiles.CHECKPOINT, model, {"epoch": len(losses), "test_metrics": None},
                         extra={"optimizer_state": {"step": torch.tensor(3.0)}})
     rows = [{"split": "test", "epoch": e + 1, "step": 10 * (e + 1), "loss": loss, "recon": loss - 5, "kl": 5.0,
              "seconds": float(e)} for e, loss in enumerate(losses)]
-    (run_dir / runs.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run_dir / runfiles.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows))
     status = {"state": "finished", "epoch": len(losses), "epochs": len(losses), "step": 10 * len(losses),
               "total_steps": 10 * len(losses), "started": time.time(), "pid": 0, "test_loss": losses[-1],
               "model_config": model.config.to_dict(), "train_config": vae.TrainConfig(epochs=len(losses)).to_dict()}
-    (run_dir / runs.STATUS).write_text(json.dumps(status))
+    (run_dir / runfiles.STATUS).write_text(json.dumps(status))
     return run_dir
 
 
@@ -487,7 +487,7 @@ def test_the_train_page_replays_a_runs_snapshots(open_page, runs_dir):
 
 def newest_run_page(open_page, run_dir: Path, status: dict):
     """The Train page showing run_dir, whose status.json is `status` (started in the future: the newest)."""
-    (run_dir / runs.STATUS).write_text(json.dumps({"started": time.time() + 3600, **status}))
+    (run_dir / runfiles.STATUS).write_text(json.dumps({"started": time.time() + 3600, **status}))
     return open_page("app_pages/pages/train.py")
 
 
@@ -500,8 +500,8 @@ def test_the_train_page_explains_each_way_a_run_can_end(open_page, runs_dir, sta
     run_dir = runs_dir / "odd"
     run_dir.mkdir(parents=True)
     if status is None:
-        (run_dir / runs.STATUS).write_text("null")
-        (run_dir / runs.STATUS).touch()
+        (run_dir / runfiles.STATUS).write_text("null")
+        (run_dir / runfiles.STATUS).touch()
         app = open_page("app_pages/pages/train.py")
     else:
         app = newest_run_page(open_page, run_dir, status)
@@ -512,7 +512,7 @@ def test_the_train_page_explains_each_way_a_run_can_end(open_page, runs_dir, sta
 
 def test_an_unusable_checkpoint_is_a_warning_not_a_crash(open_page, runs_dir):
     run_dir = finished_run(runs_dir, "broken", [170.0, 160.0])
-    (run_dir / runs.CHECKPOINT).write_bytes(b"not a checkpoint at all")
+    (run_dir / runfiles.CHECKPOINT).write_bytes(b"not a checkpoint at all")
     app = newest_run_page(open_page, run_dir, {"state": "finished", "epoch": 2, "epochs": 2})
     assert messages(app)["exception"] == []
     assert any("checkpoint cannot be used" in w.value for w in app.warning)
@@ -524,17 +524,17 @@ def test_a_killed_run_is_offered_for_resume_and_resumes(open_page, runs_dir):
     run_dir = runs_dir / "killed"
     assert main(["train", "--run-dir", str(run_dir), "--epochs", "2", "--limit", "256", "--batch-size", "64",
                  "--device", "cpu"]) == 0
-    status = json.loads((run_dir / runs.STATUS).read_text())
+    status = json.loads((run_dir / runfiles.STATUS).read_text())
     # As if kill -9 had hit it mid-run: "running", epochs to go, and a pid that no process holds.
     status.update(state="running", epochs=4, pid=2**22 - 3)
-    (run_dir / runs.STATUS).write_text(json.dumps(status))
+    (run_dir / runfiles.STATUS).write_text(json.dumps(status))
     app = open_page("app_pages/pages/train.py")
     assert messages(app)["exception"] == []
     assert any("Interrupted" in w.value for w in app.warning), [w.value for w in app.warning]
     app.button(key="resume").click().run()
     assert messages(app)["exception"] == [] and messages(app)["error"] == []
-    wait_until(lambda: runs.read_status(run_dir)["state"] != "running", every=0.5)
-    assert runs.read_status(run_dir)["state"] == "finished", (run_dir / runs.LOG).read_text()
+    wait_until(lambda: lifecycle.read_status(run_dir)["state"] != "running", every=0.5)
+    assert lifecycle.read_status(run_dir)["state"] == "finished", (run_dir / runfiles.LOG).read_text()
 
 
 def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
@@ -546,7 +546,7 @@ def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
         torch.manual_seed(seed)
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
     app = open_page("app_pages/pages/latent.py")
-    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
+    app.selectbox(key="checkpoint").set_value(str(run / runfiles.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}
@@ -571,7 +571,7 @@ def test_a_diverged_snapshot_is_said_and_left_out_of_the_replay(open_page, runs_
                 model.encoder[-1].bias[0] = float("nan")
         replay.save_snapshot(run, model, images, step=step, epoch=step / 10)
     app = open_page("app_pages/pages/latent.py")
-    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
+    app.selectbox(key="checkpoint").set_value(str(run / runfiles.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}
@@ -587,15 +587,15 @@ def test_a_run_whose_status_names_its_dataset_oddly_is_still_offered_and_replaye
     from vae import replay
 
     run = finished_run(runs_dir, "odd", [170.0, 150.0])
-    status = json.loads((run / runs.STATUS).read_text())
+    status = json.loads((run / runfiles.STATUS).read_text())
     status["train_config"]["dataset"] = ["fashion-mnist"]
-    (run / runs.STATUS).write_text(json.dumps(status))
+    (run / runfiles.STATUS).write_text(json.dumps(status))
     for step in (0, 9):
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), load_mnist("test")[0], step=step,
                              epoch=step / 10)
     app = open_page("app_pages/pages/latent.py")
     assert "run odd" in app.selectbox(key="checkpoint").options
-    app.selectbox(key="checkpoint").set_value(str(run / runs.CHECKPOINT)).run()
+    app.selectbox(key="checkpoint").set_value(str(run / runfiles.CHECKPOINT)).run()
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}

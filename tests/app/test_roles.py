@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages import roles
-from vae import runs
+from vae import runfiles
 from vae.cli import main
 
 from test_runs import HOLD_LOCK, python
@@ -34,8 +34,8 @@ def stopped(runs_dir):
     run_dir = runs_dir / "20260101-120000-mlp-z2"
     assert main(["train", "--run-dir", str(run_dir), "--epochs", "1", "--limit", "256", "--batch-size", "64",
                  "--device", "cpu", "--hidden", "32"]) == 0
-    status = json.loads((run_dir / runs.STATUS).read_text())
-    runs.write_json_atomic(run_dir / runs.STATUS, {**status, "state": "stopped", "started": time.time() + 3600})
+    status = json.loads((run_dir / runfiles.STATUS).read_text())
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {**status, "state": "stopped", "started": time.time() + 3600})
     return run_dir
 
 
@@ -43,9 +43,9 @@ def stopped(runs_dir):
 def resumable(runs_dir):
     """A stopped run folder with a checkpoint file: enough for every action to act on it."""
     run_dir = runs_dir / "20260101-110000-mlp-z2"
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "stopped", "started": time.time(), "epoch": 1,
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": "stopped", "started": time.time(), "epoch": 1,
                                                    "epochs": 3, "step": 10, "total_steps": 30})
-    (run_dir / runs.CHECKPOINT).write_bytes(b"not read")
+    (run_dir / runfiles.CHECKPOINT).write_bytes(b"not read")
     return run_dir
 
 
@@ -53,12 +53,12 @@ def resumable(runs_dir):
 def training(runs_dir):
     """A run whose lock a live process holds: it reads as training, and the Train page offers Stop."""
     run_dir = runs_dir / "20260101-130000-mlp-z2"
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "stopped", "started": time.time(), "epoch": 0,
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": "stopped", "started": time.time(), "epoch": 0,
                                                    "epochs": 3, "step": 5, "total_steps": 30})
     with python(HOLD_LOCK, run_dir) as holder:
         assert holder.stdout.readline() == "holding\n"
-        status = json.loads((run_dir / runs.STATUS).read_text())
-        runs.write_json_atomic(run_dir / runs.STATUS, {**status, "state": "running", "pid": holder.pid})
+        status = json.loads((run_dir / runfiles.STATUS).read_text())
+        runfiles.write_json_atomic(run_dir / runfiles.STATUS, {**status, "state": "running", "pid": holder.pid})
         yield holder
         if holder.poll() is None:
             holder.stdin.write("\n")
@@ -123,7 +123,7 @@ def test_forged_clicks_from_a_viewer_start_resume_rename_and_delete_nothing(open
     click names a control the viewer was never given."""
     train, manage = open_page("app_pages/pages/train.py"), open_page("app_pages/pages/runs.py")
     manage.button(key="delete").click().run()                        # asked while the owner
-    before = run_folders(runs_dir), (stopped / runs.STATUS).read_bytes()
+    before = run_folders(runs_dir), (stopped / runfiles.STATUS).read_bytes()
     monkeypatch.setenv(roles.LOOPBACK_IS_REMOTE_ENV, "1")
     next(b for b in train.button if b.label == "Start training").click()
     train.button(key="resume").click().run()
@@ -131,8 +131,8 @@ def test_forged_clicks_from_a_viewer_start_resume_rename_and_delete_nothing(open
     manage.button(key="rename").click()
     manage.button(key="delete_confirmed").click().run()
     assert not train.exception and not manage.exception
-    assert (run_folders(runs_dir), (stopped / runs.STATUS).read_bytes()) == before and stopped.is_dir()
-    assert runs.read_name(stopped) is None                           # not renamed
+    assert (run_folders(runs_dir), (stopped / runfiles.STATUS).read_bytes()) == before and stopped.is_dir()
+    assert runfiles.read_name(stopped) is None                           # not renamed
 
 
 def test_a_forged_stop_from_a_viewer_stops_nothing(open_page, training, monkeypatch):
@@ -166,13 +166,13 @@ def test_each_training_action_refuses_a_viewer(runs_dir, resumable, remote, acti
         except roles.NotOwner as exc:
             st.text(f"refused: {exc}")
 
-    before = run_folders(runs_dir), (resumable / runs.STATUS).read_bytes()
+    before = run_folders(runs_dir), (resumable / runfiles.STATUS).read_bytes()
     app = AppTest.from_function(script, args=(action, str(resumable)), default_timeout=60).run()
     assert not app.exception
     assert [t.value for t in app.text] == ["refused: Only the owner of this server can start, stop, resume, "
                                            "rename or delete runs."]
-    assert (run_folders(runs_dir), (resumable / runs.STATUS).read_bytes()) == before
-    assert runs.read_name(resumable) is None
+    assert (run_folders(runs_dir), (resumable / runfiles.STATUS).read_bytes()) == before
+    assert runfiles.read_name(resumable) is None
 
 
 @pytest.mark.parametrize("where", ["secrets", "environment"])

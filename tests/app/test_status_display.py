@@ -2,7 +2,7 @@
 ended (the epoch its last step is in, and the global step), through AppTest on a real run's status files."""
 import json
 
-from vae import runs
+from vae import runfiles
 
 from test_runs import HOLD_LOCK, python
 from test_session import stopped_mid_epoch
@@ -20,10 +20,10 @@ def test_a_run_reads_the_same_epoch_and_step_while_running_and_once_stopped(open
     run of 3 epochs of 5 steps stops after step 8, in epoch 2 (vae.runfiles.epoch_of_step: ceil(step / 5))."""
     run_dir = runs_dir / "20260101-120000-mlp-z2"
     written = stopped_mid_epoch(run_dir, monkeypatch)
-    stopped = json.loads((run_dir / runs.STATUS).read_text())
+    stopped = json.loads((run_dir / runfiles.STATUS).read_text())
     after = shown(open_page("app_pages/pages/train.py"))
     at_step_7 = [s for s in written if s["state"] == "running" and s.get("step") == 7][-1]
-    runs.write_json_atomic(run_dir / runs.STATUS, at_step_7)      # the same run as it was at step 7
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, at_step_7)      # the same run as it was at step 7
     with python(HOLD_LOCK, run_dir) as holder:                    # a live process holds the run
         assert holder.stdout.readline() == "holding\n"
         during = shown(open_page("app_pages/pages/train.py"))

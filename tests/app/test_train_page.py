@@ -8,7 +8,7 @@ import pytest
 
 from app_pages import train_form
 from app_pages.common import escape_markdown
-from vae import runs
+from vae import lifecycle, runfiles
 from vae.cli import main
 from vae.options import OPTIONS, flag, refusal
 
@@ -82,10 +82,10 @@ def test_advanced_options_reach_the_run_and_start_is_off_while_it_trains(open_pa
         option(app, name).set_value(value)
     next(b for b in app.button if b.label == "Start training").click().run()
     assert messages(app) == {"exception": [], "error": []}
-    [(run_dir, status)] = runs.list_runs(runs_dir)
+    [(run_dir, status)] = lifecycle.list_runs(runs_dir)
     try:
-        assert wait_until(lambda: (runs.read_status(run_dir).get("model_config") or {}).get("hidden") == 32)
-        status = runs.read_status(run_dir)
+        assert wait_until(lambda: (lifecycle.read_status(run_dir).get("model_config") or {}).get("hidden") == 32)
+        status = lifecycle.read_status(run_dir)
         assert status["model_config"] == {**status["model_config"], "hidden": 32, "depth": 1, "activation": "tanh"}
         assert {k: status["train_config"][k] for k in ("lr_schedule", "beta", "kl_warmup_epochs", "grad_clip",
                                                        "weight_decay", "log_every", "limit", "epochs")} == {
@@ -98,8 +98,8 @@ def test_advanced_options_reach_the_run_and_start_is_off_while_it_trains(open_pa
         assert shown[OPTIONS["activation"].label] == "tanh" and shown[OPTIONS["beta"].label] == "2.0"
         assert len(shown) >= len(OPTIONS)
     finally:
-        runs.stop_run(run_dir)
-    assert wait_until(lambda: runs.read_status(run_dir)["state"] != "running")
+        lifecycle.stop_run(run_dir)
+    assert wait_until(lambda: lifecycle.read_status(run_dir)["state"] != "running")
     app.run()
     assert not next(b for b in app.button if b.label == "Start training").disabled
 
@@ -108,7 +108,7 @@ def test_advanced_options_reach_the_run_and_start_is_off_while_it_trains(open_pa
                                           ("loading data", "Starting: loading data…")])
 def test_a_starting_run_says_what_it_is_doing(open_page, runs_dir, phase, words):
     run_dir = runs_dir / "starting"
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "running", "phase": phase, "started": time.time(),
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": "running", "phase": phase, "started": time.time(),
                                                    "epoch": 0, "epochs": 3, "step": 0, "total_steps": None})
     with python(HOLD_LOCK, run_dir) as holder:                  # a live process holds the run
         assert holder.stdout.readline() == "holding\n"
@@ -126,8 +126,8 @@ def trained(runs_dir):
     run_dir = runs_dir / "20260101-120000-mlp-z2"
     assert main(["train", "--run-dir", str(run_dir), "--epochs", "1", "--limit", "256", "--batch-size", "64",
                  "--device", "cpu", "--hidden", "32"]) == 0
-    status = json.loads((run_dir / runs.STATUS).read_text())
-    (run_dir / runs.STATUS).write_text(json.dumps({**status, "started": time.time() + 3600}))   # the newest
+    status = json.loads((run_dir / runfiles.STATUS).read_text())
+    (run_dir / runfiles.STATUS).write_text(json.dumps({**status, "started": time.time() + 3600}))   # the newest
     return run_dir
 
 
@@ -136,7 +136,7 @@ def test_explore_this_model_opens_the_latent_page_with_it(open_page, trained):
     assert messages(app) == {"exception": [], "error": []}
     app.button(key="explore").click().run()
     assert messages(app) == {"exception": [], "error": []}
-    assert app.session_state.checkpoint == str(trained / runs.CHECKPOINT)
+    assert app.session_state.checkpoint == str(trained / runfiles.CHECKPOINT)
     assert app.query_params["model"] == f"run:{trained.name}"
     assert app.title[0].value == "The latent plane"
 
@@ -146,7 +146,7 @@ def test_a_run_is_renamed_and_deleted_from_the_runs_page(open_page, trained, run
     app.text_input(key=f"name_{trained.name}").set_value("tiny *tanh* run")
     app.button(key="rename").click().run()
     assert messages(app) == {"exception": [], "error": []}
-    assert runs.read_name(trained) == "tiny *tanh* run"
+    assert runfiles.read_name(trained) == "tiny *tanh* run"
     picker = app.selectbox(key="checkpoint")
     assert "tiny *tanh* run" in picker.options
     app.button(key="delete").click().run()
@@ -159,14 +159,14 @@ def test_a_run_is_renamed_and_deleted_from_the_runs_page(open_page, trained, run
 
 def test_a_training_run_cannot_be_deleted(open_page, runs_dir):
     run_dir = runs_dir / "busy"
-    runs.write_json_atomic(run_dir / runs.STATUS, {"state": "stopped", "started": time.time(), "epoch": 0,
+    runfiles.write_json_atomic(run_dir / runfiles.STATUS, {"state": "stopped", "started": time.time(), "epoch": 0,
                                                    "epochs": 3, "step": 5, "total_steps": 30})
     app = open_page("app_pages/pages/runs.py")
     app.button(key="delete").click().run()                     # asked while it was stopped...
     with python(HOLD_LOCK, run_dir) as holder:                 # ...confirmed after it had been resumed
         assert holder.stdout.readline() == "holding\n"
-        status = json.loads((run_dir / runs.STATUS).read_text())
-        runs.write_json_atomic(run_dir / runs.STATUS, {**status, "state": "running"})
+        status = json.loads((run_dir / runfiles.STATUS).read_text())
+        runfiles.write_json_atomic(run_dir / runfiles.STATUS, {**status, "state": "running"})
         app.button(key="delete_confirmed").click().run()
         still_there, refused = run_dir.is_dir(), [e.value for e in app.error]
         app = open_page("app_pages/pages/runs.py")
@@ -178,7 +178,7 @@ def test_a_training_run_cannot_be_deleted(open_page, runs_dir):
 
 
 def test_a_link_to_a_deleted_model_says_so_and_shows_the_default(open_page, trained, monkeypatch):
-    runs.delete_run(trained, trained.parent)
+    lifecycle.delete_run(trained, trained.parent)
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=120)
@@ -201,6 +201,6 @@ def test_a_runs_checkpoint_on_the_train_page_stays_out_of_the_shared_model_cache
     assert any("their reconstructions" in c for image in app.image for c in image.captions)
     read, real = [], vae.load_checkpoint
     monkeypatch.setattr(vae, "load_checkpoint", lambda path, *a, **kw: read.append(path) or real(path, *a, **kw))
-    checkpoint = trained / runs.CHECKPOINT
+    checkpoint = trained / runfiles.CHECKPOINT
     common.load_model(str(checkpoint), checkpoint.stat().st_mtime)
     assert read == [str(checkpoint)]            # not cached: the page did not put it there

@@ -95,17 +95,17 @@ class AppServer:
 
 def stop_training(runs_dir: Path, grace: float = 15) -> None:
     """SIGTERM every training process still running under runs_dir; SIGKILL it after `grace` seconds."""
-    from vae import runs
+    from vae import lifecycle
 
     pids = []
-    for run_dir, status in runs.list_runs(runs_dir):
-        if status.get("state") == "running" and runs.stop_run(run_dir):
+    for run_dir, status in lifecycle.list_runs(runs_dir):
+        if status.get("state") == "running" and lifecycle.stop_run(run_dir):
             pids.append(status["pid"])
     deadline = time.time() + grace
-    while any(runs.pid_alive(pid) for pid in pids) and time.time() < deadline:
+    while any(lifecycle.pid_alive(pid) for pid in pids) and time.time() < deadline:
         time.sleep(0.2)
     for pid in pids:
-        if runs.pid_alive(pid):
+        if lifecycle.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 

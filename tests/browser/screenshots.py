@@ -110,10 +110,10 @@ def shoot_pca(page, url: str, out: Path) -> None:
     import subprocess
 
     from harness import ROOT
-    from vae import runs
+    from vae import runfiles
 
     run_dir = SERVER.runs_dir / "pca-8d"
-    if not (run_dir / runs.CHECKPOINT).is_file():
+    if not (run_dir / runfiles.CHECKPOINT).is_file():
         subprocess.run([sys.executable, "-m", "vae", "train", "--run-dir", str(run_dir), "--latent-dim", "8",
                         "--epochs", "2", "--limit", "20000"], cwd=ROOT, check=True, capture_output=True)
     open_plane(page, url, "/latent?model=run:pca-8d&dims=pca")

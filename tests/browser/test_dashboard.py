@@ -140,7 +140,7 @@ def test_the_replay_plays_and_scrubs_a_runs_snapshots(page, server):
 
     import vae
     import vae.data
-    from vae import replay, runs
+    from vae import replay, runfiles
 
     run = server.runs_dir / "zz-replayed"
     run.mkdir(parents=True)
@@ -148,7 +148,7 @@ def test_the_replay_plays_and_scrubs_a_runs_snapshots(page, server):
     for step, seed in [(0, 1), (5, 2), (40, 3)]:
         torch.manual_seed(seed)
         replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 20)
-    (run / runs.STATUS).write_text(json.dumps({"state": "finished", "epoch": 2, "epochs": 2, "step": 40,
+    (run / runfiles.STATUS).write_text(json.dumps({"state": "finished", "epoch": 2, "epochs": 2, "step": 40,
                                                "total_steps": 40, "started": time.time() + 3600, "pid": 0}))
     try:
         open_app(page, f"{server.url}/train", ".vlp-replay:not([hidden])")

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import vae
-from vae import runs
+from vae import runfiles
 from harness import ERROR, MODEL_MENU, open_app, run_heading, wait_until_idle
 from helpers import browser_pause, wait_until
 
@@ -66,7 +66,7 @@ def test_the_model_menu_shows_the_models_full_label_at_every_width(chromium, ser
         "model_config": {"latent_dim": 16}, "train_config": {"dataset": "fashion-mnist"}}))
     (run / "checkpoint.pt").write_bytes(b"weights")
     (run / "name.txt").write_text(name + "\n")
-    assert len(name) <= runs.MAX_NAME
+    assert len(name) <= runfiles.MAX_NAME
     context = chromium.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
