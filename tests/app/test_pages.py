@@ -537,36 +537,17 @@ def test_a_killed_run_is_offered_for_resume_and_resumes(open_page, runs_dir):
     assert lifecycle.read_status(run_dir)["state"] == "finished", (run_dir / runfiles.LOG).read_text()
 
 
-def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
+def replayed_run_on_the_latent_page(open_page, runs_dir, name: str, steps: list, diverged_at=None):
+    """The Latent page on a finished run's model, its Training replay tab open, the run holding a replay
+    snapshot at each of `steps` (a small seeded model each; the one at `diverged_at` encodes to NaN)."""
     from vae import replay
 
-    run = finished_run(runs_dir, "replayed", [170.0, 150.0])
+    run = finished_run(runs_dir, name, [170.0, 150.0])
     images = load_mnist("test")[0]
-    for step, seed in [(0, 1), (9, 2)]:
-        torch.manual_seed(seed)
-        replay.save_snapshot(run, vae.VAE(vae.ModelConfig(hidden=16)).eval(), images, step=step, epoch=step / 10)
-    app = open_page("app_pages/pages/latent.py")
-    app.selectbox(key="checkpoint").set_value(str(run / runfiles.CHECKPOINT)).run()
-    app.session_state["explore_tab"] = "Training replay"
-    app.run()
-    assert messages(app) == {"exception": [], "error": []}
-    frames = [json.loads(e.proto.json)["frames"] for e in app.get("bidi_component")]
-    assert [f["labels"] for f in frames if f] == [["before training", "epoch 0.9 · step 9"]]
-    app = open_page("app_pages/pages/latent.py")                      # the shipped model: no replay tab
-    assert "Training replay" not in [t.label for t in app.tabs]
-
-
-def test_a_diverged_snapshot_is_said_and_left_out_of_the_replay(open_page, runs_dir):
-    """A snapshot whose codes went to NaN (a diverged run) is not drawn, and the replay says which one
-    and why, instead of dropping it without a word (issue 19)."""
-    from vae import replay
-
-    run = finished_run(runs_dir, "went-nan", [170.0, 150.0])
-    images = load_mnist("test")[0]
-    for step, seed in [(0, 1), (9, 2), (12, 3)]:
+    for seed, step in enumerate(steps, start=1):
         torch.manual_seed(seed)
         model = vae.VAE(vae.ModelConfig(hidden=16)).eval()
-        if step == 12:
+        if step == diverged_at:
             with torch.no_grad():
                 model.encoder[-1].bias[0] = float("nan")
         replay.save_snapshot(run, model, images, step=step, epoch=step / 10)
@@ -575,8 +556,26 @@ def test_a_diverged_snapshot_is_said_and_left_out_of_the_replay(open_page, runs_
     app.session_state["explore_tab"] = "Training replay"
     app.run()
     assert messages(app) == {"exception": [], "error": []}
+    return app
+
+
+def replay_labels(app) -> list:
     frames = [json.loads(e.proto.json)["frames"] for e in app.get("bidi_component")]
-    assert [f["labels"] for f in frames if f] == [["before training", "epoch 0.9 · step 9"]]
+    return [f["labels"] for f in frames if f]
+
+
+def test_a_runs_model_offers_its_replay_on_the_latent_page(open_page, runs_dir):
+    app = replayed_run_on_the_latent_page(open_page, runs_dir, "replayed", [0, 9])
+    assert replay_labels(app) == [["before training", "epoch 0.9 · step 9"]]
+    app = open_page("app_pages/pages/latent.py")                      # the shipped model: no replay tab
+    assert "Training replay" not in [t.label for t in app.tabs]
+
+
+def test_a_diverged_snapshot_is_said_and_left_out_of_the_replay(open_page, runs_dir):
+    """A snapshot whose codes went to NaN (a diverged run) is not drawn, and the replay says which one
+    and why, instead of dropping it without a word (issue 19)."""
+    app = replayed_run_on_the_latent_page(open_page, runs_dir, "went-nan", [0, 9, 12], diverged_at=12)
+    assert replay_labels(app) == [["before training", "epoch 0.9 · step 9"]]
     said = [w.value for w in app.warning if "left out" in w.value]
     assert len(said) == 1 and "step 12" in said[0] and "not finite" in said[0], said
 
