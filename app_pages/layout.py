@@ -1,11 +1,10 @@
 """The Latent page's layout: the plane as the page's centre, its companions beside it.
 
-Streamlit places elements in flex containers and names a keyed one with the class st-key-<key>; the
-rules below size those by the window, which Python does not know:
-- the plane's column asks for the plane as tall as the window allows (the window's height less the
-  header and title above it) plus the preview's side column (vae/web/plane.css, plane.js layout());
-- the companions' column (the controls and the open tab) sits beside it when both fit, which is from
-  about 1,600 px of width on a 1080 px tall screen, and under it otherwise;
+Streamlit places elements in flex containers and names a keyed one with the class st-key-<key>:
+- the plane's column is at most PLANE_COLUMN px wide (Streamlit's own width, no style needed): the
+  plane as tall as the window allows (plane.js layout()) plus its side column (vae/web/plane.css);
+- the companions' column (the controls and the open tab) sits beside it where both fit, from about
+  1,650 px of width, and under it otherwise (the row wraps);
 - the plane's column keeps its height reserved before the plane's script has drawn, so that nothing
   below or beside it moves when it arrives (cumulative layout shift, bench/browser_plane.py).
 """
@@ -22,8 +21,7 @@ WIDE_RESERVE = f"calc(min(100svh - {PAGE_TOP + 6}px, 100vw - {160 + SIDE - 28}px
 NARROW_RESERVE = f"calc(2 * (100vw - 32px) + {UNDER}px)"
 
 # Each keyed block sits in a layout wrapper, the flex item of the row: the rules size the wrappers.
-PLANE, COMPANIONS = ('[data-testid="stLayoutWrapper"]:has(> .st-key-latent_plane)',
-                     '[data-testid="stLayoutWrapper"]:has(> .st-key-latent_companions)')
+PLANE = '[data-testid="stLayoutWrapper"]:has(> .st-key-latent_plane)'
 STYLE = f"""<style>
 [data-testid="stElementContainer"]:has(> * style) {{ display: none; }}   /* this style's own element: no room */
 .st-key-latent_layout {{ flex-wrap: wrap; align-items: flex-start; }}
