@@ -4,7 +4,10 @@ Each page shows its title first and then calls app_pages.common.model_picker (th
 beside the title, which loads torch), so a cold start paints at once."""
 import streamlit as st
 
+from app_pages.layout import wide_frame_first
+
 st.set_page_config(page_title="VAE Latent Explorer", page_icon="🔢", layout="wide")
+wide_frame_first()
 navigation = st.navigation([
     st.Page("app_pages/pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),

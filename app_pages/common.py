@@ -140,16 +140,11 @@ def url_name(path: Path) -> str:
     return SHIPPED_PREFIX + path.stem if catalog.is_shipped(path) else RUN_PREFIX + path.parent.name
 
 
-def page_header(title: str, style: str | None = None):
+def page_header(title: str):
     """The page's title, at once, in a row that the model picker (model_picker) joins on its right once
-    the menu is read; on a narrow screen the picker goes under the title. Returns the row. `style`, a
-    <style> element for the page's layout, comes with the title: as Markdown, which renders with the
-    first element (st.html's style-only element is applied at the end of the run, after the blocks it
-    sizes have been drawn once without it)."""
+    the menu is read; on a narrow screen the picker goes under the title. Returns the row."""
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium", key="page_header")
     row.title(title, width="content")
-    if style:
-        row.markdown(style, unsafe_allow_html=True, width="content")
     return row
 
 
@@ -229,6 +224,12 @@ def page_model(placeholder, header=None) -> Loaded:
     picker, then the chosen model; the placeholder goes, and the page stops (having said why) when
     there is no model."""
     model_picker(header)
+    return opened_model(placeholder)
+
+
+def opened_model(placeholder) -> Loaded:
+    """The model the picker (model_picker, drawn already) chose; the placeholder goes, and the page
+    stops (having said why) when there is none."""
     loaded = selected_model()
     placeholder.empty()
     if loaded is None:

@@ -5,16 +5,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
+from app_pages.common import model_picker, page_header  # noqa: E402  (no torch: the title paints at once)
 
-from app_pages.layout import STYLE, latent_layout, loading  # noqa: E402
+from app_pages.layout import latent_layout, loading  # noqa: E402
 
-header = page_header("The latent plane", STYLE)
-plane_column, companions = latent_layout()                       # the plane, and beside it (under it when narrow)…
-placeholder = plane_column.empty()                               # in the plane's reserved space: nothing moves
+header = page_header("The latent plane")
+model_picker(header)                                             # before the layout: on a phone it wraps under the title
+placeholder, plane_column, companions = latent_layout()          # the plane, and beside it (under it when narrow)…
 loading(placeholder, "Loading the model and the test images…")
 
-from app_pages.common import page_model, pinned, plane_view, replay_view  # noqa: E402
+from app_pages.common import opened_model, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
 from app_pages.plane import (PlaneData, PlaneExtras, decoder_failed, decoder_map_payload,  # noqa: E402
                              home_square, latent_plane, opening_view, snap_square, track_view,
@@ -23,7 +23,7 @@ from app_pages import plots  # noqa: E402
 from app_pages.state import first_visit_param, publish  # noqa: E402
 from vae import inference  # noqa: E402
 
-loaded = page_model(placeholder, header)
+loaded = opened_model(placeholder)
 model = loaded.model
 images, labels = loaded.test_set()
 encodings = loaded.encodings()                                   # (10000, latent_dim)
