@@ -5,11 +5,12 @@
 # make test-slow : the slow end-to-end tests (Chromium pages, real training runs, torchrun); CI runs both
 # make screenshots : fresh docs/*.png of the pages (needs Chromium)
 # make mutation    : mutation testing of the core modules with mutmut (long; not part of make test)
+# make messages    : extract the dashboard's text (babel.cfg) and update every locale/*/LC_MESSAGES/messages.po
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-slow data lint screenshots mutation clean
+.PHONY: run test test-slow data lint screenshots mutation clean messages translations
 
 # (Re)install when a requirements file is newer than the last install.
 # The project itself is installed editable (pyproject.toml): `python -m vae` and `vae` work from any folder.
@@ -36,23 +37,35 @@ $(DATA_STAMP): $(VENV)/.installed
 	$(BIN)/python -m vae data --root $(DATA_ROOT) --dataset fashion-mnist || echo "Fashion-MNIST is not available: the fashion model's pages will say how to get it."
 	touch $@
 
+# The dashboard's translations (app_pages/i18n.py): each catalog compiled from its .po, which is what is
+# committed and what a translator edits (Poedit, Weblate). `make messages` after changing the text.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/messages.po))
+translations: $(MO_FILES)
+locale/%/LC_MESSAGES/messages.mo: locale/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@ -l $*
+
+messages: $(VENV)/.installed     # python -m: babel.cfg names an extractor in app_pages (the folder on sys.path)
+	$(BIN)/python -m babel.messages.frontend extract -F babel.cfg --sort-by-file --no-wrap -c TRANSLATORS: -o locale/messages.pot \
+		--project "VAE Latent Explorer" --copyright-holder "VAE Latent Explorer" .
+	$(BIN)/pybabel update --no-wrap -i locale/messages.pot -d locale
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 # MALLOC_ARENA_MAX=2: glibc otherwise keeps a memory arena per busy session thread; 8 sessions
 # uploading at once left the server 255 MB larger for good instead of 84 MB (bench/upload_memory.py).
-run: $(VENV)/.installed data
+run: $(VENV)/.installed data translations
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run streamlit_app.py
 
 # -n auto: a pytest-xdist worker per core. Marked slow: the Chromium pages beyond the plane's smoke
 # test, real training runs watched in the browser, torchrun (pyproject.toml: markers).
-test: $(VENV)/.installed-test data
+test: $(VENV)/.installed-test data translations
 	$(BIN)/python -m pytest -m "not slow" -n auto
 
-test-slow: $(VENV)/.installed-test data
+test-slow: $(VENV)/.installed-test data translations
 	$(BIN)/python -m pytest -m slow
 
-screenshots: $(VENV)/.installed-test data
+screenshots: $(VENV)/.installed-test data translations
 	$(BIN)/python tests/browser/screenshots.py
 
 # Mutation testing of model, evaluate, train, checkpoint, data and preprocess (an hour or more on 2

@@ -4,16 +4,17 @@ Each page shows its title first and then calls app_pages.common.model_picker (th
 beside the title, which loads torch), so a cold start paints at once."""
 import streamlit as st
 
+from app_pages.i18n import _
 from app_pages.layout import wide_frame_first
 
-st.set_page_config(page_title="VAE Latent Explorer", page_icon="🔢", layout="wide")
+st.set_page_config(page_title=_("VAE Latent Explorer"), page_icon="🔢", layout="wide")
 wide_frame_first()
 navigation = st.navigation([
-    st.Page("app_pages/pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("app_pages/pages/latent.py", title="Latent plane", icon=":material/scatter_plot:", url_path="latent"),
-    st.Page("app_pages/pages/reconstruct.py", title="Reconstruct", icon=":material/draw:", url_path="reconstruct"),
-    st.Page("app_pages/pages/elbo.py", title="The ELBO, live", icon=":material/functions:", url_path="elbo"),
-    st.Page("app_pages/pages/runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
+    st.Page("app_pages/pages/home.py", title=_("Home"), icon=":material/home:", default=True),
+    st.Page("app_pages/pages/train.py", title=_("Train"), icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/pages/latent.py", title=_("Latent plane"), icon=":material/scatter_plot:", url_path="latent"),
+    st.Page("app_pages/pages/reconstruct.py", title=_("Reconstruct"), icon=":material/draw:", url_path="reconstruct"),
+    st.Page("app_pages/pages/elbo.py", title=_("The ELBO, live"), icon=":material/functions:", url_path="elbo"),
+    st.Page("app_pages/pages/runs.py", title=_("Runs"), icon=":material/compare_arrows:", url_path="runs"),
 ], position="top")
 navigation.run()

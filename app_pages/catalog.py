@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app_pages.i18n import _
 from vae.checkpoint import CheckpointError, read_checkpoint
 from vae.datasets import DATASETS, MNIST
 from vae.locations import (CHECKPOINT_ENV, RUNS_ENV, SHIPPED, default_checkpoint, is_shipped,  # noqa: F401
@@ -25,10 +26,18 @@ class ModelChoice:
 
 
 def describe(dataset, latent_dim, epochs: str, test_loss, state: str = "") -> str:
-    loss = f"test −ELBO {test_loss:.1f}" if isinstance(test_loss, (int, float)) else "no test loss yet"
+    loss = (_("test −ELBO {loss}").format(loss=f"{test_loss:.1f}") if isinstance(test_loss, (int, float))
+            else _("no test loss yet"))
     name = dataset if isinstance(dataset, str) else MNIST.name      # none recorded (older runs), or not a name
     dataset = DATASETS[name].title if name in DATASETS else name
     return " · ".join(part for part in (dataset, f"z={latent_dim}", epochs, state, loss) if part)
+
+
+def state_name(state) -> str:
+    """A run's state (status.json's "state") in the session's language; one this version does not know as itself."""
+    names = {"running": _("running"), "finished": _("finished"), "stopped": _("stopped"), "failed": _("failed"),
+             "unreadable": _("unreadable"), "starting": _("starting"), "no status": _("no status")}
+    return names.get(state, str(state))
 
 
 def shipped_choice(path: Path) -> ModelChoice | None:
@@ -38,14 +47,14 @@ def shipped_choice(path: Path) -> ModelChoice | None:
     except CheckpointError:
         return None
     metrics = meta.get("test_metrics") or {}
-    details = describe(meta.get("dataset"), meta.get("latent_dim"), f"{meta.get('epoch')} epochs",
+    details = describe(meta.get("dataset"), meta.get("latent_dim"), _("{epochs} epochs").format(epochs=meta.get("epoch")),
                        metrics.get("neg_elbo"))
     return ModelChoice(path, path.stem, details)
 
 
 def run_label(run_dir: Path) -> str:
     """A run's name in menus and tables: the one it was given, else 'run <folder>'."""
-    return read_name(run_dir) or f"run {run_dir.name}"
+    return read_name(run_dir) or _("run {folder}").format(folder=run_dir.name)
 
 
 def run_choices(root: Path) -> list[ModelChoice]:
@@ -59,8 +68,8 @@ def run_choices(root: Path) -> list[ModelChoice]:
             continue
         latent = (status.get("model_config") or {}).get("latent_dim")
         dataset = (status.get("train_config") or {}).get("dataset")
-        epochs = f"{status.get('epoch')}/{status.get('epochs')} epochs"
-        details = describe(dataset, latent, epochs, status.get("test_loss"), status["state"])
+        epochs = _("{epoch}/{epochs} epochs").format(epoch=status.get("epoch"), epochs=status.get("epochs"))
+        details = describe(dataset, latent, epochs, status.get("test_loss"), state_name(status["state"]))
         choices.append(ModelChoice(run_dir / CHECKPOINT, run_label(run_dir), details))
     return choices
 
@@ -85,6 +94,6 @@ def statusless_choice(run_dir: Path) -> ModelChoice | None:
     except (CheckpointError, OSError):
         return None
     metrics = meta.get("test_metrics") or {}
-    details = describe(meta.get("dataset"), meta.get("latent_dim"), f"{meta.get('epoch')} epochs",
-                       metrics.get("neg_elbo"), "no status")
+    details = describe(meta.get("dataset"), meta.get("latent_dim"), _("{epochs} epochs").format(epochs=meta.get("epoch")),
+                       metrics.get("neg_elbo"), _("no status"))
     return ModelChoice(path, run_label(path.parent), details)

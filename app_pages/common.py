@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app_pages.i18n import N_, _, language, language_switch
 from app_pages.state import first_visit_param, publish
 
 SHIPPED_PREFIX, RUN_PREFIX = "", "run:"
@@ -32,10 +33,13 @@ class Loaded:
         return test_set(self.dataset)
 
     def encodings(self) -> np.ndarray:
-        return encoded_test_set(self.model, self.key, self.dataset.name)
+        with st.spinner(_("Encoding the 10,000 test images…")):       # shown only if it takes half a second
+            return encoded_test_set(self.model, self.key, self.dataset.name)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+# The caches' own spinners would say their words in the language of the server's start: each call site
+# says them with st.spinner in the session's language instead.
+@st.cache_resource(max_entries=8, show_spinner=False)
 def load_model(path: str, modified: float):
     """One model per checkpoint file version, in eval mode, shared by every session; never mutated."""
     import vae
@@ -43,7 +47,7 @@ def load_model(path: str, modified: float):
     return vae.load_checkpoint(path)
 
 
-@st.cache_resource(show_spinner="Reading the test set…")
+@st.cache_resource(show_spinner=False)
 def _test_set(dataset: str = "mnist"):
     from vae.data import load_dataset
 
@@ -57,13 +61,14 @@ def test_set(dataset="mnist"):
     from vae.data import DataError
 
     try:
-        return _test_set(getattr(dataset, "name", dataset))
+        with st.spinner(_("Reading the test set…")):
+            return _test_set(getattr(dataset, "name", dataset))
     except DataError as exc:
         st.error(str(exc), icon=":material/database:")
         st.stop()
 
 
-@st.cache_data(max_entries=8, show_spinner="Encoding the 10,000 test images…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def encoded_test_set(_model, checkpoint_key: tuple, dataset: str = "mnist") -> np.ndarray:
     """Latent means of the model's test set (10000, latent_dim), computed once per checkpoint."""
     from vae import inference
@@ -71,15 +76,15 @@ def encoded_test_set(_model, checkpoint_key: tuple, dataset: str = "mnist") -> n
     return inference.encode_dataset(_model, _test_set(dataset)[0])
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def shipped_label(path: str, modified: float):
+@st.cache_data(max_entries=8, show_spinner=False)
+def shipped_label(path: str, modified: float, lang: str):       # lang: its details are in the session's language
     from app_pages import catalog
 
     return catalog.shipped_choice(Path(path))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def statusless_label(run_dir: str, modified: float):
+def statusless_label(run_dir: str, modified: float, lang: str):
     from app_pages import catalog
 
     return catalog.statusless_choice(Path(run_dir))
@@ -90,16 +95,17 @@ def model_choices() -> list:
     like another run) also says its folder, and invisible characters are no part of a name."""
     from app_pages import catalog
 
-    shipped = [shipped_label(str(path), path.stat().st_mtime) for path in catalog.shipped_checkpoints()
+    shipped = [shipped_label(str(path), path.stat().st_mtime, language()) for path in catalog.shipped_checkpoints()
                if path.is_file()]
     shipped = [replace(choice, name=plain_text(choice.name)) for choice in shipped if choice]
     root = catalog.runs_root()
-    statusless = [statusless_label(str(run_dir), (run_dir / catalog.CHECKPOINT).stat().st_mtime)
+    statusless = [statusless_label(str(run_dir), (run_dir / catalog.CHECKPOINT).stat().st_mtime, language())
                   for run_dir in catalog.statusless_runs(root)]
     found = [replace(choice, name=plain_text(choice.name))
              for choice in catalog.run_choices(root) + [choice for choice in statusless if choice]]
     taken = Counter(choice.name for choice in shipped + found)
-    return shipped + [replace(choice, name=f"{choice.name} (run {plain_text(choice.path.parent.name)})")
+    return shipped + [replace(choice, name=_("{name} (run {folder})").format(name=choice.name,
+                                                                         folder=plain_text(choice.path.parent.name)))
                       if taken[choice.name] > 1 else choice for choice in found]
 
 
@@ -132,6 +138,18 @@ def checkpoint_env_problem(choices: list) -> str | None:
     return why and f"{catalog.CHECKPOINT_ENV}={value}: {why}"
 
 
+# vae.datasets' word for one example, as the pages use it: in a sentence, as a label, and for several.
+ITEMS = {"one": {"digit": N_("digit"), "item": N_("item")}, "capital": {"digit": N_("Digit"), "item": N_("Item")},
+         "many": {"digit": N_("digits"), "item": N_("items")}}
+
+
+def item_word(dataset, form: str = "one") -> str:
+    """The dataset's word for one example ("digit", "item") in the session's language: `form` "one", "capital"
+    (a label's) or "many"."""
+    words = ITEMS[form]
+    return _(words[dataset.item]) if dataset.item in words else dataset.item
+
+
 def url_name(path: Path) -> str:
     """A model's name in the URL: the shipped file's stem, or run:<folder> for a training run."""
     from app_pages import catalog
@@ -141,10 +159,12 @@ def url_name(path: Path) -> str:
 
 
 def page_header(title: str):
-    """The page's title, at once, in a row that the model picker (model_picker) joins on its right once
-    the menu is read; on a narrow screen the picker goes under the title. Returns the row."""
+    """The page's title, at once, with the language switch beside it, in a row that the model picker
+    (model_picker) joins on its right once the menu is read; on a narrow screen the picker goes under the
+    title. Returns the row."""
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium", key="page_header")
     row.title(title, width="content")
+    language_switch(row)
     return row
 
 
@@ -160,7 +180,7 @@ def model_picker(where=None) -> None:
         if not choices:
             st.session_state.checkpoint = None
             if not problem:
-                st.info("No model yet. Train one on the Train page, or run `make run` to fetch the default.")
+                st.info(_("No model yet. Train one on the Train page, or run `make run` to fetch the default."))
             publish(model=None)
             return
         labels = {str(choice.path): choice for choice in choices}
@@ -169,17 +189,17 @@ def model_picker(where=None) -> None:
         if wanted in by_name:
             st.session_state.checkpoint = by_name[wanted]
         elif wanted is not None:
-            unknown = (f"The link asks for a model named “{escape_markdown(wanted[:80])}”, which is not here; "
-                       "showing the default model.")
+            unknown = _("The link asks for a model named “{name}”, which is not here; showing the default "
+                        "model.").format(name=escape_markdown(wanted[:80]))
         if st.session_state.get("checkpoint") not in labels:
             st.session_state.checkpoint = next(iter(labels))
         with st.container(horizontal=True, vertical_alignment="center", gap="small", key="model_menu", width="content"):
-            chosen = st.selectbox("Model", options=list(labels), format_func=lambda path: labels[path].name,
+            chosen = st.selectbox(_("Model"), options=list(labels), format_func=lambda path: labels[path].name,
                                   key="checkpoint", persist_state="session", label_visibility="collapsed",
-                                  width=220, placeholder="Model",
-                                  help="The model every page shows: the shipped models, then your finished or stopped "
-                                       "training runs, newest first. Beside it: dataset · latent size · epochs · test "
-                                       "loss (negative ELBO, nats per image; lower is better).")
+                                  width=220, placeholder=_("Model"),
+                                  help=_("The model every page shows: the shipped models, then your finished or "
+                                         "stopped training runs, newest first. Beside it: dataset · latent size · "
+                                         "epochs · test loss (negative ELBO, nats per image; lower is better)."))
             # The menu cuts long text short; the whole label goes beside it, where it wraps: name, then details.
             st.caption(f"{escape_markdown(labels[chosen].name)}  \n{escape_markdown(labels[chosen].details)}",
                        width=200)
@@ -244,14 +264,15 @@ def selected_model() -> Loaded | None:
 
     path = st.session_state.get("checkpoint")
     if not path:
-        st.warning("No model to show yet: train one on the Train page first.")
+        st.warning(_("No model to show yet: train one on the Train page first."))
         return None
     try:
         modified = Path(path).stat().st_mtime
-        model, meta = load_model(path, modified)
+        with st.spinner(_("Loading the model…")):
+            model, meta = load_model(path, modified)
         dataset = dataset_of(meta)
     except (OSError, ValueError, vae.CheckpointError) as exc:
-        st.error(f"The model could not be opened: {escape_markdown(exc)}")
+        st.error(_("The model could not be opened: {error}").format(error=escape_markdown(exc)))
         return None
     return Loaded(model, meta, (path, modified), dataset)
 
@@ -323,33 +344,52 @@ def plane_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
             st.session_state.view_kind = "dims"
             st.session_state.dim_x, st.session_state.dim_y = dims
         else:
-            unfit = (f"The link's dimensions “{escape_markdown(wanted[:40])}” do not fit this model "
-                     f"({latent_dim} dimensions); showing z0 and z1.")
+            unfit = _("The link's dimensions “{dims}” do not fit this model ({count} dimensions); showing z0 and "
+                      "z1.").format(dims=escape_markdown(wanted[:40]), count=latent_dim)
     for name, default in (("dim_x", 0), ("dim_y", 1)):
         if st.session_state.get(name) not in options:
             st.session_state[name] = default
     link_warning("dims", (latent_dim, st.session_state.get("view_kind", "dims"), st.session_state.dim_x,
                           st.session_state.dim_y), unfit)
-    kind = st.radio("View", ["dims", "pca"], horizontal=True, key="view_kind",
-                    format_func={"dims": "two latent dimensions", "pca": "principal components (PCA)"}.get)
+    kind = st.radio(_("View"), ["dims", "pca"], horizontal=True, key="view_kind",
+                    format_func={"dims": _("two latent dimensions"), "pca": _("principal components (PCA)")}.get)
     if kind == "pca":
         choice = ("pca",)
     else:
         left, right, hold_column = st.columns(3)
-        x = left.selectbox("Horizontal axis: latent dimension", options, key="dim_x")
-        y = right.selectbox("Vertical axis: latent dimension", options, key="dim_y")
+        x = left.selectbox(_("Horizontal axis: latent dimension"), options, key="dim_x")
+        y = right.selectbox(_("Vertical axis: latent dimension"), options, key="dim_y")
         if x == y:
-            st.error("Pick two different dimensions.")
+            st.error(_("Pick two different dimensions."))
             st.stop()
-        hold = hold_column.number_input("Hold the others at test image # (empty: at 0)", 0, len(encodings) - 1,
+        hold = hold_column.number_input(_("Hold the others at test image # (empty: at 0)"), 0, len(encodings) - 1,
                                         value=None, key="hold_index",
-                                        help="Decode with the other dimensions at this image's code instead of 0.")
+                                        help=_("Decode with the other dimensions at this image's code instead of 0."))
         choice = ("dims", (x, y), None if hold is None else int(hold))
     st.session_state.plane_choice = choice
     view = _choice_view(latent_dim, choice, encodings)
-    st.info(view.note, icon=":material/info:")
+    st.info(view_note(latent_dim, choice, encodings), icon=":material/info:")
     publish(dims=view.url)
     return view
+
+
+def view_note(latent_dim: int, choice: tuple, encodings: np.ndarray) -> str:
+    """What the Latent page says about a view of a model with more than two dimensions: vae.inference.chosen_plane's
+    note (which the exported explorer shows, in English), in the session's language."""
+    if choice[0] == "pca":
+        from vae import inference
+
+        explained = inference.pca_basis(encodings)[1]
+        return _("PCA view: the plane of the first two principal components of the test encodings ({first} and "
+                 "{second} of their variance), through their mean; decoding maps a point back with the other {count} "
+                 "components at their mean.").format(first=f"{explained[0]:.0%}", second=f"{explained[1]:.0%}",
+                                                     count=latent_dim - 2)
+    (x, y), hold = choice[1], choice[2]
+    if hold is None:
+        return _("Dimensions view: z{x} against z{y}, the other {count} held at 0 when decoding.").format(
+            x=x, y=y, count=latent_dim - 2)
+    return _("Dimensions view: z{x} against z{y}, the other {count} held at test image #{index}'s values when "
+             "decoding.").format(x=x, y=y, count=latent_dim - 2, index=hold)
 
 
 def shared_view(latent_dim: int, encodings: np.ndarray) -> PlaneView:
@@ -388,8 +428,8 @@ def pinned(view: tuple) -> Pin:
             if parsed is not None and all(abs(v) <= PIN_BOUND for v in parsed):
                 xy = parsed
             else:
-                bad = (f"The link's point z = “{escape_markdown(wanted[:40])}” is not two numbers; "
-                       "pinning the origin instead.")
+                bad = _("The link's point z = “{z}” is not two numbers; pinning the origin "
+                        "instead.").format(z=escape_markdown(wanted[:40]))
         pin = st.session_state.pin = Pin(xy, serial, view, xy)
         set_pin_in_url(xy)
     link_warning("z", (pin.view, pin.xy), bad)
@@ -422,7 +462,7 @@ def set_pin_in_url(xy) -> None:
 # Training replay ------------------------------------------------------------------------------------
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def replay_frames(run_dir: str, index_modified: float) -> dict | None:
+def replay_frames(run_dir: str, index_modified: float, lang: str) -> dict | None:   # lang: the frames' labels'
     """The run's replay snapshots on z0, z1 as component frames; None with fewer than two. A snapshot
     whose codes are not finite (a diverged run) is left out and said in "left_out"."""
     from vae import replay
@@ -439,7 +479,8 @@ def replay_frames(run_dir: str, index_modified: float) -> dict | None:
         if codes.ndim != 2 or codes.shape[1] < 2:
             return None
         frames.append(codes[:, :2])
-        labels.append("before training" if entry["step"] == 0 else f"epoch {entry['epoch']:g} · step {entry['step']}")
+        labels.append(_("before training") if entry["step"] == 0 else
+                      _("epoch {epoch} · step {step}").format(epoch=f"{entry['epoch']:g}", step=entry["step"]))
     if len(frames) < 2:
         return None
     from vae import inference
@@ -456,17 +497,17 @@ def replay_view(run_dir: Path, heading: bool = True) -> None:
     index = run_dir / replay.FOLDER / replay.INDEX
     if not index.is_file():
         return
-    frames = replay_frames(str(run_dir), index.stat().st_mtime)
+    frames = replay_frames(str(run_dir), index.stat().st_mtime, language())
     if frames is None:
         return
     for why in frames["left_out"]:
         st.warning(escape_markdown(why), icon=":material/warning:")
     if heading:
-        st.subheader("Replay: the latent plane while it trained")
-    st.caption("The 10,000 test images encoded by the model at each snapshot: before training, during the first "
-               "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider."
-               + (f" The model has {frames['latent_dim']} latent dimensions: you see z0 and z1." if
-                  frames["latent_dim"] > 2 else ""))
+        st.subheader(_("Replay: the latent plane while it trained"))
+    st.caption(_("The 10,000 test images encoded by the model at each snapshot: before training, during the first "
+                 "epoch (when the clusters form) and at each epoch's end. Press play, or drag the slider.")
+               + (" " + _("The model has {count} latent dimensions: you see z0 and z1.").format(
+                   count=frames["latent_dim"]) if frames["latent_dim"] > 2 else ""))
     from app_pages.plane import PlaneData, PlaneExtras, latent_plane
     from vae import inference, lifecycle
     from vae.datasets import MNIST, dataset_of

@@ -10,11 +10,19 @@ import streamlit as st
 from PIL import Image
 
 from app_pages import plots
+from app_pages.i18n import _
 from vae import inference
 
 
-@st.cache_resource(show_spinner="Loading the classifier…")
 def classifier(dataset: str = "mnist"):
+    """The shipped CNN that reads a dataset's images, or None if it cannot be opened (_classifier), with a
+    spinner in the session's language while it loads."""
+    with st.spinner(_("Loading the classifier…")):
+        return _classifier(dataset)
+
+
+@st.cache_resource(show_spinner=False)
+def _classifier(dataset: str = "mnist"):
     """The shipped CNN that reads a dataset's images (99.21 % on the MNIST test set, see
     bench/quality.md for Fashion-MNIST), or None if it cannot be opened."""
     from vae.checkpoint import CheckpointError
@@ -83,29 +91,39 @@ def _next_seed() -> None:
 def prior_samples(model, view) -> np.ndarray | None:
     """k decodings of z ~ N(0, T² I), seeded; returns their positions on the plane, or None."""
     left, middle, right = st.columns(3)
-    count = left.slider("Samples", 8, 64, 16, step=8, key="prior_count")
-    temperature = middle.slider("Temperature (σ scale)", 0.25, 3.0, 1.0, step=0.25, key="prior_temperature",
-                                help="1 samples the prior itself. Below 1 stays near its centre; above 1 "
-                                     "goes out where the encoder put few digits, and the decodings degrade.")
-    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="prior_seed",
-                              help="The same seed draws the same samples.")
-    st.button("Draw other samples", key="prior_next", on_click=_next_seed)
+    count = left.slider(_("Samples"), 8, 64, 16, step=8, key="prior_count")
+    temperature = middle.slider(_("Temperature (σ scale)"), 0.25, 3.0, 1.0, step=0.25, key="prior_temperature",
+                                help=_("1 samples the prior itself. Below 1 stays near its centre; above 1 "
+                                       "goes out where the encoder put few digits, and the decodings degrade."))
+    seed = right.number_input(_("Seed"), 0, 2**31 - 1, 0, key="prior_seed",
+                              help=_("The same seed draws the same samples."))
+    st.button(_("Draw other samples"), key="prior_next", on_click=_next_seed)
     z = inference.sample_prior(model, count, seed=int(seed), temperature=temperature)
     st.image(plots.enlarge(grid(inference.decode_points(model, z), 8), 3),
-             caption=f"{count} decodings of z ~ N(0, {temperature:g}² I), seed {int(seed)}; "
-                     "the black diamonds on the plane mark where they were drawn.")
-    return view.basis.to_plane(z) if st.toggle("Mark them on the plane", True, key="prior_show") else None
+             caption=_("{count} decodings of z ~ N(0, {temperature}² I), seed {seed}; the black diamonds on the "
+                       "plane mark where they were drawn.").format(count=count, temperature=f"{temperature:g}",
+                                                                   seed=int(seed)))
+    return view.basis.to_plane(z) if st.toggle(_("Mark them on the plane"), True, key="prior_show") else None
 
 
-def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray, key: str, item: str,
+def _endpoint(label: str, default: str, pin_z: np.ndarray, encodings: np.ndarray, key: str, dataset,
               model_key: tuple) -> np.ndarray:
+    """One end of the path. The menu's values are its English words in every language (a switch keeps the
+    choice), shown in the session's."""
+    from app_pages.common import item_word
+
+    item, word = dataset.item, item_word(dataset)
     yours = (st.session_state.get("reconstruct_of") or {}).get("model") == model_key   # encoded by this model
-    sources = ["the pinned point", f"a test {item}"] + ([f"your {item} (Reconstruct page)"] if yours else [])
-    source = st.selectbox(label, sources, index=sources.index(default.format(item=item)), key=f"{key}_source")
+    names = {"the pinned point": _("the pinned point"), f"a test {item}": _("a test {item}").format(item=word)}
+    if yours:
+        names[f"your {item} (Reconstruct page)"] = _("your {item} (Reconstruct page)").format(item=word)
+    sources = list(names)
+    source = st.selectbox(label, sources, index=sources.index(default.format(item=item)), key=f"{key}_source",
+                          format_func=names.get)
     if source == "the pinned point":
         return pin_z
     if source == f"a test {item}":
-        index = st.number_input(f"{label}: test {item} index", 0, len(encodings) - 1,
+        index = st.number_input(_("{end}: test {item} index").format(end=label, item=word), 0, len(encodings) - 1,
                                 0 if key == "interp_a" else 1, key=f"{key}_index")
         return encodings[int(index)]
     code = np.asarray(st.session_state.reconstruct_code, dtype=np.float32)
@@ -116,26 +134,26 @@ def interpolation(model, view, pin_z: np.ndarray, encodings: np.ndarray, dataset
     """The decodings along a path from A to B; returns the path on the plane."""
     a_column, b_column = st.columns(2)
     with a_column:
-        a = _endpoint("A", "a test {item}", pin_z, encodings, "interp_a", dataset.item, model_key)
+        a = _endpoint("A", "a test {item}", pin_z, encodings, "interp_a", dataset, model_key)
     with b_column:
-        b = _endpoint("B", "the pinned point", pin_z, encodings, "interp_b", dataset.item, model_key)
+        b = _endpoint("B", "the pinned point", pin_z, encodings, "interp_b", dataset, model_key)
     steps_column, mode_column = st.columns(2)
-    steps = steps_column.slider("Steps", 5, 30, 10, key="interp_steps")
-    mode = mode_column.radio("Path", ["linear", "slerp"], horizontal=True, key="interp_mode",
-                             format_func={"linear": "straight line", "slerp": "spherical (slerp)"}.get,
-                             help="Spherical interpolation turns at a constant rate around the prior's "
-                                  "centre instead of cutting across it, where typical codes of a "
-                                  "many-dimensional Gaussian rarely lie.")
+    steps = steps_column.slider(_("Steps"), 5, 30, 10, key="interp_steps")
+    mode = mode_column.radio(_("Path"), ["linear", "slerp"], horizontal=True, key="interp_mode",
+                             format_func={"linear": _("straight line"), "slerp": _("spherical (slerp)")}.get,
+                             help=_("Spherical interpolation turns at a constant rate around the prior's "
+                                    "centre instead of cutting across it, where typical codes of a "
+                                    "many-dimensional Gaussian rarely lie."))
     path = inference.interpolate(a, b, steps, mode=mode)
     decodings = inference.decode_points(model, path)
     strip = plots.enlarge(plots.digit_rows(decodings), 3)
-    st.image(strip, caption=f"From A to B in {steps} steps"
-                            + (f", in all {model.latent_dim} latent dimensions (the plane shows the path's "
-                               "projection)" if model.latent_dim > 2 else "") + ".")
+    st.image(strip, caption=(_("From A to B in {steps} steps, in all {count} latent dimensions (the plane shows the "
+                               "path's projection).") if model.latent_dim > 2 else
+                             _("From A to B in {steps} steps.")).format(steps=steps, count=model.latent_dim))
     png_column, gif_column = st.columns(2)
-    png_column.download_button("Download the strip (PNG)", png_bytes(strip), "interpolation.png", "image/png",
+    png_column.download_button(_("Download the strip (PNG)"), png_bytes(strip), "interpolation.png", "image/png",
                                key="interp_png")
-    gif_column.download_button("Download as an animation (GIF)", gif_bytes(decodings), "interpolation.gif",
+    gif_column.download_button(_("Download as an animation (GIF)"), gif_bytes(decodings), "interpolation.gif",
                                "image/gif", key="interp_gif")
     return view.basis.to_plane(path)
 
@@ -147,28 +165,33 @@ def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarr
     if "story_index" not in st.session_state:
         st.session_state.story_index = 0
     buttons = st.container(horizontal=True, gap="small")       # they wrap in a narrow column, never cut short
-    if buttons.button("The dot nearest the pinned point", key="story_pin"):
+    if buttons.button(_("The dot nearest the pinned point"), key="story_pin"):
         st.session_state.story_index = int(inference.nearest(plane_points, pin_xy, 1)[0])
-    if buttons.button("Random", key="story_random"):
+    if buttons.button(_("Random"), key="story_random"):
         st.session_state.story_index = int(np.random.default_rng().integers(len(images)))
-    if buttons.button("Next", key="story_next"):
+    if buttons.button(_("Next"), key="story_next"):
         st.session_state.story_index = (int(st.session_state.story_index) + 1) % len(images)
-    item, names = dataset.item, dataset.class_names
-    index = int(st.number_input(f"Test {item} index", 0, len(images) - 1, key="story_index"))
+    from app_pages.common import item_word
+
+    item, names = item_word(dataset), dataset.class_names
+    index = int(st.number_input(_("Test {item} index").format(item=item), 0, len(images) - 1, key="story_index"))
     image = images[index].numpy()
     mean, std = inference.posterior(model, image)
     recon = inference.decode_points(model, mean[None])[0]
     reads = read_classes(np.stack([image / 255.0, recon]).astype(np.float32), dataset.name)
-    said = (lambda i: f"; the classifier reads “{names[reads[i]]}”") if reads else (lambda i: "")
+    said = ((lambda i: _("; the classifier reads “{read}”").format(read=names[reads[i]])) if reads
+            else (lambda i: ""))
     original, reconstruction = st.columns(2)                   # each picture as wide as its half, at most 140 px
-    original.image(plots.enlarge(image, 5), width=140, caption=f"test {item} #{index}, labelled “{names[labels[index]]}”{said(0)}")
-    reconstruction.image(plots.enlarge(recon, 5), width=140, caption=f"decoded from its mean{said(1)}")
+    original.image(plots.enlarge(image, 5), width=140, caption=_("test {item} #{index}, labelled “{label}”").format(
+        item=item, index=index, label=names[labels[index]]) + said(0))
+    reconstruction.image(plots.enlarge(recon, 5), width=140, caption=_("decoded from its mean") + said(1))
     (mx, my), (sx, sy) = view.basis.to_plane(mean)[0], view.basis.spread(std)
     ax, ay = view.axes
-    st.markdown(f"q(z|x) = N(μ, σ²): μ = ({mx:.2f}, {my:.2f}), σ = ({sx:.2f}, {sy:.2f}) on {ax}, {ay}. "
-                     f"The red ellipse on the plane is μ ± 2σ: the codes the encoder thinks this {item} could have.")
+    st.markdown(_("q(z|x) = N(μ, σ²): μ = ({mx}, {my}), σ = ({sx}, {sy}) on {x_axis}, {y_axis}. The red ellipse on the "
+                  "plane is μ ± 2σ: the codes the encoder thinks this {item} could have.").format(
+                    mx=f"{mx:.2f}", my=f"{my:.2f}", sx=f"{sx:.2f}", sy=f"{sy:.2f}", x_axis=ax, y_axis=ay, item=item))
     neighbours = inference.nearest(encodings, mean, 8, exclude=index)
     st.image(plots.enlarge(plots.digit_rows(images[neighbours].numpy() / 255.0), 3),
-             caption="Its 8 nearest neighbours in latent space, labelled "
-                     + ", ".join(f"{names[labels[i]]} (#{i})" for i in neighbours) + ".")
+             caption=_("Its 8 nearest neighbours in latent space, labelled {labels}.").format(
+                 labels=_(", ").join(f"{names[labels[i]]} (#{i})" for i in neighbours)))
     return {"x": mx, "y": my, "rx": 2 * sx, "ry": 2 * sy}

@@ -7,28 +7,29 @@ import plotly.graph_objects as go
 from vae.data import to_float
 
 
-def loss_chart(rows: list[dict], height: int = 430) -> go.Figure:
+def loss_chart(rows: list[dict], height: int = 430, _=lambda text: text) -> go.Figure:
     """Training loss over steps with its reconstruction and KL terms (KL on the right-hand axis,
-    it is ~30× smaller), and the test loss at each epoch end on the loss axis."""
+    it is ~30× smaller), and the test loss at each epoch end on the loss axis. `_` translates its words
+    (the page passes app_pages.i18n._; English by default)."""
     train = [r for r in rows if r.get("split") == "train"]
     test = [r for r in rows if r.get("split") == "test"]
     steps = [r["step"] for r in train]
     fig = go.Figure([
-        go.Scatter(x=steps, y=[r["loss"] for r in train], name="train −ELBO", line=dict(color="#1f77b4")),
-        go.Scatter(x=steps, y=[r["recon"] for r in train], name="reconstruction", line=dict(color="#2ca02c", dash="dot")),
-        go.Scatter(x=steps, y=[r["kl"] for r in train], name="KL (right axis)", yaxis="y2",
+        go.Scatter(x=steps, y=[r["loss"] for r in train], name=_("train −ELBO"), line=dict(color="#1f77b4")),
+        go.Scatter(x=steps, y=[r["recon"] for r in train], name=_("reconstruction"), line=dict(color="#2ca02c", dash="dot")),
+        go.Scatter(x=steps, y=[r["kl"] for r in train], name=_("KL (right axis)"), yaxis="y2",
                    line=dict(color="#d62728", dash="dash")),
-        go.Scatter(x=[r["step"] for r in test], y=[r["loss"] for r in test], name="test −ELBO (epoch end)",
+        go.Scatter(x=[r["step"] for r in test], y=[r["loss"] for r in test], name=_("test −ELBO (epoch end)"),
                    mode="markers+lines", marker=dict(size=9, symbol="diamond", color="#ff7f0e"),
                    customdata=[r["epoch"] for r in test],
-                   hovertemplate="epoch %{customdata}: %{y:.2f} nats<extra></extra>"),
+                   hovertemplate=_("epoch %{customdata}: %{y:.2f} nats") + "<extra></extra>"),
     ])
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
                       uirevision="loss", legend=dict(orientation="h", yanchor="top", y=-0.18),
-                      xaxis=dict(title="step"), yaxis=dict(title="nats per image"),
+                      xaxis=dict(title=_("step")), yaxis=dict(title=_("nats per image")),
                       # tickmode "auto": an overlaying axis defaults to "sync", ticks at the loss axis's grid
                       # lines, which fall on values like 0.941 and 1.954 of KL
-                      yaxis2=dict(title="KL (nats)", overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                      yaxis2=dict(title=_("KL (nats)"), overlaying="y", side="right", showgrid=False, rangemode="tozero",
                                   tickmode="auto"))
     return fig
 

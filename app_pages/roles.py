@@ -18,6 +18,8 @@ import os
 
 import streamlit as st
 
+from app_pages.i18n import _
+
 from vae.lifecycle import delete_run as _delete_run
 from vae.lifecycle import resume_run as _resume_run
 from vae.lifecycle import start_run as _start_run
@@ -76,7 +78,7 @@ def owner_only(action):
     @functools.wraps(action)
     def checked(*args, **kwargs):
         if not is_owner():
-            raise NotOwner("Only the owner of this server can start, stop, resume, rename or delete runs.")
+            raise NotOwner(_("Only the owner of this server can start, stop, resume, rename or delete runs."))
         return action(*args, **kwargs)
     return checked
 
@@ -92,18 +94,18 @@ def viewer_notice(key: str = "owner_token_entry") -> None:
     """For a viewer, in place of the training controls: one line saying why they are missing, and, when
     the owner has set a token, a field to enter it."""
     if not owner_token():
-        st.info("You are connected from another machine: you can explore every model and run, but only the "
-                "machine this server runs on can start, stop, resume, rename or delete runs.", icon=":material/lock:")
+        st.info(_("You are connected from another machine: you can explore every model and run, but only the "
+                  "machine this server runs on can start, stop, resume, rename or delete runs."), icon=":material/lock:")
         return
-    st.info("You are connected from another machine: you can explore every model and run, but starting, "
-            "stopping, resuming, renaming and deleting runs is for the owner of this server. The owner's token "
-            "unlocks them.", icon=":material/lock:")
+    st.info(_("You are connected from another machine: you can explore every model and run, but starting, "
+              "stopping, resuming, renaming and deleting runs is for the owner of this server. The owner's token "
+              "unlocks them."), icon=":material/lock:")
 
     def check() -> None:
         st.session_state[GIVEN] = st.session_state[key]
         st.session_state[key] = ""                  # the field never keeps it
 
-    st.text_input("Owner's token", type="password", key=key, on_change=check, width=360,
-                  help="Set by the owner in .streamlit/secrets.toml (owner_token) or VAE_OWNER_TOKEN. Press Enter.")
+    st.text_input(_("Owner's token"), type="password", key=key, on_change=check, width=360,
+                  help=_("Set by the owner in .streamlit/secrets.toml (owner_token) or VAE_OWNER_TOKEN. Press Enter."))
     if st.session_state.get(GIVEN) and not token_matches(st.session_state[GIVEN]):
-        st.error("That is not the owner's token.")
+        st.error(_("That is not the owner's token."))

@@ -1,7 +1,7 @@
 """The explorer's state that follows the user from page to page, and the link that carries it.
 
 One state: the model, the pinned z, the two dimensions or PCA, the plane's view (centre and zoom), the
-decoder's map, the manifold's spacing and the open companion tab. It lives in st.session_state, where
+decoder's map, the manifold's spacing, the open companion tab and the language (app_pages.i18n). It lives in st.session_state, where
 the widgets that set it keep it across page changes (persist_state="session"), and every run writes
 all of it to the URL (publish), so that a sidebar page change, Home's links, a reload and a pasted
 link all show the same model and view.
@@ -16,7 +16,7 @@ import math
 
 import streamlit as st
 
-PARAMS = ("model", "z", "dims", "view", "map", "spacing", "tab")   # the link's parameters, in this order
+PARAMS = ("model", "z", "dims", "view", "map", "spacing", "tab", "lang")   # the link's parameters, in this order
 VIEW_LIMITS = (1e4, 1e-3, 1e3)          # |centre| and the half-width range of a view (vae/web/view.js)
 
 

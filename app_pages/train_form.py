@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import fields
 
+from app_pages.i18n import _
 from vae.model import ModelConfig
 from vae.options import OPTIONS
 from vae.runfiles import epoch_of_step
@@ -35,9 +36,10 @@ def advanced_fields() -> list[str]:
 def widget(name: str) -> dict:
     """What the form draws for one field: {"kind": "select", "options", ...} or {"kind": "number",
     "min_value", "max_value", "step", "format", ...}, with its label, help and default. The bounds are
-    the table's: the widget accepts what the config accepts (an open bound, lr > 0, is left to the config)."""
+    the table's: the widget accepts what the config accepts (an open bound, lr > 0, is left to the config).
+    Its words are the table's, in the session's language (app_pages.i18n.extract_options puts them in the catalog)."""
     option, default = OPTIONS[name], dict(config_fields())[name]
-    spec = {"label": option.label, "help": option.help, "value": default}
+    spec = {"label": _(option.label), "help": _(option.help), "value": default}
     if option.choices:
         choices = available_devices() if name == "device" else list(option.choices)
         return {**spec, "kind": "select", "options": choices, "index": choices.index(default)}
@@ -49,7 +51,8 @@ def widget(name: str) -> dict:
     if fmt:
         spec["format"] = fmt
     if name in AUTOMATIC:
-        spec.update(value=None, placeholder="automatic", help=option.help + " (empty: about 60 points per run)")
+        spec.update(value=None, placeholder=_("automatic"),
+                    help=_("{help} (empty: about 60 points per run)").format(help=_(option.help)))
     return spec
 
 
@@ -70,15 +73,16 @@ def memory_caption(values: dict) -> str:
     try:
         model_cfg, train_cfg = _configs(values)
     except ValueError as exc:
-        return f"No memory estimate: {exc}"
+        return _("No memory estimate: {error}").format(error=exc)
     memory = memory_needed(model_cfg, train_cfg)
-    return memory.note + (" More than is free: Start will refuse it." if memory.refusal else "")
+    return _("{note} More than is free: Start will refuse it.").format(note=memory.note) if memory.refusal else memory.note
 
 
 def _configs(values: dict) -> tuple[ModelConfig, TrainConfig]:
     device = values.get("device", "auto")
     if device not in available_devices():
-        raise ValueError(f"Device {device!r} is not available here; choose one of {available_devices()}.")
+        raise ValueError(_("Device {device} is not available here; choose one of {devices}.").format(
+            device=repr(device), devices=available_devices()))
     values = {name: value for name, value in values.items() if value is not None}
     model_cfg = ModelConfig(**{f.name: values[f.name] for f in fields(ModelConfig) if f.name in values})
     train_values = {f.name: values[f.name] for f in fields(TrainConfig) if f.name in values}
@@ -100,8 +104,9 @@ def memory_needed(model_cfg: ModelConfig, train_cfg: TrainConfig):
 
     estimate = estimate_training_memory(model_cfg, train_cfg)
     available = available_memory(resolve_device(train_cfg.device))
-    note = f"Training this needs about {size_text(estimate.total)} of memory" + (
-        f" ({size_text(available)} free)." if available is not None else ".")
+    note = (_("Training this needs about {size} of memory ({free} free).").format(
+                size=size_text(estimate.total), free=size_text(available)) if available is not None else
+            _("Training this needs about {size} of memory.").format(size=size_text(estimate.total)))
     return SimpleNamespace(estimate=estimate, available=available, note=note,
                            refusal=memory_refusal(estimate, available))
 
@@ -113,19 +118,19 @@ def starting(status: dict) -> str | None:
     if status.get("state") != "running" or status.get("total_steps"):
         return None
     if status.get("phase") == "loading data":
-        return "Starting: loading data…"
-    return "Starting: launching the training process…"
+        return _("Starting: loading data…")
+    return _("Starting: launching the training process…")
 
 
 def time_left(seconds: float) -> str:
     """Rounded as a person would say it: 7 s, 25 s (to 5 s), 3 min (to a minute), 1 h 20 min."""
     if seconds < 10:
-        return f"{max(1, math.ceil(seconds))} s"
+        return _("{seconds} s").format(seconds=max(1, math.ceil(seconds)))
     if seconds < 90:
-        return f"{5 * round(seconds / 5):.0f} s"
+        return _("{seconds} s").format(seconds=f"{5 * round(seconds / 5):.0f}")
     if seconds < 3600:
-        return f"{round(seconds / 60):.0f} min"
-    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60):.0f} min"
+        return _("{minutes} min").format(minutes=f"{round(seconds / 60):.0f}")
+    return _("{hours} h {minutes} min").format(hours=int(seconds // 3600), minutes=f"{round(seconds % 3600 / 60):.0f}")
 
 
 def count(value) -> str:
@@ -145,7 +150,8 @@ def position(status: dict, step: int | None = None) -> str:
     step = status.get("step") if step is None else step
     epoch = epoch_of_step(status, step)
     epoch = count(status.get("epoch", 0)) if epoch is None else epoch
-    return f"epoch {epoch}/{count(status.get('epochs', '?'))} · step {count(step or 0)}/{status.get('total_steps') or '?'}"
+    return _("epoch {epoch}/{epochs} · step {step}/{steps}").format(
+        epoch=epoch, epochs=count(status.get("epochs", "?")), step=count(step or 0), steps=status.get("total_steps") or "?")
 
 
 def progress_text(status: dict, now: float | None = None) -> str:
@@ -156,7 +162,7 @@ def progress_text(status: dict, now: float | None = None) -> str:
         return waiting
     text = position(status)
     if status.get("images_per_sec"):
-        text += f" · {status['images_per_sec']:,.0f} images/s"
+        text += " · " + _("{rate} images/s").format(rate=f"{status['images_per_sec']:,.0f}")
     if status.get("state") != "running":
         return text
     now = time.time() if now is None else now
@@ -164,4 +170,4 @@ def progress_text(status: dict, now: float | None = None) -> str:
             else status.get("eta_seconds"))
     if left is None:
         return text
-    return text + (f" · about {time_left(left)} left" if left >= 0.5 else " · finishing…")
+    return text + " · " + (_("about {time} left").format(time=time_left(left)) if left >= 0.5 else _("finishing…"))

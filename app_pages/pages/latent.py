@@ -8,11 +8,12 @@ import streamlit as st
 from app_pages.common import model_picker, page_header  # noqa: E402  (no torch: the title paints at once)
 
 from app_pages.layout import latent_layout, loading  # noqa: E402
+from app_pages.i18n import N_, _  # noqa: E402
 
-header = page_header("The latent plane")
+header = page_header(_("The latent plane"))
 model_picker(header)                                             # before the layout: on a phone it wraps under the title
 placeholder, plane_column, companions = latent_layout()          # the plane, and beside it (under it when narrow)…
-loading(placeholder, "Loading the model and the test images…")
+loading(placeholder, _("Loading the model and the test images…"))
 
 from app_pages.common import opened_model, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
@@ -28,10 +29,10 @@ model = loaded.model
 images, labels = loaded.test_set()
 encodings = loaded.encodings()                                   # (10000, latent_dim)
 with companions:                                                 # …what the plane shows and draws on
-    st.caption("Each dot is one of the 10,000 test images (MNIST digits or Fashion-MNIST items, as the model "
-               "was trained), placed at the mean of its encoding q(z|x). The decoder, in your browser, draws "
-               "the point under the pointer; click or tap to pin it. The link in the address bar keeps this "
-               "model, point, view and tab: reload it or share it to come back here.")
+    st.caption(_("Each dot is one of the 10,000 test images (MNIST digits or Fashion-MNIST items, as the model "
+                 "was trained), placed at the mean of its encoding q(z|x). The decoder, in your browser, draws "
+                 "the point under the pointer; click or tap to pin it. The link in the address bar keeps this "
+                 "model, point, view and tab: reload it or share it to come back here."))
     view = plane_view(model.latent_dim, encodings)
 points = view.basis.to_plane(encodings)                          # (10000, 2)
 extent = inference.plane_extent(points)
@@ -56,10 +57,14 @@ def explorer_file() -> bytes:
                          points=points, basis=view.basis, axes=axes, note=view.note, dataset=loaded.dataset).content
 
 
-# The companions: one open at a time, beside the plane (only the open tab's code runs).
+# The companions: one open at a time, beside the plane (only the open tab's code runs). A tab is named in
+# the link and the session by its English name, and shown in the session's language (TAB_NAMES).
 run_folder = Path(loaded.key[0]).parent                          # a training run's model has its replay there
+TAB_NAMES = {"Manifold": N_("Manifold"), "Sample": N_("Sample"), "Interpolate": N_("Interpolate"),
+             "A dot's story": N_("A dot's story"), "Training replay": N_("Training replay")}
 TABS = ["Manifold", "Sample", "Interpolate", "A dot's story"]
 TABS += ["Training replay"] if (run_folder / "replay" / "index.json").is_file() else []
+shown_tabs = [_(TAB_NAMES[tab]) for tab in TABS]
 wanted_tab = first_visit_param("tab")
 if wanted_tab is not None and wanted_tab in TABS:
     st.session_state.open_tab = wanted_tab
@@ -69,27 +74,27 @@ overlays, manifold = {}, None
 PIN_TABS = ("Interpolate", "A dot's story")                      # companions that start from the pinned point
 st.session_state.companions_pin = pin.xy
 with companions:
-    map_on = st.toggle("Decoder's map", key="decoder_map", persist_state="session",
-                       help="Colour the plane's background by what the shipped classifier reads in the decoding of "
-                            "each point: the hue is the class, the depth its confidence. 100×100 points of the "
-                            "visible square, computed on the server again after each zoom or pan.")
-    if st.session_state.get("explore_tab") not in TABS:       # after a page change (or a link): the kept tab
-        st.session_state.explore_tab = st.session_state.open_tab  # (a changing default= would make new tabs)
-    tabs = st.tabs(TABS, key="explore_tab", on_change="rerun")
-    st.session_state.open_tab = st.session_state.explore_tab
+    map_on = st.toggle(_("Decoder's map"), key="decoder_map", persist_state="session",
+                       help=_("Colour the plane's background by what the shipped classifier reads in the decoding "
+                              "of each point: the hue is the class, the depth its confidence. 100×100 points of the "
+                              "visible square, computed on the server again after each zoom or pan."))
+    if st.session_state.get("explore_tab") not in shown_tabs:  # after a page change, a link or a new language:
+        st.session_state.explore_tab = shown_tabs[TABS.index(st.session_state.open_tab)]   # the kept tab
+    tabs = st.tabs(shown_tabs, key="explore_tab", on_change="rerun")   # (a changing default= would make new tabs)
+    st.session_state.open_tab = TABS[shown_tabs.index(st.session_state.explore_tab)]
     manifold_tab, sampling, path, story, *replaying = tabs
     if manifold_tab.open:
         with manifold_tab:
             spacing = st.radio(
-                "Spacing", ["linear", "gaussian"], horizontal=True, key="spacing", persist_state="session",
-                format_func={"linear": "even in z", "gaussian": "even in probability (inverse CDF)"}.get,
-                help="Even in z: tiles evenly spaced over the visible square. Even in probability: tiles at the "
-                     "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
-                     "Welling (2014), figure 4. Both follow the plane's zoom.")
-            tiles = st.slider("Images per side", min_value=10, max_value=30, value=20, key="tiles",
+                _("Spacing"), ["linear", "gaussian"], horizontal=True, key="spacing", persist_state="session",
+                format_func={"linear": _("even in z"), "gaussian": _("even in probability (inverse CDF)")}.get,
+                help=_("Even in z: tiles evenly spaced over the visible square. Even in probability: tiles at the "
+                       "N(0, 1) quantiles of the visible square, so each covers the same prior mass, as in Kingma & "
+                       "Welling (2014), figure 4. Both follow the plane's zoom."))
+            tiles = st.slider(_("Images per side"), min_value=10, max_value=30, value=20, key="tiles",
                               persist_state="session")
-            st.caption("The grid of decodings is drawn beside the plane, under the preview, and follows every "
-                       "zoom and pan; click a tile to pin its point.")
+            st.caption(_("The grid of decodings is drawn beside the plane, under the preview, and follows every "
+                         "zoom and pan; click a tile to pin its point."))
             manifold = {"n": tiles, "spacing": spacing}
     if sampling.open:
         with sampling:
@@ -104,14 +109,15 @@ with companions:
                                                     loaded.dataset)
     if replaying and replaying[0].open:
         with replaying[0]:
-            st.caption("This model's training run saved the test images' encodings as it trained: the plane "
-                       "at each snapshot (z0 and z1), before training, during the first epoch and at each epoch end.")
+            st.caption(_("This model's training run saved the test images' encodings as it trained: the plane "
+                         "at each snapshot (z0 and z1), before training, during the first epoch and at each epoch "
+                         "end."))
             replay_view(run_folder, heading=False)
-    st.download_button("Download this explorer", data=explorer_file, mime="text/html", icon=":material/download:",
+    st.download_button(_("Download this explorer"), data=explorer_file, mime="text/html", icon=":material/download:",
                        file_name=f"{model_name}-latent-explorer.html", on_click="ignore",
-                       help="One HTML file with this model's plane, its decoder and the test images: it opens from "
-                            "disk or a web page in any current browser, with no server and no network (about 5 MB). "
-                            "The same as `python -m vae export-html`.")
+                       help=_("One HTML file with this model's plane, its decoder and the test images: it opens "
+                              "from disk or a web page in any current browser, with no server and no network (about "
+                              "5 MB). The same as `python -m vae export-html`."))
 
 shown = opening_view("plane", (loaded.key, view.key), extent)   # the zoom a newly drawn plane opens on
 MAP_CELLS = 100                                                  # the decoder's map: a 100×100 lattice
@@ -129,8 +135,9 @@ def plane_and_pin() -> None:
     if map_on:
         reader = explore.classifier(loaded.dataset.name)
         if reader is None:
-            st.info(f"The decoder's map needs the shipped classifier of {loaded.dataset.title}, which could not be "
-                    f"opened: make it with `python -m vae train-classifier --dataset {loaded.dataset.name}`.")
+            st.info(_("The decoder's map needs the shipped classifier of {dataset}, which could not be opened: make "
+                      "it with `python -m vae train-classifier --dataset {name}`.").format(
+                        dataset=loaded.dataset.title, name=loaded.dataset.name))
         else:
             square = snap_square(visible_square("plane") or home_square(extent))
             decoder_map = decoder_map_payload(model, reader, view.basis, loaded.key, view.key, square, MAP_CELLS,
@@ -141,17 +148,20 @@ def plane_and_pin() -> None:
                  data=PlaneData(points, labels, images, extent, loaded.dataset),
                  pin=pin.for_plane("plane", image=plots.enlarge(image, 1) if failed else None),
                  extras=PlaneExtras(manifold=manifold, overlays=overlays, decoder_map=decoder_map), shown=shown)
-    st.markdown(f"Pinned point: {axes[0]} = **{x:.3f}**, {axes[1]} = **{y:.3f}**")
+    st.markdown(_("Pinned point: {x_axis} = **{x}**, {y_axis} = **{y}**").format(x_axis=axes[0], x=f"{x:.3f}",
+                                                                                 y_axis=axes[1], y=f"{y:.3f}"))
     publish(map="1" if map_on else None, spacing=None if st.session_state.get("spacing", "linear") == "linear"
             else st.session_state.spacing, tab=None if st.session_state.open_tab == TABS[0] else st.session_state.open_tab)
     if failed:
-        st.image(plots.enlarge(image, 8), width=224, caption="The decoder's output p(x | z) at the pinned point, "
-                                                             "decoded on the server.")
-        st.subheader("The learned manifold (decoded on the server)")
+        st.image(plots.enlarge(image, 8), width=224, caption=_("The decoder's output p(x | z) at the pinned point, "
+                                                               "decoded on the server."))
+        st.subheader(_("The learned manifold (decoded on the server)"))
         st.image(inference.latent_grid(model, view.basis, tiles if manifold else 20, extent),
                  width=min(28 * (tiles if manifold else 20), 560),
-                 caption=f"Evenly spaced over the plotted extent, {axes[0]} from {extent[0]:g} to {extent[1]:g}, "
-                         f"{axes[1]} from {extent[2]:g} (bottom) to {extent[3]:g} (top).")
+                 caption=_("Evenly spaced over the plotted extent, {x_axis} from {left} to {right}, {y_axis} from "
+                           "{bottom} (bottom) to {top} (top).").format(
+                     x_axis=axes[0], left=f"{extent[0]:g}", right=f"{extent[1]:g}", y_axis=axes[1],
+                     bottom=f"{extent[2]:g}", top=f"{extent[3]:g}"))
 
 
 with plane_column:
