@@ -129,8 +129,7 @@ def language_switch(where=None) -> None:
     the next line on, and goes into the link (?lang=) when it differs from the browser's language, so that
     a reload or a shared link keeps it. The model and the view are session state: a change keeps them."""
     current = language()
-    if st.session_state.get(SWITCH) != current:
-        st.session_state[SWITCH] = current
+    st.session_state[SWITCH] = current     # always: on another page the menu is a new widget, which would start at English
 
     def switched() -> None:
         st.session_state[CHOSEN] = st.session_state[SWITCH]
