@@ -11,7 +11,10 @@ from app_pages.layout import latent_layout, loading  # noqa: E402
 from app_pages.i18n import N_, _  # noqa: E402
 
 header = page_header(_("The latent plane"))
+waiting = header.empty()                                         # while the menu reads the models (torch: seconds, cold)
+waiting.caption(_("Loading the model and the test images…"))
 model_picker(header)                                             # before the layout: on a phone it wraps under the title
+waiting.empty()
 placeholder, plane_column, companions = latent_layout()          # the plane, and beside it (under it when narrow)…
 loading(placeholder, _("Loading the model and the test images…"))
 
