@@ -1,11 +1,14 @@
 """vae.eta, vae.runfiles and vae.lifecycle as a user manages runs: the time left, a run's name, deleting a run."""
 
+import sys
+
 import pytest
 
 from app_pages import catalog
+from vae import lifecycle
 from vae.eta import RemainingTime
 from vae.files import PROJECT_ROOT
-from vae.lifecycle import delete_run, list_runs, read_status
+from vae.lifecycle import delete_run, list_runs, read_status, resume_run
 from vae.runfiles import CHECKPOINT, STATUS, read_name, rename_run, write_json_atomic
 
 from test_runs import HOLD_LOCK, python
@@ -85,6 +88,24 @@ def test_a_renamed_run_keeps_its_folder_and_is_listed_by_its_new_name(tmp_path):
         rename_run(tmp_path / "nothing", "x")
 
 
+def test_a_name_of_the_longest_length_is_kept_and_clearing_a_name_never_given_is_no_error(tmp_path):
+    run_dir = run_folder(tmp_path, "20260101-120000-mlp-z2")
+    assert rename_run(run_dir, "") == run_dir.name and read_name(run_dir) is None      # no name.txt to remove
+    longest = "abcdefghij" * 3 + "kl"                                                   # 32 characters
+    assert rename_run(run_dir, longest) == longest and read_name(run_dir) == longest
+
+
+
+def test_a_name_file_that_is_empty_or_not_utf8_still_reads(tmp_path):
+    """name.txt is written by rename_run, but a person may edit it: blank reads as no name, bytes that are not
+    UTF-8 as U+FFFD, never an error that would break the runs list."""
+    run_dir = run_folder(tmp_path, "20260101-120000-mlp-z2")
+    (run_dir / "name.txt").write_text(" \n\n")
+    assert read_name(run_dir) is None
+    (run_dir / "name.txt").write_bytes(b"caf\xe9 \xff\n")
+    assert read_name(run_dir) == "caf\ufffd \ufffd"
+
+
 def test_deleting_removes_the_folder_and_nothing_else(tmp_path):
     keep, gone = run_folder(tmp_path, "keep"), run_folder(tmp_path, "gone")
     delete_run(gone, tmp_path)
@@ -118,8 +139,51 @@ def test_what_is_not_a_run_under_the_runs_folder_is_never_deleted(tmp_path):
         delete_run(tmp_path / "link", tmp_path / "a")
     assert inner.is_dir() and (tmp_path / "plain").is_dir()
     shipped = PROJECT_ROOT / "checkpoints"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="shipped model"):
         delete_run(shipped, PROJECT_ROOT)
     with pytest.raises(ValueError, match="shipped model"):
         delete_run(shipped / "anything", shipped)
     assert (shipped / "mnist-2d.pt").is_file()
+
+
+class Launched:
+    """What resume_run would start, in place of a training process: its command is all these tests look at."""
+    commands: list[list[str]] = []
+    pid = 2 ** 22 + 1                    # above the largest pid Linux gives: no process
+
+    def __init__(self, cmd, **kwargs):
+        Launched.commands.append(cmd)
+
+    def wait(self):
+        return 0
+
+
+@pytest.fixture
+def launched(monkeypatch):
+    Launched.commands = []
+    monkeypatch.setattr(lifecycle.subprocess, "Popen", Launched)
+    return Launched.commands
+
+
+@pytest.mark.parametrize("train_config, device", [({"device": "cpu", "epochs": 3}, "cpu"), ({"epochs": 3}, "auto"),
+                                                  (None, "auto")])
+def test_a_stopped_run_resumes_on_the_device_it_was_started_with(tmp_path, launched, train_config, device):
+    run_dir = run_folder(tmp_path, "20260101-120000-mlp-z2", state="stopped", train_config=train_config)
+    assert resume_run(run_dir) == run_dir
+    expected = ["-m", "vae", "train", "--run-dir", str(run_dir), "--resume", "--device", device]
+    assert launched == [[sys.executable, *expected]]
+    assert read_status(run_dir)["command"] == expected
+
+
+def test_only_a_stopped_run_with_a_checkpoint_is_resumed(tmp_path, launched):
+    finished = run_folder(tmp_path, "finished")                   # with a checkpoint, but it ended on its own
+    no_checkpoint = run_folder(tmp_path, "no-checkpoint", state="stopped")
+    (no_checkpoint / CHECKPOINT).unlink()
+    not_a_run = tmp_path / "not-a-run"
+    not_a_run.mkdir()
+    for run_dir in (finished, no_checkpoint, not_a_run):
+        with pytest.raises(RuntimeError, match=f"^{run_dir.name} is not a stopped run with a checkpoint; "
+                                               "there is nothing to resume$"):
+            resume_run(run_dir)
+    assert launched == []
+    assert read_status(finished)["state"] == "finished" and read_status(no_checkpoint)["state"] == "stopped"
