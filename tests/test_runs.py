@@ -1,6 +1,7 @@
 """vae.lifecycle and vae.runfiles: the run folder, and the life of a training process as the dashboard sees it."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import pytest
 
 from app_pages import catalog
 from vae import ModelConfig, TrainConfig
-from vae.lifecycle import active_run, list_runs, lock_holder, read_status, resume_run, start_run, stop_run
+from vae import lifecycle
+from vae.lifecycle import (active_run, list_runs, lock_holder, pid_alive, read_status, resume_run, start_run,
+                           stop_run)
 from vae.runfiles import read_metrics, write_json_atomic
 
 from helpers import wait_until
@@ -264,6 +267,31 @@ def test_the_divergence_rule_flags_exploded_runs_and_spares_untrained_or_poor_on
     assert divergence(100.0, 5_000.0, 0.0) is None                             # β = 0: the KL is free to grow
 
 
+def test_a_recorded_run_is_judged_by_its_own_objective_at_its_own_beta(tmp_path):
+    """run_divergence: status.json's test -ELBO settles a run whose β is at most 1 (or not recorded, or not a
+    number: β = 1); above, the last test row's recon + β·KL does, and without test rows the -ELBO alone."""
+    from vae.runfiles import run_divergence
+
+    def judged(name, test_loss, train_config=None, rows=()):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps({"split": "test", "step": 9, **row}) + "\n"
+                                                       for row in rows))
+        status = {"state": "finished", "test_loss": test_loss}
+        return run_divergence(run_dir, status if train_config is None else {**status, "train_config": train_config})
+
+    row = {"loss": 900.0, "recon": 500.0, "kl": 400.0}                 # -ELBO 900: recon 500 + KL 400
+    for name, config in [("beta-1", {"beta": 1.0}), ("no-beta", {"lr": 0.1}), ("no-config", None),
+                         ("beta-is-a-bool", {"beta": True}), ("beta-is-text", {"beta": "x"})]:
+        assert judged(name, 900.0, config, [row]) is None, name         # 900 nats, under 1,086.9
+    assert "(reconstruction + 2 × KL) is 1,300.0 nats" in judged("beta-2", 900.0, {"beta": 2.0}, [row])
+    assert judged("beta-2-sound", 400.0, {"beta": 2.0}, [{"loss": 400.0, "recon": 300.0, "kl": 100.0}]) is None
+    assert judged("beta-2-no-rows", 1000.0, {"beta": 2.0}) is None      # the -ELBO alone: 1,000 nats
+    assert "test -ELBO is 1,100.0 nats" in judged("no-rows", 1100.0)
+    assert "test -ELBO is 2,000.0 nats" in judged("row-without-recon", 2000.0, None, [{"loss": 2000.0}])
+    assert judged("no-test-loss", None) is None and judged("test-loss-is-a-bool", True) is None
+
+
 def test_stop_signals_the_lock_holder_not_the_pid_written_in_run_lock(tmp_path):
     """run.lock names another live process: Stop must find the holder from the kernel, not the file."""
     stranger = subprocess.Popen(["sleep", "60"])
@@ -313,3 +341,24 @@ def test_the_dashboard_refuses_to_start_beside_a_run_the_cli_started(tmp_path):
         holder.stdin.flush()
         assert holder.wait(30) == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["cli-run"]
+
+
+def test_a_process_is_alive_until_it_ends_and_a_zombie_is_not(tmp_path, monkeypatch):
+    """pid_alive: where there is no flock (Windows), the pid in status.json is all that says a run lives."""
+    assert pid_alive(os.getpid()) and pid_alive(1)
+    assert not any(pid_alive(pid) for pid in (None, 0, -1, str(os.getpid()), float(os.getpid())))
+    odd_name = tmp_path / "x) R"            # /proc/PID/stat says "PID (x) R) Z ...": the state follows the last ") "
+    odd_name.symlink_to(shutil.which("true"))
+    child = subprocess.Popen([str(odd_name)])
+    if Path("/proc").is_dir():              # ended, not yet waited for: a zombie, which is not alive
+        assert wait_until(lambda: Path(f"/proc/{child.pid}/stat").read_text().startswith(f"{child.pid} (x) R) Z"))
+        assert not pid_alive(child.pid)
+    child.wait()
+    assert not pid_alive(child.pid)         # reaped: no such process
+    monkeypatch.setattr(lifecycle, "PROC", tmp_path / "no-proc")
+    assert pid_alive(os.getpid())           # no /proc to ask (macOS): a process that answers is alive
+
+    def not_yours(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(lifecycle.os, "kill", not_yours)
+    assert pid_alive(os.getpid() + 1)       # another user's process: it exists, we may not signal it
