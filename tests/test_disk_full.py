@@ -3,6 +3,7 @@ that could not be written, and status.json says "failed" with that reason wherev
 where it stayed "running" and the dashboard said the process "ended without a word"."""
 import errno
 import io
+import json
 import os
 from pathlib import Path
 
@@ -114,3 +115,23 @@ def test_a_checkpoint_on_a_full_disk_fails_with_the_write_error_naming_it(tmp_pa
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path), repr(caught.value)
     assert str(caught.value) == f"[Errno 28] No space left on device: '{path}'"
     assert list(path.parent.iterdir()) == []
+
+
+def test_a_status_is_rewritten_in_the_blocks_it_already_has_and_no_further(tmp_path):
+    """On a full disk status.json is rewritten where it lies: up to the whole blocks the file has on disk
+    (not only its length), padded with spaces to its old length; a longer text, or no file, is refused."""
+    path = tmp_path / runfiles.STATUS
+    old = b'{"state": "running", "step": 12, "epoch": 0}'
+    path.write_bytes(old)
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+    blocks = os.stat(path).st_blocks * 512
+    assert blocks > len(old), "the file should fill part of a block"
+    assert runfiles._rewrite_in_place(path, b'{"state":"failed"}')
+    assert json.loads(path.read_bytes()) == {"state": "failed"} and os.stat(path).st_size == len(old)
+    whole = b'{"error":"' + b"x" * (blocks - 12) + b'"}'                 # exactly the blocks it has
+    assert len(whole) == blocks and runfiles._rewrite_in_place(path, whole) and path.read_bytes() == whole
+    assert not runfiles._rewrite_in_place(path, whole[:-2] + b'x"}')         # one byte more: it would grow
+    assert path.read_bytes() == whole
+    assert not runfiles._rewrite_in_place(tmp_path / "missing.json", b"{}")
+    assert not (tmp_path / "missing.json").exists()
