@@ -63,6 +63,21 @@ def test_before_any_step_the_time_left_is_unknown():
     assert eta.seconds_left() == pytest.approx(18 * 0.1)
 
 
+
+def test_a_typical_step_is_the_median_interval_and_steps_may_be_reported_in_strides():
+    eta = RemainingTime(steps_per_epoch=100, total_steps=100)
+    for step, now in [(1, 0.0), (2, 0.1), (3, 0.3), (4, 0.6), (5, 1.0), (6, 1.5)]:    # 0.1 s … 0.5 s a step
+        eta.step_ended(step, now)
+    assert eta.seconds_left() == pytest.approx(94 * 0.3)              # the median of five intervals, not their mean
+    strides = RemainingTime(steps_per_epoch=100, total_steps=100)
+    for step in (10, 20, 30):                                         # told every tenth step: 0.1 s a step
+        strides.step_ended(step, step / 10)
+    assert strides.seconds_left() == pytest.approx(70 * 0.1)
+    strides.step_ended(30, 5.0)                                       # the same step again: no interval, no error
+    strides.step_ended(40, 5.0 + 10 * 0.1)
+    assert strides.seconds_left() == pytest.approx(60 * 0.1)
+
+
 def run_folder(root, name, state="finished", **status):
     run_dir = root / name
     write_json_atomic(run_dir / STATUS, {"state": state, "started": 1.0, "epoch": 1, "epochs": 1,
