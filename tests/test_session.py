@@ -64,3 +64,12 @@ def test_status_counts_whole_epochs_at_the_global_step_while_running_and_once_st
     assert steps == list(range(9))
     assert [epoch_of_step(last, step) for step in steps] == [1, 1, 1, 1, 1, 1, 2, 2, 2]
     assert epoch_of_step(last) == 2 and epoch_of_step({**last, "total_steps": None}) is None
+
+
+
+def test_the_epoch_of_a_step_in_runs_of_one_epoch_or_of_one_step_an_epoch():
+    from vae.runfiles import epoch_of_step
+
+    assert [epoch_of_step({"total_steps": 10, "epochs": 1}, step) for step in (0, 1, 10)] == [1, 1, 1]
+    assert [epoch_of_step({"total_steps": 3, "epochs": 3}, step) for step in (1, 2, 3)] == [1, 2, 3]
+    assert epoch_of_step({"step": 4, "total_steps": 10, "epochs": 0}) is None          # not a run's length
