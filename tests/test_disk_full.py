@@ -51,6 +51,15 @@ class FullDisk:
         monkeypatch.setattr(files.tempfile, "mkstemp", fake_mkstemp)
 
 
+def test_a_metrics_write_that_failed_is_reported_once_not_again_at_close(tmp_path, monkeypatch):
+    FullDisk(monkeypatch, new_files_too=False)
+    writer = runfiles.RunWriter(tmp_path / "run")
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        writer.metrics({"split": "train", "step": 1, "loss": 1.0})
+    assert caught.value.filename == str(tmp_path / "run" / runfiles.METRICS)
+    writer.close()                          # the buffered row fails to flush again: already said, not raised
+
+
 @pytest.mark.parametrize("new_files_too", [False, True], ids=["metrics-only", "no-new-file-either"])
 def test_a_full_disk_fails_the_run_naming_the_file(tmp_path, capsys, monkeypatch, new_files_too):
     disk = FullDisk(monkeypatch, new_files_too)
