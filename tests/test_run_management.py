@@ -78,6 +78,33 @@ def test_a_typical_step_is_the_median_interval_and_steps_may_be_reported_in_stri
     assert strides.seconds_left() == pytest.approx(60 * 0.1)
 
 
+
+def test_slow_intervals_and_epoch_ends_count_as_their_extra_time_to_come():
+    """Exact figures (binary fractions): a typical step of 0.25 s; an interval over 3 typical steps holds extra
+    time, counted once for each epoch end still to come (before the first epoch end, as a stand-in for it)."""
+    eta = RemainingTime(steps_per_epoch=100, total_steps=200)
+    for step, now in [(1, 0.0), (2, 0.25), (3, 0.5), (4, 0.75), (5, 1.625), (6, 1.875)]:   # 0.625 s extra at step 5
+        eta.step_ended(step, now)
+    assert eta.seconds_left() == 194 * 0.25 + 2 * 0.625                 # 2 epoch ends to come
+    eta.step_ended(7, 2.625)                                             # 3 typical steps: not slow
+    assert eta.seconds_left() == 193 * 0.25 + 2 * 0.625
+    eta.step_ended(9, 5.125)                                             # two steps in 2.5 s: 2 s extra
+    assert eta.seconds_left() == 191 * 0.25 + 2 * (0.625 + 2.0) / 2
+    ends = RemainingTime(steps_per_epoch=4, total_steps=8)
+    for step, now in [(1, 0.0), (2, 0.125), (3, 0.25), (4, 0.375), (5, 1.0), (6, 1.125)]:  # epoch end: 0.5 s
+        ends.step_ended(step, now)
+    assert ends.seconds_left() == 2 * 0.125 + 1 * 0.5                   # steps 7 and 8, then the last epoch end
+
+
+def test_the_typical_step_follows_the_last_200_intervals():
+    eta = RemainingTime(steps_per_epoch=1000, total_steps=1000)
+    now = 0.0
+    for step in range(1, 502):                                           # 300 intervals of 1 s, then 200 of 0.125 s
+        eta.step_ended(step, now)
+        now += 1.0 if step <= 300 else 0.125
+    assert eta.seconds_left() == (1000 - 501) * 0.125
+
+
 def run_folder(root, name, state="finished", **status):
     run_dir = root / name
     write_json_atomic(run_dir / STATUS, {"state": state, "started": 1.0, "epoch": 1, "epochs": 1,
