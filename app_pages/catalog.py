@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app_pages.i18n import _
+from app_pages.i18n import _, ngettext
 from vae.checkpoint import CheckpointError, read_checkpoint
 from vae.datasets import DATASETS, MNIST
 from vae.locations import (CHECKPOINT_ENV, RUNS_ENV, SHIPPED, default_checkpoint, is_shipped,  # noqa: F401
@@ -33,6 +33,16 @@ def describe(dataset, latent_dim, epochs: str, test_loss, state: str = "") -> st
     return " · ".join(part for part in (dataset, f"z={latent_dim}", epochs, state, loss) if part)
 
 
+def epochs_text(epochs, of=None) -> str:
+    """'60 epochs', or '3/5 epochs' with `of`, the run's length (the plural follows the last number; a
+    value that is not a count, read from an older file, takes the plural)."""
+    count = of if of is not None else epochs
+    n = count if isinstance(count, int) else 2
+    if of is None:
+        return ngettext("{epochs} epoch", "{epochs} epochs", n).format(epochs=epochs)
+    return ngettext("{epoch}/{epochs} epoch", "{epoch}/{epochs} epochs", n).format(epoch=epochs, epochs=of)
+
+
 def state_name(state) -> str:
     """A run's state (status.json's "state") in the session's language; one this version does not know as itself."""
     names = {"running": _("running"), "finished": _("finished"), "stopped": _("stopped"), "failed": _("failed"),
@@ -47,8 +57,7 @@ def shipped_choice(path: Path) -> ModelChoice | None:
     except CheckpointError:
         return None
     metrics = meta.get("test_metrics") or {}
-    details = describe(meta.get("dataset"), meta.get("latent_dim"), _("{epochs} epochs").format(epochs=meta.get("epoch")),
-                       metrics.get("neg_elbo"))
+    details = describe(meta.get("dataset"), meta.get("latent_dim"), epochs_text(meta.get("epoch")), metrics.get("neg_elbo"))
     return ModelChoice(path, path.stem, details)
 
 
@@ -68,7 +77,7 @@ def run_choices(root: Path) -> list[ModelChoice]:
             continue
         latent = (status.get("model_config") or {}).get("latent_dim")
         dataset = (status.get("train_config") or {}).get("dataset")
-        epochs = _("{epoch}/{epochs} epochs").format(epoch=status.get("epoch"), epochs=status.get("epochs"))
+        epochs = epochs_text(status.get("epoch"), of=status.get("epochs"))
         details = describe(dataset, latent, epochs, status.get("test_loss"), state_name(status["state"]))
         choices.append(ModelChoice(run_dir / CHECKPOINT, run_label(run_dir), details))
     return choices
@@ -94,6 +103,6 @@ def statusless_choice(run_dir: Path) -> ModelChoice | None:
     except (CheckpointError, OSError):
         return None
     metrics = meta.get("test_metrics") or {}
-    details = describe(meta.get("dataset"), meta.get("latent_dim"), _("{epochs} epochs").format(epochs=meta.get("epoch")),
-                       metrics.get("neg_elbo"), _("no status"))
+    details = describe(meta.get("dataset"), meta.get("latent_dim"), epochs_text(meta.get("epoch")), metrics.get("neg_elbo"),
+                       _("no status"))
     return ModelChoice(path, run_label(path.parent), details)

@@ -25,15 +25,16 @@ SAME_AS_ENGLISH = {"zh_CN": {"KL", "{seconds} s", "{minutes} min", "{hours} h {m
 
 
 def extracted(root: Path = ROOT) -> dict[str, str]:
-    """{msgid: where} of every message Babel extracts from `root` with the project's babel.cfg."""
+    """{msgid: where} of every message Babel extracts from `root` with the project's babel.cfg (a plural's
+    singular msgid, which names its entry)."""
     with (ROOT / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config)
     found = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(root), method_map, options_map, keywords={"_": None, "N_": None, "ngettext": (1, 2)}):
-        for text in (message if isinstance(message, tuple) else (message,)):
-            if text:
-                found.setdefault(text, f"{filename}:{lineno}")
+        text = message[0] if isinstance(message, tuple) else message
+        if text:
+            found.setdefault(text, f"{filename}:{lineno}")
     return found
 
 
@@ -60,8 +61,9 @@ def catalog_problems(messages: dict[str, str], po: Path) -> list[str]:
         elif entry.string == text and text not in same:
             problems.append(f"{where}: left in English {text!r}")
         else:
+            known = set().union(*map(placeholders, entry.id if isinstance(entry.id, tuple) else (entry.id,)))
             for translated in entry.string if isinstance(entry.string, tuple) else (entry.string,):
-                if extra := placeholders(translated) - placeholders(text):
+                if extra := placeholders(translated) - known:
                     problems.append(f"{where}: {sorted(extra)} in the translation of {text!r}")
     return problems
 
@@ -207,3 +209,13 @@ def test_a_catalog_compiled_in_memory_translates(tmp_path):
     assert translations.gettext("Latent plane") == "潜在平面"
     assert translations.gettext("run {folder}").format(folder="a") == "运行 a"
     assert translations.gettext("Compare") == "Compare"
+
+
+def test_a_count_takes_its_plural_in_english_and_one_form_in_chinese():
+    from app_pages.catalog import epochs_text
+
+    assert [epochs_text(1), epochs_text(60), epochs_text(1, of=1), epochs_text(2, of=5), epochs_text(None)] == [
+        "1 epoch", "60 epochs", "1/1 epoch", "2/5 epochs", "None epochs"]
+    chinese = i18n.translations("zh-CN")
+    assert [chinese.ngettext("{epochs} epoch", "{epochs} epochs", n).format(epochs=n) for n in (1, 60)] == [
+        "1 轮", "60 轮"]

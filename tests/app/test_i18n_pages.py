@@ -26,7 +26,8 @@ def english_sentences() -> list[str]:
     show on a page in Chinese."""
     with (ROOT / "locale/zh_CN/LC_MESSAGES/messages.po").open("rb") as file:
         catalog = read_po(file)
-    sentences = {entry.id.split("{")[0].strip() for entry in catalog if entry.id and entry.string != entry.id}
+    sentences = {text.split("{")[0].strip() for entry in catalog if entry.id and entry.string != entry.id
+                 for text in (entry.id if isinstance(entry.id, tuple) else (entry.id,))}
     return sorted(s for s in sentences if len(s.split()) >= 4)
 
 
