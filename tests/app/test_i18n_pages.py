@@ -13,7 +13,7 @@ from test_pages import PAGES, messages
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-TITLES = {"app_pages/pages/home.py": ("VAE Latent Explorer", "VAE 潜在空间浏览器"),
+TITLES = {"app_pages/pages/home.py": ("VAE Latent Explorer", "VAE 潜在空间探索器"),
           "app_pages/pages/train.py": ("Train a VAE", "训练 VAE"),
           "app_pages/pages/latent.py": ("The latent plane", "潜在平面"),
           "app_pages/pages/reconstruct.py": ("Reconstruct an image", "重构一张图像"),
