@@ -168,13 +168,13 @@ def page_header(title: str):
     return row
 
 
-def model_picker(where=None) -> None:
-    """The model menu, in the page's header row `where` (page_header; else where the page is), where it shows
-    at every screen size. The chosen checkpoint path lands in st.session_state.checkpoint, which
-    follows the user to every page. A ?model= in the session's first link picks the model; the choice
-    goes back to the URL with the rest of the state (app_pages.state)."""
+def model_picker(where) -> None:
+    """The model menu, in the page's header row `where` (page_header), where it shows at every screen
+    size. The chosen checkpoint path lands in st.session_state.checkpoint, which follows the user to
+    every page. A ?model= in the session's first link picks the model; the choice goes back to the URL
+    with the rest of the state (app_pages.state)."""
     choices = model_choices()
-    with where if where is not None else st.container(key="model_row"):
+    with where:
         if problem := checkpoint_env_problem(choices):    # a deployment's model that will not open says why
             st.warning(escape_markdown(problem), icon=":material/error:")
         if not choices:
@@ -239,7 +239,7 @@ def escape_as_code(text) -> str:
     return f"{fence} {text} {fence}"              # CommonMark drops one space each side: a ` at either end is safe
 
 
-def page_model(placeholder, header=None) -> Loaded:
+def page_model(placeholder, header) -> Loaded:
     """For a page that painted its title (page_header: `header`) and `placeholder` first: the model
     picker, then the chosen model; the placeholder goes, and the page stops (having said why) when
     there is no model."""
