@@ -55,8 +55,9 @@ def text15(data: bytes) -> bytes:
 
 def packed_weights(weights: bytes) -> bytes:
     """float16 bytes -> their low-byte plane then high-byte plane, zlib-deflated (decoder.js: decoderWeights)."""
-    planes = np.frombuffer(weights, dtype=np.uint8).reshape(-1, 2).T
-    return zlib.compress(np.ascontiguousarray(planes).tobytes(), 9)
+    from .webdecoder import weight_planes
+
+    return zlib.compress(weight_planes(weights), 9)
 
 
 def thumbnail_sprite(images: np.ndarray, budget: int = THUMBNAIL_BUDGET) -> tuple[bytes, str]:

@@ -47,6 +47,14 @@ class WebDecoder:
         return "decoder-" + hashlib.sha256(repr(self.layers).encode() + self.weights).hexdigest()[:20]
 
 
+def weight_planes(weights: bytes) -> bytes:
+    """float16 bytes as their low-byte plane then their high-byte plane: the high bytes (sign and
+    exponent) repeat, so the planes compress better than the interleaved bytes (decoder.js:
+    decoderWeights puts them back together)."""
+    planes = np.frombuffer(weights, dtype=np.uint8).reshape(-1, 2).T
+    return np.ascontiguousarray(planes).tobytes()
+
+
 _ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATION_LAYERS.items()}
 
 

@@ -1,16 +1,19 @@
 """The latent plane as one Streamlit component (st.components.v2): drawing, zoom and decoding run
 in the browser, Python keeps the pinned point.
 
-What crosses to the browser, and how often:
-- the decoder (vae.webdecoder: layer list + float16 weights), once per checkpoint file version and
-  browser tab, when the browser asks for it (`need_decoder`, see _serve); other runs send its key;
-- the dataset's test images, gzip-compressed, the same way (`need_images`), for the dot under the pointer;
+What crosses to the browser, and how:
+- the decoder's layer list over the websocket, and its float16 weights as a file the browser fetches
+  over HTTP (see blob_url): gzip-compressed byte planes, named by their hash in static/ beside the
+  main script, which Streamlit serves at /app/static/ (`server.enableStaticServing`). The name
+  changes with the bytes and the file's date is fixed (vae.blobs), so a second tab or a reload takes it
+  from the browser's cache; the files are written when a plane first shows a model or dataset;
+- the dataset's test images, for the dot under the pointer, the same way, in files of IMAGES_PER_FILE
+  images each, fetched after the decoder, the file of a dot under the pointer first;
 - the 2-D points and labels of the plane on each run (the element is identical across reruns, so
   Streamlit's message cache sends a reference instead).
 What comes back: `pin` ({"x", "y"}) when the user clicks, taps, presses an arrow key or clicks a
-manifold tile; `have_decoder`, `have_images` (the keys it holds), `need_decoder`, `need_images`
-(numbered requests); `decoder_failed` with the reason when the weights
-cannot run in this browser (the page then decodes the pinned point on the server); `view`
+manifold tile; `decoder_failed` with the reason when the weights do not arrive or cannot run in this
+browser (the page then decodes the pinned point on the server); `view`
 ("x0,x1,y0,y1", the visible square) while the decoder's map is on, a moment after each zoom or pan,
 so that the page computes the map of what is in view.
 """
@@ -21,7 +24,6 @@ import gzip
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +32,13 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import PIN_BOUND  # |x|, |y| of a pin
-from vae import web
+from vae import blobs, web
 
 HERE = Path(__file__).parent
+# Streamlit serves the folder `static` beside the main script at /app/static/ (server.enableStaticServing
+# in .streamlit/config.toml); the plane's files are written there, and nothing else is.
+STATIC = HERE.parents[1] / "static"
+IMAGES_PER_FILE = 1000   # test images per file: ~165 kB of MNIST's, so the first dots show their image soon
 
 # The explorer is vae/web's modules (shared with the exported one-file explorer, vae.export); this
 # component is its Streamlit host, host.js beside this file.
@@ -43,18 +49,48 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+@dataclass(frozen=True)
+class Blob:
+    """A file's bytes and its name (vae.blobs.blob_name)."""
+    name: str
+    data: bytes
+
+
+def _blob(data: bytes) -> Blob:
+    return Blob(blobs.blob_name(data), data)
+
+
+def blob_url(blob: Blob) -> str:
+    """The URL path that serves `blob`, once it is written in STATIC (publish): /app/static/<name>, under
+    the server's base URL path when one is set."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return "/" + "/".join(part for part in (base, "app/static", blob.name) if part)
+
+
+def publish(files: list[Blob]) -> str | None:
+    """Write `files` into STATIC where they are missing (vae.blobs.publish); None, or why they could not be."""
+    try:
+        for blob in files:
+            blobs.publish(STATIC, blob.data, blob.name)
+    except OSError as exc:
+        return f"the server could not write the file it serves ({exc.strerror or exc})"
+    return None
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
-def decoder_payload(_model, checkpoint_key: tuple) -> dict:
-    """{key, layers, weights (base64 float16)} or {key, error} when the browser cannot run this decoder.
-    A shared resource, not a per-call copy (cache_data would unpickle the 4.8 MB of weights on every
-    rerun, pins included); callers copy the dict before changing it."""
-    from vae.webdecoder import UnsupportedDecoder, web_decoder
+def decoder_payload(_model, checkpoint_key: tuple) -> tuple[dict, list[Blob]]:
+    """({key, layers, url, encoding, error}, [the weights' file]) or ({key None, error}, []) when the
+    browser cannot run this decoder. The weights are float16 byte planes, gzip-compressed (vae.webdecoder:
+    weight_planes), 3.1 MB for the shipped MNIST model. Callers copy the dict before changing it."""
+    from vae.webdecoder import UnsupportedDecoder, web_decoder, weight_planes
 
     try:
         decoder = web_decoder(_model)
     except UnsupportedDecoder as exc:
-        return {"key": None, "layers": [], "weights": None, "error": f"this model's decoder cannot run here ({exc})"}
-    return {"key": decoder.key, "layers": decoder.layers, "weights": _b64(decoder.weights), "error": None}
+        return {"key": None, "layers": [], "url": None, "error": f"this model's decoder cannot run here ({exc})"}, []
+    weights = _blob(gzip.compress(weight_planes(decoder.weights), compresslevel=9, mtime=0))
+    return {"key": decoder.key, "layers": decoder.layers, "url": blob_url(weights), "encoding": "f16-planes-gzip",
+            "error": None}, [weights]
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -66,21 +102,28 @@ def points_payload(points: np.ndarray, labels: np.ndarray) -> dict:
             "points_key": hashlib.sha256(xy + labels).hexdigest()[:20]}
 
 
+def image_files(images: np.ndarray) -> list[Blob]:
+    """Test images (N, 28, 28) or (N, 784) uint8 as gzip files of IMAGES_PER_FILE images each, in order."""
+    raw = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 784)
+    return [_blob(gzip.compress(raw[i:i + IMAGES_PER_FILE].tobytes(), compresslevel=6, mtime=0))
+            for i in range(0, len(raw), IMAGES_PER_FILE)]
+
+
 @st.cache_resource(show_spinner=False)
-def images_payload(_images, dataset: str) -> dict:
-    """A dataset's test images (N, 28, 28) uint8, gzip-compressed and base64-encoded (about 2.2 MB for
-    MNIST), computed once per dataset."""
-    raw = np.ascontiguousarray(_images.numpy(), dtype=np.uint8).tobytes()
-    return {"images": _b64(gzip.compress(raw, compresslevel=6, mtime=0)),
-            "images_key": f"{dataset}-test-" + hashlib.sha256(raw).hexdigest()[:16]}
+def images_payload(_images, dataset: str) -> tuple[dict, list[Blob]]:
+    """A dataset's test images (N, 28, 28) uint8 as files of IMAGES_PER_FILE images each, gzip-compressed
+    (1.65 MB in all for MNIST), and what the browser needs to fetch them; computed once per dataset."""
+    raw = np.ascontiguousarray(_images.numpy(), dtype=np.uint8).reshape(-1, 784)
+    files = image_files(raw)
+    return {"images_key": f"{dataset}-test-" + hashlib.sha256(raw.tobytes()).hexdigest()[:16],
+            "images_count": len(raw), "images_per_file": IMAGES_PER_FILE,
+            "images_files": [blob_url(blob) for blob in files]}, files
 
 
 # What comes back from the browser is untrusted input: a page's own script sends it, but so may anyone
 # who opens a websocket to the server. Every value is checked here, once, before any page reads it.
 VIEW_BOUND = 1e4         # |bound| of a reported view (centre within 1e3, half-width at most 1e3)
 TEXT_LIMIT = 300         # characters of decoder_failed's reason
-_BLOB_KEY = re.compile(r"[A-Za-z0-9_.-]{1,100}")           # have_*: the keys this module gave the blobs
-_REQUESTS = 10**9                                          # need_*: a counter, never this many
 
 
 def _number(value) -> float | None:
@@ -116,14 +159,6 @@ def parse_view(value) -> tuple[float, float, float, float] | None:
     return (x0, x1, y0, y1) if 2e-3 <= x1 - x0 <= 2e3 and 2e-3 <= y1 - y0 <= 2e3 else None
 
 
-def _blob_key(value) -> str | None:
-    return value if isinstance(value, str) and _BLOB_KEY.fullmatch(value) else None
-
-
-def _request(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _REQUESTS else None
-
-
 def _reason(value) -> str | None:
     """decoder_failed's reason as plain text of at most TEXT_LIMIT characters; None when empty or not text."""
     if not isinstance(value, str):
@@ -132,14 +167,13 @@ def _reason(value) -> str | None:
     return text or None
 
 
-_CHECKS = {"pin": parse_pin, "have_decoder": _blob_key, "have_images": _blob_key, "need_decoder": _request,
-           "need_images": _request, "decoder_failed": _reason, "view": parse_view}
+_CHECKS = {"pin": parse_pin, "decoder_failed": _reason, "view": parse_view}
 STATES = tuple(_CHECKS)
 
 
 def validate_state(raw) -> dict:
     """The browser's state `raw` with only the known keys whose values pass their check, each in its
-    checked form: pin (x, y), view (x0, x1, y0, y1), have_* str, need_* int, decoder_failed str. Anything
+    checked form: pin (x, y), view (x0, x1, y0, y1), decoder_failed str. Anything
     else (a missing key, a string pin, 1e308, NaN, a list nested 10,000 deep, a state that is no mapping)
     is left out: never an exception, and nothing is walked but the known keys."""
     if not isinstance(raw, Mapping):
@@ -353,19 +387,15 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
     manifold, overlays, mark, decoder_map, frames = (extras.manifold, extras.overlays, extras.mark,
                                                      extras.decoder_map, extras.frames)
     pin_at, pin_serial, on_pin, pin_image = pin.at, pin.serial, pin.on_pin, pin.image
-    decode = model is not None
-    state = browser_state(key)
-    if decode:
-        decoder = dict(decoder_payload(model, checkpoint_key))
-        send, decoder["served"] = _serve(key, state, "decoder", decoder["key"]) if decoder["key"] else (False, 0)
-        if not send:
-            decoder["weights"] = None
+    if model is not None:
+        decoder, weights = decoder_payload(model, checkpoint_key)
+        decoder = dict(decoder)
     else:
-        decoder = {"key": None, "layers": [], "weights": None, "error": None, "off": True, "served": 0}
-    images_part = dict(images_payload(images, dataset.name))
-    send, images_part["images_served"] = _serve(key, state, "images", images_part["images_key"])
-    if not send:
-        images_part["images"] = None
+        decoder, weights = {"key": None, "layers": [], "url": None, "error": None, "off": True}, []
+    images_part, image_files = images_payload(images, dataset.name)
+    unwritten = publish(weights + image_files)
+    if unwritten and decoder["key"]:
+        decoder["error"] = unwritten
     payload = {
         "model": decoder["key"] or f"server-{checkpoint_key[0]}" + ("-replay" if frames else ""),
         "decoder": decoder, **points_payload(points, labels), **images_part,
@@ -391,23 +421,6 @@ def _frames_payload(frames_key: str, labels: tuple, _points: list) -> dict:
     on every rerun of a page that refreshes each second while the run trains."""
     return {"key": frames_key, "labels": list(labels),
             "points": [_b64(np.ascontiguousarray(p, dtype="<f2").tobytes()) for p in _points]}
-
-
-def _serve(key: str, state: dict, name: str, blob: str) -> tuple[bool, int]:
-    """(send the blob now?, the browser's request it answers) for a blob ("decoder", "images").
-
-    The browser asks with need_<name> = 1, 2, … when it lacks the blob; each request is answered
-    once, and every later run says which request was answered (served_<name>), so the browser asks
-    again only if an answered request brought nothing. On its first run the plane goes without the
-    blobs, so it draws at once, and a tab that holds a blob already (from the other page) never
-    gets it twice."""
-    served = st.session_state.setdefault("plane_blobs_served", {})
-    answered = served.get((key, name, blob), 0)
-    request = state.get(f"need_{name}")
-    if state.get(f"have_{name}") == blob or not isinstance(request, int) or request <= answered:
-        return False, answered
-    served[(key, name, blob)] = request
-    return True, request
 
 
 def _plain_overlays(overlays: dict | None) -> dict | None:

@@ -12,7 +12,7 @@ from app_pages import catalog
 from vae import data
 from vae.datasets import FASHION_MNIST
 
-from test_pages import messages, plane_data, widget
+from test_pages import messages, plane_data, served_file, widget
 
 
 @pytest.fixture
@@ -94,16 +94,13 @@ def test_the_browser_gets_the_fashion_images_after_the_mnist_ones(open_page, fas
     dataset, not one per size: both test sets hold 10,000 images)."""
     monkeypatch.delenv(catalog.CHECKPOINT_ENV)
     app = open_page("app_pages/pages/latent.py")                       # the shipped MNIST model first
-    app.session_state["plane"] = {"need_images": 1}
-    app.run()
-    mnist = plane_data(app)["images"]
+    mnist = plane_data(app)
     monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(fashion_model))
     app = open_page("app_pages/pages/latent.py")
-    app.session_state["plane"] = {"need_images": 1}
-    app.run()
     sent = plane_data(app)
-    assert sent["images"] != mnist
-    assert gzip.decompress(base64.b64decode(sent["images"])) == fashion_test_set()[0].numpy().tobytes()
+    assert sent["images_key"] != mnist["images_key"] and not set(sent["images_files"]) & set(mnist["images_files"])
+    assert b"".join(gzip.decompress(served_file(url)) for url in sent["images_files"]) == \
+        fashion_test_set()[0].numpy().tobytes()
 
 
 def test_missing_fashion_data_is_explained_without_a_download(open_page, fashion_model, tmp_path, monkeypatch):

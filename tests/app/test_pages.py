@@ -1,8 +1,10 @@
 """Every page through AppTest with the shipped checkpoint: renders, decodes, uploads, validates."""
 import base64
 import gzip
+import hashlib
 import io
 import json
+import os
 import time
 
 from pathlib import Path
@@ -58,38 +60,63 @@ def plane_data(app, index: int = 0) -> dict:
     return json.loads(app.get("bidi_component")[index].proto.json)
 
 
-def test_latent_page_sends_the_decoder_once_and_the_plane_in_view_coordinates(open_page):
+def served_file(url: str) -> bytes:
+    """The bytes of the file the server serves at `url` (/app/static/<name>: app_pages/plane.STATIC)."""
+    from app_pages.plane import STATIC
+
+    assert url.startswith("/app/static/")
+    return (STATIC / url.removeprefix("/app/static/")).read_bytes()
+
+
+def served_weights(url: str) -> np.ndarray:
+    """The float16 weights in the decoder's file: gzip-compressed low-byte plane, then high-byte plane."""
+    planes = np.frombuffer(gzip.decompress(served_file(url)), dtype=np.uint8).reshape(2, -1)
+    return np.ascontiguousarray(planes.T).view("<f2").ravel()
+
+
+def test_latent_page_serves_the_decoder_and_images_as_files_and_the_plane_in_view_coordinates(open_page):
     app = open_page("app_pages/pages/latent.py")
     assert messages(app) == {"exception": [], "error": []}
-    first = plane_data(app)                            # the plane first, without the big blobs
-    assert first["decoder"]["weights"] is None and first["images"] is None and first["points"]
-    app.session_state["plane"] = {"need_decoder": 1, "need_images": 1}     # the browser asks for both
-    app.run()
     data = plane_data(app)
+    assert "weights" not in data["decoder"] and "images" not in data        # nothing big in the websocket's message
     model, _ = vae.load_checkpoint(catalog.default_checkpoint())
     decoder = data["decoder"]
-    weights = np.frombuffer(base64.b64decode(decoder["weights"]), dtype="<f2")
+    assert decoder["encoding"] == "f16-planes-gzip"
     expected = torch.cat([p.detach().flatten() for p in model.decoder.parameters()]).numpy()
-    np.testing.assert_array_equal(weights.astype(np.float32), expected.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(served_weights(decoder["url"]).astype(np.float32),
+                                  expected.astype(np.float16).astype(np.float32))
     points = np.frombuffer(base64.b64decode(data["points"]), dtype="<f4").reshape(-1, 2)
     labels = np.frombuffer(base64.b64decode(data["labels"]), dtype=np.uint8)
     images, true_labels = load_mnist("test")
     np.testing.assert_allclose(points[:50], vae.inference.encode_dataset(model, images[:50]), atol=1e-5)
     assert (labels == true_labels.numpy()).all()
-    assert gzip.decompress(base64.b64decode(data["images"])) == images.numpy().tobytes()
-    # A request is answered once, even before the browser says it holds the blobs ...
+    assert data["images_count"] == 10_000 and data["images_per_file"] == 1000 and len(data["images_files"]) == 10
+    assert b"".join(gzip.decompress(served_file(url)) for url in data["images_files"]) == images.numpy().tobytes()
+    # Each file's name is the hash of its bytes, and a rerun names the same files.
+    for url in [decoder["url"], *data["images_files"]]:
+        assert url == f"/app/static/{hashlib.sha256(served_file(url)).hexdigest()[:32]}.gz"
     app.run()
-    again = plane_data(app)
-    assert again["decoder"]["weights"] is None and again["images"] is None
-    assert again["decoder"]["served"] == 1 and again["images_served"] == 1
-    assert again["decoder"]["key"] == decoder["key"] and again["points"] == data["points"]
-    # ... a second request (the first brought nothing) is answered again, and holding it stops all.
-    app.session_state["plane"] = {"need_decoder": 2, "need_images": 1}
-    app.run()
-    assert plane_data(app)["decoder"]["weights"] == decoder["weights"] and plane_data(app)["images"] is None
-    app.session_state["plane"] = {"need_decoder": 2, "have_decoder": decoder["key"]}
-    app.run()
-    assert plane_data(app)["decoder"]["weights"] is None
+    assert plane_data(app) == data
+
+
+def test_a_changed_checkpoint_gets_a_new_file_and_the_old_one_stays(open_page, tmp_path, monkeypatch):
+    """A run's checkpoint is rewritten while it trains: the browser must not keep the old weights under
+    the new ones' name, nor lose the old file that another tab may still be fetching."""
+    path = tmp_path / "run.pt"
+    monkeypatch.setenv(catalog.CHECKPOINT_ENV, str(path))
+    urls = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        vae.save_checkpoint(path, vae.VAE(vae.ModelConfig(latent_dim=2, hidden=32)).eval(), {"epoch": seed, "test_metrics": None})
+        os.utime(path, ns=(seed * 10**9, seed * 10**9))                     # a new version, whatever the clock
+        app = open_page("app_pages/pages/latent.py")
+        assert messages(app) == {"exception": [], "error": []}
+        urls.append(plane_data(app)["decoder"]["url"])
+        model, _ = vae.load_checkpoint(path)
+        expected = torch.cat([p.detach().flatten() for p in model.decoder.parameters()]).numpy()
+        np.testing.assert_array_equal(served_weights(urls[-1]), expected.astype(np.float16))
+    assert urls[0] != urls[1]
+    assert served_file(urls[0])                                            # the first version is still served
 
 
 def test_latent_page_restores_model_point_and_dimensions_from_the_url(open_page, tmp_path, monkeypatch):
@@ -131,8 +158,6 @@ def test_test_set_is_encoded_once_per_checkpoint(open_page, monkeypatch):
     monkeypatch.setattr(vae.inference, "encode_dataset", lambda *a, **k: calls.append(1) or encode(*a, **k))
     app = open_page("app_pages/pages/latent.py")
     app.slider[0].set_value(12).run()
-    app.session_state["plane"] = {"need_decoder": 1}
-    app.run()
     app.switch_page("app_pages/pages/reconstruct.py").run()
     assert messages(app)["exception"] == []
     assert len(calls) == 1
@@ -482,7 +507,7 @@ def test_the_train_page_replays_a_runs_snapshots(open_page, runs_dir):
     shown = [np.frombuffer(base64.b64decode(p), dtype="<f2").reshape(-1, 2) for p in data["frames"]["points"]]
     for frame, entry in zip(shown, replay.read_index(run)):
         np.testing.assert_array_equal(frame, replay.load_snapshot(run, entry)[:, :2].astype(np.float16))
-    assert data["decoder"]["off"] and data["decoder"]["weights"] is None
+    assert data["decoder"]["off"] and data["decoder"]["url"] is None
 
 
 def newest_run_page(open_page, run_dir: Path, status: dict):

@@ -106,10 +106,8 @@ def test_validate_state_keeps_only_known_keys_with_checked_values():
            "extra": nested}
     state = validate_state(raw)
     assert state["pin"] == (1.0, -2.5) and state["view"] == (-1.0, 1.0, -2.0, 2.0)
-    assert (state["have_decoder"], state["have_images"], state["need_decoder"], state["need_images"]) == \
-        ("decoder-0123abc", "fashion-test-ff00", 3, 0)
     assert len(state["decoder_failed"]) == 300 and state["decoder_failed"].startswith("no WebGL here no")
-    assert "extra" not in state
+    assert set(state) == {"pin", "view", "decoder_failed"}      # the blobs come over HTTP: no have_* or need_*
     for bad in (None, nested, "pin", 5, {"pin": nested, "view": nested, "need_decoder": True, "decoder_failed": ""},
                 {"pin": {"x": 1e308, "y": 0}, "view": "0,1e308,0,1", "need_images": -1, "have_images": "a b"}):
         assert validate_state(bad) == {}

@@ -3,6 +3,7 @@ Streamlit server on a free port with its own runs folder, Debian's Chromium thro
 the few moves a user makes on the dashboard (click the plane, upload, draw)."""
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -136,6 +137,48 @@ def wait_for_decoder(page, timeout: float = 60_000) -> None:
     """Wait until the browser holds the decoder (it arrives once per tab)."""
     page.wait_for_function("""() => window.__vaeLatentCache &&
         [...window.__vaeLatentCache.blobs.keys()].some((key) => key.startsWith('decoder-'))""", timeout=timeout)
+
+
+def wait_for_test_images(page, timeout: float = 60_000) -> None:
+    """Wait until the browser holds every test image of the plane's dataset (they arrive in files)."""
+    page.wait_for_function("() => [...window.__vaeLatentCache.blobs.keys()].some((key) => key.includes('-test-'))",
+                           timeout=timeout)
+
+
+class NetworkLog:
+    """What `page` receives from now on, in Chrome's own count (CDP Network events): the files whose URL
+    holds `prefix` (the plane's, app_pages/plane) and the websocket's bytes. A file taken from the
+    browser's cache counts 0 bytes over the network."""
+
+    def __init__(self, context, page, prefix: str = "/app/static/"):
+        self.files: dict[str, dict] = {}               # request id -> {url, cached, bytes}
+        self.websocket = 0
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.send("Network.enable")
+        self.cdp.on("Network.responseReceived", lambda event: self._response(event, prefix))
+        self.cdp.on("Network.loadingFinished", self._finished)
+        self.cdp.on("Network.webSocketFrameReceived", self._frame)
+
+    def _response(self, event, prefix: str) -> None:
+        response = event["response"]
+        if prefix in response["url"]:
+            cached = bool(response.get("fromDiskCache") or response.get("fromMemoryCache"))
+            self.files[event["requestId"]] = {"url": response["url"], "cached": cached, "bytes": 0}
+
+    def _finished(self, event) -> None:
+        if event["requestId"] in self.files:
+            self.files[event["requestId"]]["bytes"] = event["encodedDataLength"]
+
+    def _frame(self, event) -> None:
+        data = event["response"]["payloadData"]      # binary frames (Streamlit's protobuf) come base64-encoded
+        self.websocket += len(base64.b64decode(data)) if event["response"]["opcode"] == 2 else len(data.encode())
+
+    @property
+    def file_bytes(self) -> int:
+        return sum(f["bytes"] for f in self.files.values())
+
+    def close(self) -> None:
+        self.cdp.detach()
 
 
 def open_plane(page, url: str, path: str = "/latent") -> None:

@@ -2,7 +2,7 @@
 // It reads the layer list and float16 weights that vae/webdecoder.py writes, computes in float32
 // arrays (float64 arithmetic in between), and needs neither WebGL nor WebAssembly.
 
-import { bytesOf, inflate } from "./bytes.js";
+import { bytesOf, gunzip, inflate } from "./bytes.js";
 
 export function vaeHalfToFloat(bytes) {
   // Little-endian IEEE float16 -> Float32Array.
@@ -138,14 +138,16 @@ export class VaeDecoder {
   }
 }
 
-// The weights as they travel: {encoding, data}. "f16": float16 bytes (the dashboard, over its own
-// connection); "f16-planes-deflate": the same bytes split into a plane of low bytes and a plane of
-// high bytes, then zlib-deflated (the exported file: the high bytes, sign and exponent, compress well).
+// The weights as they travel: {encoding, data}. "f16": float16 bytes; "f16-planes-deflate": the same
+// bytes split into a plane of low bytes and a plane of high bytes, then zlib-deflated (the exported
+// file: the high bytes, sign and exponent, compress well); "f16-planes-gzip": the planes gzip-compressed
+// (the dashboard's file, fetched over HTTP: vae/blobs.py).
 export async function decoderWeights(encoding, data) {
   const bytes = bytesOf(data);
   if (!encoding || encoding === "f16") return vaeHalfToFloat(bytes);
-  if (encoding !== "f16-planes-deflate") throw new Error(`unknown weight encoding ${encoding}`);
-  const planes = await inflate(bytes), n = planes.length >> 1, interleaved = new Uint8Array(2 * n);
+  const unpack = { "f16-planes-deflate": inflate, "f16-planes-gzip": gunzip }[encoding];
+  if (!unpack) throw new Error(`unknown weight encoding ${encoding}`);
+  const planes = await unpack(bytes), n = planes.length >> 1, interleaved = new Uint8Array(2 * n);
   for (let i = 0; i < n; i++) { interleaved[2 * i] = planes[i]; interleaved[2 * i + 1] = planes[n + i]; }
   return vaeHalfToFloat(interleaved);
 }

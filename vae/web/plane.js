@@ -14,20 +14,76 @@ import { View } from "./view.js";
 const DOT_RADIUS = 8;            // CSS px within which the pointer is "on" a dot
 const SIDE_MIN = 260;            // CSS px the side column (preview, dot, manifold) needs beside the plane
 
-// What survives reruns and page switches in this browser tab: decoders and test images by key
-// (so Python sends them once), and each plane's view (zoom) by model and dimensions.
+// What survives reruns and page switches in this browser tab: decoders and test images by key once they
+// are all here (the browser's HTTP cache keeps their files across tabs and reloads), the loads under way
+// (so that the Latent and Reconstruct pages' planes share one), and each plane's view (zoom) by model
+// and dimensions.
 const CACHE = (window.__vaeLatentCache = window.__vaeLatentCache || { blobs: new Map(), views: new Map() });
+CACHE.pending = CACHE.pending || new Map();      // decoders: key -> promise
+CACHE.arriving = CACHE.arriving || new Map();    // test images: key -> TestImages, until every file is in
 
 function remember(key, value) {
   CACHE.blobs.set(key, value);
   while (CACHE.blobs.size > 6) CACHE.blobs.delete(CACHE.blobs.keys().next().value);   // oldest first
 }
 
-// The test images as one Uint8Array of 784 grey levels each: gzip-compressed raw bytes (the
-// dashboard), or a sprite image of `columns` tiles to a row, each image in the top-left corner of a
-// `pitch`-pixel square (the exported file).
-async function testImages(data) {
-  if (data.images_format !== "sprite") return gunzip(bytesOf(data.images));
+// One load per key and tab, shared by every plane that asks while it runs.
+function loadOnce(key, load) {
+  if (!CACHE.pending.has(key)) CACHE.pending.set(key, load().finally(() => CACHE.pending.delete(key)));
+  return CACHE.pending.get(key);
+}
+
+// A file of the server's (app_pages/plane: blob_url) as bytes; the browser's HTTP cache answers when it can.
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the server answered ${response.status} for ${url}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// The test images, 784 grey levels each, as they arrive: from the dashboard's files of `perFile`
+// images (gzip-compressed), fetched one at a time once start() is called, the file of a dot that is
+// wanted first; or all at once from the exported file's sprite. onArrive(listener) hears of each file.
+class TestImages {
+  constructor(count, perFile) {
+    this.pixels = new Uint8Array(count * 784); this.perFile = perFile;
+    this.arrived = new Array(Math.ceil(count / perFile)).fill(false);
+    this.queue = []; this.listeners = new Set();
+  }
+  static fromFiles(urls, perFile, count) {
+    const images = new TestImages(count, perFile);
+    images.urls = urls; images.queue = urls.map((_, k) => k);
+    return images;
+  }
+  static fromPromise(pixels, count) {
+    const images = new TestImages(count, count);
+    pixels.then((p) => { images.pixels = p; images.arrive(0); }).catch(() => {});  // no pictures: dots keep label and index
+    return images;
+  }
+  has(index) { return this.arrived[Math.floor(index / this.perFile)]; }
+  missing() { return this.arrived.filter((a) => !a).length; }
+  onArrive(listener) { this.listeners.add(listener); return () => this.listeners.delete(listener); }
+  arrive(file) { this.arrived[file] = true; for (const listener of this.listeners) listener(file); }
+  want(index) {                                    // the file holding test item `index`, next
+    const file = Math.floor(index / this.perFile), at = this.queue.indexOf(file);
+    if (at > 0) { this.queue.splice(at, 1); this.queue.unshift(file); }
+    this.start();
+  }
+  async start() {
+    if (this.running) return;
+    this.running = true;
+    while (this.queue.length) {
+      const file = this.queue.shift();
+      try {
+        this.pixels.set(await gunzip(await fetchBytes(this.urls[file])), file * this.perFile * 784);
+        this.arrive(file);
+      } catch { /* a file that does not come: its dots show label and index without a picture */ }
+    }
+  }
+}
+
+// The exported file's test images: a sprite image of `columns` tiles to a row, each image in the
+// top-left corner of a `pitch`-pixel square, as one Uint8Array of 784 grey levels each.
+async function spriteImages(data) {
   const { columns, count, mime, pitch } = data.images_sprite;
   const bitmap = await createImageBitmap(new Blob([bytesOf(data.images)], { type: mime }));
   const canvas = document.createElement("canvas");
@@ -101,7 +157,7 @@ export class LatentPlane {
     this.options = options;
     this.hidden = new Set(); this.decoder = null; this.images = null; this.hoverDot = -1;
     this.pin = null; this.pinSerial = null; this.size = 0; this.data = null; this.timers = {};
-    this.reported = {}; this.requests = {};
+    this.reported = {};
     this.aborter = new AbortController();
     const signal = this.aborter.signal;
     attachGestures(this.wrap, this.plane, this, signal);
@@ -129,6 +185,7 @@ export class LatentPlane {
   destroy() {
     this.destroyed = true;
     this.aborter.abort();
+    if (this.stopListening) this.stopListening();
     this.stopPlaying();
     for (const timer of Object.values(this.timers)) clearTimeout(timer);
     cancelAnimationFrame(this.frame);
@@ -189,16 +246,6 @@ export class LatentPlane {
     if (this.options.report) this.options.report(name, value);
   }
 
-  ask(name, served) {
-    // Ask the host for a blob: request 1 first; a new request only once the host says it answered
-    // the last one (served) and the blob is still missing here.
-    const last = this.requests[name] || 0;
-    if (last === 0 || served >= last) {
-      this.requests[name] = Math.max(last, served || 0) + 1;
-      this.report(`need_${name}`, this.requests[name]);
-    }
-  }
-
   showMessage(text) { this.msg.textContent = text; this.msg.classList.toggle("shown", !!text); }
 
   // The help under the preview and the plane's label, in the words of the device in hand.
@@ -231,53 +278,64 @@ export class LatentPlane {
   }
 
   // ---- the decoder and the test images ------------------------------------------------------
+  // The decoder first: its file (the dashboard) or its bytes in the data (the exported file); the test
+  // images' files once it is ready, or has failed, so that the plane decodes as soon as it can.
   loadDecoder(data) {
     const dec = data.decoder;
-    if (dec.off) { this.decoder = null; this.showMessage(""); return; }
+    if (dec.off) { this.decoder = null; this.showMessage(""); this.decoderSettled(); return; }
     if (dec.error) { this.failDecoder(dec.error); return; }
     const cached = CACHE.blobs.get(dec.key);
-    if (cached) { this.decoder = cached; this.showMessage(""); this.report("have_decoder", dec.key); return; }
-    if (!dec.weights) { this.decoder = null; this.ask("decoder", dec.served); return; }   // not sent (yet): ask
-    const ready = (weights) => {
-      this.decoder = new VaeDecoder(dec.layers, weights, data.latent_dim);
-      remember(dec.key, this.decoder);
-      this.showMessage("");
-      this.report("have_decoder", dec.key);
-    };
-    const failed = (error) => this.failDecoder(`the weights did not load in this browser (${error.message || error})`);
-    try {
-      if (!dec.encoding || dec.encoding === "f16") { ready(vaeHalfToFloat(bytesOf(dec.weights))); return; }
-    } catch (error) { failed(error); return; }
-    if (this.decoderLoading === dec.key) return;
+    if (cached) { this.decoder = cached; this.showMessage(""); this.decoderSettled(); return; }
+    this.decoder = null;
+    if (this.decoderLoading === dec.key) return;                 // under way, or failed: said once
     this.decoderLoading = dec.key;
-    decoderWeights(dec.encoding, dec.weights).then((weights) => {
+    loadOnce(dec.key, async () => {
+      const weights = await decoderWeights(dec.encoding, dec.url ? await fetchBytes(dec.url) : dec.weights);
+      const decoder = new VaeDecoder(dec.layers, weights, data.latent_dim);
+      remember(dec.key, decoder);
+      return decoder;
+    }).then((decoder) => {
       if (this.destroyed || this.data.decoder.key !== dec.key) return;
-      ready(weights);
+      this.decoder = decoder;
+      this.showMessage("");
+      this.decoderSettled();
       this.look = null; this.resize(true); this.showPinned();
-    }).catch(failed);
+    }).catch((error) => {
+      if (!this.destroyed && this.data.decoder.key === dec.key) {
+        this.failDecoder(`the weights did not load in this browser (${error.message || error})`);
+      }
+    });
   }
 
   failDecoder(reason) {
     this.decoder = null;
     this.showMessage(`Decoding in the browser is off: ${reason}. Click or tap the plane to decode a point on the server.`);
     this.report("decoder_failed", reason);
+    this.decoderSettled();
+  }
+
+  decoderSettled() {
+    this.imagesMayStart = true;
+    if (this.images) this.images.start();
   }
 
   loadImages(data) {
-    if (!data.images_key) return;
-    if (this.images && this.imagesKey === data.images_key) return;
-    const cached = CACHE.blobs.get(data.images_key);
-    if (cached) { this.images = cached; this.imagesKey = data.images_key; this.report("have_images", data.images_key); return; }
-    this.images = null;
-    if (this.imagesLoading === data.images_key) return;           // still unpacking what came earlier
-    if (!data.images) { this.ask("images", data.images_served); return; }
-    this.imagesLoading = data.images_key;
-    testImages(data).then((pixels) => {
-      remember(data.images_key, pixels);
-      if (this.destroyed || this.data.images_key !== data.images_key) return;
-      this.images = pixels; this.imagesKey = data.images_key;
-      this.report("have_images", data.images_key);
-    }).catch(() => { this.imagesLoading = null; });     // no dot images: the dots still show label and index
+    if (!data.images_key || this.imagesKey === data.images_key) return;
+    this.imagesKey = data.images_key;
+    const key = data.images_key;
+    let images = CACHE.blobs.get(key) || CACHE.arriving.get(key);
+    if (!images) {
+      images = data.images_files ? TestImages.fromFiles(data.images_files, data.images_per_file, data.images_count)
+                                 : TestImages.fromPromise(spriteImages(data), data.images_sprite.count);
+      CACHE.arriving.set(key, images);
+      images.onArrive(() => { if (!images.missing()) { CACHE.arriving.delete(key); remember(key, images); } });
+    }
+    if (this.stopListening) this.stopListening();
+    this.images = images;
+    this.stopListening = images.onArrive((file) => {      // the dot under the pointer may be in it
+      if (this.hoverDot >= 0 && Math.floor(this.hoverDot / images.perFile) === file) this.showDot(this.hoverDot);
+    });
+    if (this.imagesMayStart) images.start();
   }
 
   // ---- training replay: the same plane at several moments of training -----------------------
@@ -438,8 +496,11 @@ export class LatentPlane {
     const name = document.createElement("b"), number = document.createElement("b");
     number.textContent = `#${index}`; name.textContent = this.classNames[this.labels[index]];
     this.dotInfo.replaceChildren(`test ${this.item} `, number, document.createElement("br"), "labelled ", name);
-    if (this.images) drawDigit(this.dotImage, this.images, index * 784);
-    else this.dot.classList.add("empty");
+    if (this.images && this.images.has(index)) drawDigit(this.dotImage, this.images.pixels, index * 784);
+    else {
+      this.dot.classList.add("empty");
+      if (this.images) this.images.want(index);
+    }
     this.dot.dataset.index = String(index);
   }
 
