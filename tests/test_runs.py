@@ -14,7 +14,8 @@ from vae import ModelConfig, TrainConfig
 from vae import lifecycle
 from vae.lifecycle import (active_run, list_runs, lock_holder, pid_alive, read_status, resume_run, start_run,
                            stop_run)
-from vae.runfiles import read_metrics, write_json_atomic
+from vae import runfiles
+from vae.runfiles import read_metrics, read_recorded_status, write_json_atomic
 
 from helpers import wait_until
 
@@ -362,3 +363,61 @@ def test_a_process_is_alive_until_it_ends_and_a_zombie_is_not(tmp_path, monkeypa
         raise PermissionError(1, "Operation not permitted")
     monkeypatch.setattr(lifecycle.os, "kill", not_yours)
     assert pid_alive(os.getpid() + 1)       # another user's process: it exists, we may not signal it
+
+
+def test_a_run_writer_keeps_the_status_it_finds_beats_and_writes_one_row_a_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(runfiles, "HEARTBEAT_SECONDS", 0.01)
+    run = tmp_path / "runs" / "a"                                  # folders made as needed
+    writer = runfiles.RunWriter(run)
+    writer.update_status(state="running", started=5.0)
+    row = {"split": "train", "step": 1, "loss": 2.5}
+    writer.metrics(row)
+    first = read_recorded_status(run)
+    assert isinstance(first["updated"], float) and first["heartbeat"] == first["updated"]
+    assert wait_until(lambda: read_recorded_status(run)["heartbeat"] > first["heartbeat"], timeout=30)
+    writer.close()
+    assert (run / runfiles.METRICS).read_text() == json.dumps(row) + "\n"
+    resumed = runfiles.RunWriter(run)                               # a resume goes on from the status it finds
+    resumed.update_status(step=2)
+    resumed.close()
+    status = read_recorded_status(run)
+    assert (status["state"], status["started"], status["step"]) == ("running", 5.0, 2)
+    (run / runfiles.STATUS).write_text("[1, 2")                     # unreadable: not a status to go on from
+    fresh = runfiles.RunWriter(run)
+    fresh.update_status(state="failed")
+    fresh.close()
+    assert set(read_recorded_status(run)) == {"state", "updated", "heartbeat"}
+
+
+def test_truncating_metrics_keeps_the_rows_up_to_the_checkpoint_one_a_line(tmp_path):
+    rows = [{"split": "train", "step": s, "loss": 1.0 / s} for s in (1, 2, 3)] + [{"split": "test", "step": 2}]
+    (tmp_path / runfiles.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"split": "tr')
+    kept = [rows[0], rows[1], rows[3]]
+    assert runfiles.truncate_metrics(tmp_path, 2) == kept
+    assert (tmp_path / runfiles.METRICS).read_text() == "".join(json.dumps(r) + "\n" for r in kept)
+
+
+def test_a_folder_holds_a_run_once_it_has_outputs_or_a_final_state(tmp_path):
+    def folder(name, **files):
+        (tmp_path / name).mkdir()
+        for file, text in files.items():
+            (tmp_path / name / file.replace("_", ".")).write_text(text)
+        return runfiles.holds_a_run(tmp_path / name)
+
+    assert not folder("empty") and not folder("marked", status_json='{"state": "running"}')   # start_run's mark
+    assert folder("metrics", metrics_jsonl="") and folder("checkpoint", checkpoint_pt="")
+    assert folder("finished", status_json='{"state": "finished"}') and folder("not-ours", status_json="[1]")
+    assert not folder("not-json", status_json="{")
+
+
+def test_only_the_temporary_files_of_atomic_writes_are_removed(tmp_path):
+    orphan, kept = tmp_path / ".status.json.x1y2.part", tmp_path / "checkpoint.pt"
+    orphan.write_text("{")
+    kept.write_text("")
+    assert runfiles.remove_orphan_parts(tmp_path) == [orphan]
+    assert not orphan.exists() and kept.exists()
+
+
+def test_exactly_twice_the_coin_flips_loss_is_not_diverged():
+    assert runfiles.divergence(runfiles.DIVERGED_NATS, 0.0, 1.0) is None
+    assert runfiles.divergence(runfiles.DIVERGED_NATS + 0.5, 0.0, 1.0) is not None
