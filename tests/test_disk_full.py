@@ -60,6 +60,31 @@ def test_a_metrics_write_that_failed_is_reported_once_not_again_at_close(tmp_pat
     writer.close()                          # the buffered row fails to flush again: already said, not raised
 
 
+def test_an_error_that_only_closing_metrics_reports_is_raised_naming_the_file(tmp_path, monkeypatch):
+    """Some file systems (NFS) report a full disk only when the file is closed."""
+    class FullAtClose(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            return len(data)
+
+        def close(self):
+            if not self.closed:
+                super().close()
+                raise no_space()
+
+    real_open = open
+    monkeypatch.setattr(runfiles, "open", lambda path, mode="r", *args, **kwargs: (
+        io.TextIOWrapper(io.BufferedWriter(FullAtClose()), line_buffering=True) if "a" in mode
+        else real_open(path, mode, *args, **kwargs)), raising=False)
+    writer = runfiles.RunWriter(tmp_path)
+    writer.metrics({"split": "train", "step": 1, "loss": 1.0})
+    with pytest.raises(OSError) as caught:
+        writer.close()
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / runfiles.METRICS)
+
+
 @pytest.mark.parametrize("new_files_too", [False, True], ids=["metrics-only", "no-new-file-either"])
 def test_a_full_disk_fails_the_run_naming_the_file(tmp_path, capsys, monkeypatch, new_files_too):
     disk = FullDisk(monkeypatch, new_files_too)
