@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
-
-from .files import atomic_path
 
 NAME = re.compile(r"[0-9a-f]{32}\.gz")   # the only names made here: 128 bits of SHA-256 and the format
 FIXED_TIME = 946_684_800                  # 2000-01-01 00:00 UTC, every file's modification time
@@ -44,9 +43,19 @@ def publish(folder: Path, data: bytes, name: str | None = None, *, limit: int = 
         return path
     except FileNotFoundError:
         pass
-    with atomic_path(path) as part:
-        part.write_bytes(data)
+    # Atomic (a reader sees the whole file or none) but not synced to disk: a file lost in a power cut
+    # is written again by the next page that needs it, and fsync cost seconds on a busy disk.
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.chmod(part, 0o644)
         os.utime(part, (FIXED_TIME, FIXED_TIME))
+        os.replace(part, path)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
     prune(Path(folder), limit, keep=name)
     return path
 
