@@ -10,11 +10,14 @@
 - pin round trip: from a click's pointerup until Python's new pinned point is on the page and no
   script run is going (measured inside the page);
 - payload: bytes the server sent over the websocket on the first load of the Latent page, and on a
-  later rerun (a pin), counted from the frames Chromium received;
+  later rerun (a pin), counted from the frames Chromium received; and, for a new browser (cold
+  cache), a second tab of it and a reload of that tab, the bytes over the websocket and the bytes of
+  the decoder's and the test images' files over HTTP (Chrome's own count, CDP Network events: 0 for
+  a file taken from the browser's cache), with the seconds until the decoder was ready;
 - page: from navigation to the title, to the plane drawn and to the decoder ready, for a fresh
   server's first page and (median of --tabs) for new tabs of a browser that has the app's files cached.
 
-    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15]
+    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload]
 """
 from __future__ import annotations
 
@@ -31,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))   # the browser harness, a test helper (vae is installed)
 
 import numpy as np  # noqa: E402
-from harness import (PLANE, VIEWPORT, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
-                     pin_round_trip, plane_box, settle, wait_for_decoder, wait_until_idle)
+from harness import (PLANE, VIEWPORT, AppServer, NetworkLog, launch_chromium, open_app, open_plane,  # noqa: E402
+                     page_point, pin_round_trip, plane_box, settle, wait_for_decoder, wait_for_test_images,
+                     wait_until_idle)
 
 LAYOUT_SIZES = [(1920, 1080), (1400, 1000), (1024, 768), (414, 896)]
 LOADS = 3                                     # loads of /latent per size: the layout shift is their median
@@ -93,6 +97,45 @@ def layout(browser, url: str) -> list[tuple[int, int, float, list, list]]:
     return out
 
 
+def load_bytes(context, page, url: str | None) -> dict:
+    """Open `url` in `page` (or reload it when None) until the decoder is ready and the test images are
+    all in: {"ws": bytes over the websocket, "http": bytes of the plane's files over the network,
+    "files": how many were asked for, "cached": how many of them came from the browser's cache,
+    "decoder": seconds until the decoder was ready}."""
+    log = NetworkLog(context, page)
+    started = time.perf_counter()
+    if url is None:
+        page.reload()
+    else:
+        page.goto(url)
+    wait_for_decoder(page, timeout=120_000)
+    ready = time.perf_counter() - started
+    wait_for_test_images(page, timeout=120_000)
+    wait_until_idle(page)
+    page.wait_for_timeout(1000)
+    log.close()
+    return {"ws": log.websocket, "http": log.file_bytes, "files": len(log.files),
+            "cached": sum(f["cached"] for f in log.files.values()), "decoder": ready}
+
+
+def payload(browser, url: str) -> list[tuple[str, dict]]:
+    """load_bytes for a new browser's first tab on /latent, a second tab, and a reload of the second."""
+    context = browser.new_context(viewport=VIEWPORT)
+    first = load_bytes(context, context.new_page(), f"{url}/latent")
+    tab = context.new_page()
+    second = load_bytes(context, tab, f"{url}/latent")
+    reload = load_bytes(context, tab, None)
+    context.close()
+    return [("first load, cold cache", first), ("second tab", second), ("reload", reload)]
+
+
+def print_payload(loads: list[tuple[str, dict]]) -> None:
+    for name, n in loads:
+        print(f"payload, {name}: websocket {n['ws'] / 1e6:.2f} MB, plane's files over HTTP {n['http'] / 1e6:.2f} MB "
+              f"({n['files']} files, {n['cached']} from the browser's cache); decoder ready after {n['decoder']:.1f} s "
+              f"(load {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -100,11 +143,15 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--pins", type=int, default=15)
     parser.add_argument("--tabs", type=int, default=5)
+    parser.add_argument("--only", choices=["payload"], help="measure only the bytes of loading /latent")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
+        if args.only == "payload":
+            print_payload(payload(browser, server.url))
+            return
         cold = page_times(browser.new_page(viewport=VIEWPORT), server.url)
         context = browser.new_context(viewport=VIEWPORT)
         page_times(context.new_page(), server.url)                 # fills the browser's cache
@@ -146,6 +193,7 @@ def main() -> None:
             page.wait_for_timeout(300)
             rerun_bytes.append(sum(n for _, n in received[mark:]))
         sizes = layout(browser, server.url)
+        loads = payload(browser, server.url)
         browser.close()
 
     for name, load, drawn, waited in (("idle", idle_load, work, queued), ("both cores busy", busy_load, busy_work, busy_queued)):
@@ -162,6 +210,7 @@ def main() -> None:
     print(f"payload: first load of /latent {first_load / 1e6:.2f} MB in {plane_seconds:.1f} s until "
           f"the decoder was ready; each pin rerun p50 {statistics.median(rerun_bytes) / 1e3:.1f} kB, "
           f"max {max(rerun_bytes) / 1e3:.1f} kB")
+    print_payload(loads)
     print(f"page, fresh server: title {cold[0]:.2f} s, plane {cold[1]:.2f} s, decoder {cold[2]:.2f} s; "
           f"new tabs (median of {len(warm)}): title {statistics.median(t[0] for t in warm):.2f} s, "
           f"plane {statistics.median(t[1] for t in warm):.2f} s, decoder {statistics.median(t[2] for t in warm):.2f} s")
