@@ -244,8 +244,8 @@ def test_malformed_metrics_rows_are_skipped(tmp_path):
     good = {"split": "train", "epoch": 1, "step": 1, "loss": 300.0, "recon": 290.0, "kl": 10.0, "seconds": 1.5}
     lines = [json.dumps(good), "[1, 2, 3]", "null", json.dumps({**good, "loss": "300"}),
              json.dumps({**good, "step": "2"}), json.dumps({**good, "step": 2, "kl": None}), json.dumps({"loss": 1.0})]
-    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    assert read_metrics(tmp_path) == [good]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines + ['{"split": "tr', json.dumps({**good, "step": 3})]) + "\n")
+    assert read_metrics(tmp_path) == [good, {**good, "step": 3}]      # a line that is not JSON, in the middle: passed over
 
 
 def test_half_written_metrics_line_is_skipped(tmp_path):
@@ -421,3 +421,21 @@ def test_only_the_temporary_files_of_atomic_writes_are_removed(tmp_path):
 def test_exactly_twice_the_coin_flips_loss_is_not_diverged():
     assert runfiles.divergence(runfiles.DIVERGED_NATS, 0.0, 1.0) is None
     assert runfiles.divergence(runfiles.DIVERGED_NATS + 0.5, 0.0, 1.0) is not None
+
+
+def test_an_unreadable_status_says_why_in_at_most_300_characters(tmp_path):
+    (tmp_path / "status.json").write_text("{")
+    assert read_recorded_status(tmp_path) == {"state": "unreadable", "started": 0.0,
+                                              "error": "status.json is not JSON (Expecting property name enclosed "
+                                                       "in double quotes: line 1 column 2 (char 1))"}
+    wrong = {field: "x" * 40 for field in ("error", "pid", "epoch", "step", "phase", "device", "command", "epochs")}
+    (tmp_path / "status.json").write_text(json.dumps({"state": 5, **wrong}))
+    status = read_recorded_status(tmp_path)
+    assert (status["state"], status["started"]) == ("unreadable", 0.0) and len(status["error"]) == 13 + 300
+    assert status["error"].startswith("status.json: state is 5, not str; pid is '" + "x" * 40 + "', not int; ")
+
+
+@pytest.mark.parametrize("text, pid", [("1", 1), ("4242\n", 4242), ("0", None), ("-5", None), ("abc", None), ("", None)])
+def test_a_pid_file_gives_a_positive_pid_or_none(tmp_path, text, pid):
+    (tmp_path / "run.lock").write_text(text)
+    assert runfiles.read_pid(tmp_path / "run.lock") == pid
