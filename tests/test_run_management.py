@@ -1,15 +1,18 @@
 """vae.eta, vae.runfiles and vae.lifecycle as a user manages runs: the time left, a run's name, deleting a run."""
 
+import fcntl
+import os
+import re
 import sys
 
 import pytest
 
 from app_pages import catalog
-from vae import lifecycle
+from vae import ModelConfig, lifecycle
 from vae.eta import RemainingTime
 from vae.files import PROJECT_ROOT
 from vae.lifecycle import delete_run, list_runs, read_status, resume_run
-from vae.runfiles import CHECKPOINT, STATUS, read_name, rename_run, write_json_atomic
+from vae.runfiles import CHECKPOINT, LOCK, STATUS, read_name, read_pid, rename_run, write_json_atomic
 
 from test_runs import HOLD_LOCK, python
 
@@ -195,6 +198,7 @@ class Launched:
 
     def __init__(self, cmd, **kwargs):
         Launched.commands.append(cmd)
+        Launched.cwd = kwargs.get("cwd")
 
     def wait(self):
         return 0
@@ -211,9 +215,9 @@ def launched(monkeypatch):
                                                   (None, "auto")])
 def test_a_stopped_run_resumes_on_the_device_it_was_started_with(tmp_path, launched, train_config, device):
     run_dir = run_folder(tmp_path, "20260101-120000-mlp-z2", state="stopped", train_config=train_config)
-    assert resume_run(run_dir) == run_dir
+    assert resume_run(run_dir, cwd=tmp_path) == run_dir
     expected = ["-m", "vae", "train", "--run-dir", str(run_dir), "--resume", "--device", device]
-    assert launched == [[sys.executable, *expected]]
+    assert launched == [[sys.executable, *expected]] and Launched.cwd == tmp_path
     assert read_status(run_dir)["command"] == expected
 
 
@@ -229,3 +233,30 @@ def test_only_a_stopped_run_with_a_checkpoint_is_resumed(tmp_path, launched):
             resume_run(run_dir)
     assert launched == []
     assert read_status(finished)["state"] == "finished" and read_status(no_checkpoint)["state"] == "stopped"
+
+
+def test_a_new_run_is_named_by_its_start_and_model_and_never_takes_a_taken_folder(tmp_path):
+    assert re.fullmatch(r"\d{8}-\d{6}-conv-z16", lifecycle.run_name(ModelConfig(arch="conv", latent_dim=16)))
+    made = [lifecycle._new_folder(tmp_path, "20260101-120000-mlp-z2") for _ in range(3)]     # three in one second
+    assert [d.name for d in made] == ["20260101-120000-mlp-z2", "20260101-120000-mlp-z2-2", "20260101-120000-mlp-z2-3"]
+    assert all(d.is_dir() for d in made)
+
+
+def test_the_training_process_adopts_the_lock_its_launcher_handed_it_and_only_that(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    handed = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(handed, fcntl.LOCK_EX)                   # as _launch holds it: no other open of it can lock it now
+    monkeypatch.setenv(lifecycle.LOCK_FD_ENV, str(handed))
+    with lifecycle.run_lock(run_dir):
+        assert read_pid(run_dir / LOCK) == os.getpid() and lifecycle.LOCK_FD_ENV not in os.environ
+    with pytest.raises(OSError):
+        os.fstat(handed)                                 # adopted, then let go with the run
+    other = os.open(tmp_path / "other", os.O_RDWR | os.O_CREAT, 0o644)
+    for fd in (str(other), "not a number"):
+        monkeypatch.setenv(lifecycle.LOCK_FD_ENV, fd)
+        with lifecycle.run_lock(run_dir):                # its own lock
+            assert read_pid(run_dir / LOCK) == os.getpid()
+    os.fstat(other)                                      # not the run's lock: left alone
+    assert (tmp_path / "other").read_text() == ""
+    os.close(other)
