@@ -168,6 +168,14 @@ def page_header(title: str):
     return row
 
 
+MODEL_CHOICE = "model_choice"    # the session's model (a checkpoint path), which every page's menu starts from
+
+
+def pick_model(path: str) -> None:
+    """Make `path` the session's model: every page's menu (model_picker) shows it from the next run on."""
+    st.session_state[MODEL_CHOICE] = path
+
+
 def model_picker(where) -> None:
     """The model menu, in the page's header row `where` (page_header), where it shows at every screen
     size. The chosen checkpoint path lands in st.session_state.checkpoint, which follows the user to
@@ -187,15 +195,20 @@ def model_picker(where) -> None:
         by_name = {url_name(choice.path): str(choice.path) for choice in choices}
         wanted, unknown = first_visit_param("model"), None
         if wanted in by_name:
-            st.session_state.checkpoint = by_name[wanted]
+            pick_model(by_name[wanted])
         elif wanted is not None:
             unknown = _("The link asks for a model named “{name}”, which is not here; showing the default "
                         "model.").format(name=escape_markdown(wanted[:80]))
-        if st.session_state.get("checkpoint") not in labels:
-            st.session_state.checkpoint = next(iter(labels))
+        if st.session_state.get(MODEL_CHOICE) not in labels:
+            pick_model(next(iter(labels)))
+        # Each page's menu is a widget of its own: it starts from the session's choice, whichever page (or
+        # link, or button) made it; Streamlit's own carry-over of a widget's value missed a choice made by a
+        # link on a page that then ran once (Home, then any page: the default model again).
+        st.session_state.checkpoint = st.session_state[MODEL_CHOICE]
         with st.container(horizontal=True, vertical_alignment="center", gap="small", key="model_menu", width="content"):
             chosen = st.selectbox(_("Model"), options=list(labels), format_func=lambda path: labels[path].name,
-                                  key="checkpoint", persist_state="session", label_visibility="collapsed",
+                                  key="checkpoint", on_change=lambda: pick_model(st.session_state.checkpoint),
+                                  label_visibility="collapsed",
                                   width=220, placeholder=_("Model"),
                                   help=_("The model every page shows: the shipped models, then your finished or "
                                          "stopped training runs, newest first. Beside it: dataset · latent size · "

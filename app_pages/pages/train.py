@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402  (after the title: a cold start paints be
 import numpy as np  # noqa: E402
 
 from app_pages import catalog, plots, roles, train_form  # noqa: E402
-from app_pages.common import escape_markdown, model_picker, replay_view, test_set  # noqa: E402
+from app_pages.common import escape_markdown, model_picker, pick_model, replay_view, test_set  # noqa: E402
 from app_pages.i18n import N_  # noqa: E402
 from vae import CheckpointError, inference, lifecycle, runfiles  # noqa: E402
 from vae.options import OPTIONS  # noqa: E402
@@ -110,11 +110,8 @@ def explore_button(run_dir: Path) -> None:
     """Open the Latent page with this run's model picked in the sidebar."""
     checkpoint = str(run_dir / runfiles.CHECKPOINT)
 
-    def pick() -> None:
-        st.session_state.checkpoint = checkpoint
-
     if st.button(_("Explore this model"), key="explore", type="primary", icon=":material/scatter_plot:",
-                 on_click=pick, help=_("Opens the Latent page with this model.")):
+                 on_click=pick_model, args=(checkpoint,), help=_("Opens the Latent page with this model.")):
         st.switch_page("app_pages/pages/latent.py")
 
 

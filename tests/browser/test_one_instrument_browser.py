@@ -53,6 +53,24 @@ def test_every_page_change_from_the_navigation_keeps_a_fashion_model(page, serve
     page.locator(".vlp-legend button", has_text="Ankle boot").first.wait_for()   # the plane shows it too
 
 
+def test_a_links_model_read_on_home_stays_on_the_latent_page(page, server):
+    """Home reads ?model= from the link and runs once; the Latent page opened from the navigation then
+    showed the default model (each page's menu is a widget of its own)."""
+    try:
+        data.load_dataset("test", dataset=FASHION_MNIST, fetch=False)
+    except data.DataError as exc:
+        pytest.skip(f"Fashion-MNIST is not available here: {str(exc)[:200]}")
+    open_app(page, f"{server.url}/?model=fashion-mnist-2d", MODEL_MENU)
+    wait_until_idle(page)
+    assert chosen_model(page) == "fashion-mnist-2d"
+    page.locator(f"{NAV} a", has_text="Latent plane").first.click()
+    page.locator(PLANE).first.wait_for()
+    wait_until_idle(page)
+    wait_for_query(page, "model", "fashion-mnist-2d")
+    assert chosen_model(page) == "fashion-mnist-2d"
+    page.locator(".vlp-legend button", has_text="Ankle boot").first.wait_for()
+
+
 def test_a_link_with_zoom_and_tab_opens_both_and_a_zoom_survives_a_reload_and_a_page_change(page, server):
     open_plane(page, server.url, "/latent?model=mnist-2d&z=0.5,-0.5&view=0.5,-0.5,1&tab=Interpolate")
     assert plane_view(page) == pytest.approx((-0.5, 1.5, -1.5, 0.5), abs=1e-3)
