@@ -150,6 +150,17 @@ def item_word(dataset, form: str = "one") -> str:
     return _(words[dataset.item]) if dataset.item in words else dataset.item
 
 
+# Fashion-MNIST's class names (vae.datasets), which the pages and the plane show in the session's
+# language; MNIST's are its digits, the same in every language.
+CLASS_NAMES = (N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"), N_("Sandal"), N_("Shirt"),
+               N_("Sneaker"), N_("Bag"), N_("Ankle boot"))
+
+
+def class_names(dataset) -> tuple[str, ...]:
+    """The dataset's class names in the session's language (label i reads as the i-th)."""
+    return tuple(_(name) if name in CLASS_NAMES else name for name in dataset.class_names)
+
+
 def url_name(path: Path) -> str:
     """A model's name in the URL: the shipped file's stem, or run:<folder> for a training run."""
     from app_pages import catalog

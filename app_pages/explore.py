@@ -171,9 +171,9 @@ def dot_story(model, view, pin_xy, encodings: np.ndarray, plane_points: np.ndarr
         st.session_state.story_index = int(np.random.default_rng().integers(len(images)))
     if buttons.button(_("Next"), key="story_next"):
         st.session_state.story_index = (int(st.session_state.story_index) + 1) % len(images)
-    from app_pages.common import item_word
+    from app_pages.common import class_names, item_word
 
-    item, names = item_word(dataset), dataset.class_names
+    item, names = item_word(dataset), class_names(dataset)
     index = int(st.number_input(_("Test {item} index").format(item=item), 0, len(images) - 1, key="story_index"))
     image = images[index].numpy()
     mean, std = inference.posterior(model, image)

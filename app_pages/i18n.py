@@ -124,6 +124,16 @@ def extract_options(fileobj, keywords, comment_tags, options):
             yield lineno, None, text, [f"The training option {name}: its {'label' if text == option.label else 'help'}."]
 
 
+def extract_plane_words(fileobj, keywords, comment_tags, options):
+    """A Babel extractor for vae/web/words.js (babel.cfg): the latent plane's own words, which
+    app_pages.plane sends the browser translated (plane_strings); the exported one-file explorer keeps
+    the file's English."""
+    from vae.web import words
+
+    for key, (lineno, text) in words(fileobj.read().decode("utf-8")).items():
+        yield lineno, None, text, [f"The latent plane's words ({key}); {{…}} is a value the plane fills in."]
+
+
 def language_switch(where=None) -> None:
     """The language menu (in the page's header row `where`); its choice is the session's language from
     the next line on, and goes into the link (?lang=) when it differs from the browser's language, so that

@@ -1,4 +1,5 @@
 """vae.web.bundle: the explorer's ES modules joined into the one script each host needs."""
+import re
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,23 @@ def test_each_host_bundles_every_module_once_and_only_the_dashboard_exports_a_de
     dashboard = web.bundle(ROOT / "app_pages" / "plane" / "host.js")
     standalone = web.bundle("standalone.js")
     for script in (dashboard, standalone):
-        for module in ("bytes", "decoder", "view", "gestures", "draw", "manifold", "plane"):
+        for module in ("bytes", "decoder", "view", "gestures", "draw", "manifold", "words", "plane"):
             assert script.count(f"// ---- {module}.js") == 1, module
     assert dashboard.count("export default") == 1 and "export default" not in standalone
     modules = {p.name for p in web.HERE.glob("*.js")}
-    assert modules == {"bytes.js", "decoder.js", "view.js", "gestures.js", "draw.js", "manifold.js", "plane.js",
+    assert modules == {"bytes.js", "decoder.js", "view.js", "gestures.js", "draw.js", "manifold.js", "words.js", "plane.js",
                        "standalone.js"}, "a module no host bundles, or one this test does not know"
+
+
+def test_the_planes_words_are_read_one_a_line_and_a_malformed_line_is_refused():
+    """vae.web.words reads words.js's ENGLISH for the catalog and the payload (app_pages/plane): every key
+    the plane says, with its line, and a line in another shape is an error, not a word silently lost."""
+    words = web.words()
+    script = (web.HERE / "plane.js").read_text(encoding="utf-8")
+    said = set(re.findall(r'say(?:Parts)?\(\s*(?:this\.)?words,\s*"(\w+)"', script)) | set(
+        re.findall(r"(?<![/\w])words\.(\w+)", script))
+    assert said <= set(words) and len(said) >= 40, said - set(words)
+    assert words["reset_view"][1] == "Reset view" and words["point_coords"][1] == "{where}: {x_axis} = {x}, {y_axis} = {y}"
+    text = (web.HERE / "words.js").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="not `  key"):
+        web.words(text.replace('  zoom_in: "zoom in",', "  zoom_in: 'zoom in',"))

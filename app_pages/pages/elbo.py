@@ -15,7 +15,7 @@ from dataclasses import replace  # noqa: E402
 import numpy as np  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 import torch  # noqa: E402
 
-from app_pages.common import item_word, page_model, pinned, shared_view  # noqa: E402
+from app_pages.common import class_names, item_word, page_model, pinned, shared_view  # noqa: E402
 from app_pages.plane import (PlaneData, PlaneExtras, PlanePin, browser_state, decoder_failed,  # noqa: E402
                              latent_plane)
 from app_pages import plots  # noqa: E402
@@ -26,7 +26,7 @@ from vae.model import negative_elbo  # noqa: E402
 loaded = page_model(placeholder, header)
 model = loaded.model
 images, labels = loaded.test_set()
-item, names = item_word(loaded.dataset), loaded.dataset.class_names
+item, names = item_word(loaded.dataset), class_names(loaded.dataset)
 
 yours = (st.session_state.get("reconstruct_of") or {}).get("dataset") == loaded.dataset.name
 # The radio's values are its English words in every language (a switch keeps the choice), shown in the session's.

@@ -18,7 +18,7 @@ waiting.empty()
 placeholder, plane_column, companions = latent_layout()          # the plane, and beside it (under it when narrow)…
 loading(placeholder, _("Loading the model and the test images…"))
 
-from app_pages.common import opened_model, pinned, plane_view, replay_view  # noqa: E402
+from app_pages.common import class_names, opened_model, pinned, plane_view, replay_view  # noqa: E402
 from app_pages import explore  # noqa: E402
 from app_pages.plane import (PlaneData, PlaneExtras, decoder_failed, decoder_map_payload,  # noqa: E402
                              home_square, latent_plane, opening_view, snap_square, track_view,
@@ -144,7 +144,7 @@ def plane_and_pin() -> None:
         else:
             square = snap_square(visible_square("plane") or home_square(extent))
             decoder_map = decoder_map_payload(model, reader, view.basis, loaded.key, view.key, square, MAP_CELLS,
-                                              tuple(loaded.dataset.class_names))
+                                              class_names(loaded.dataset))
     x, y = pin.xy
     image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0] if failed else None
     latent_plane(key="plane", model=model, checkpoint_key=loaded.key, view=view,

@@ -16,7 +16,7 @@ placeholder.caption(_("Loading the model…"))
 
 import torch  # noqa: E402  (after the title: a cold start paints before torch has loaded)
 
-from app_pages.common import Loaded, escape_as_code, item_word, page_model, pinned, shared_view  # noqa: E402
+from app_pages.common import Loaded, class_names, escape_as_code, item_word, page_model, pinned, shared_view  # noqa: E402
 from app_pages.plane import PlaneData, PlaneExtras, latent_plane  # noqa: E402
 from app_pages import explore, plots  # noqa: E402
 from vae import inference  # noqa: E402
@@ -72,7 +72,7 @@ def say_readings(dataset, reads: list[tuple[int, float]] | None, what: str) -> N
                        dataset=dataset.title, name=dataset.name))
         return
     (before, sure_before), (after, sure_after) = reads
-    names = dataset.class_names
+    names = class_names(dataset)
     if before == after:
         st.caption(_("The classifier reads “{read}” in {what} ({sure} sure) and in the reconstruction ({sure_after} "
                      "sure): the trip through z kept what it shows.").format(
@@ -129,7 +129,7 @@ def from_test_set() -> tuple[np.ndarray, None, str]:
     index = st.number_input(_("Test {item} index (0–9999)").format(item=item), min_value=0, max_value=len(images) - 1,
                             value=0, key="test_index")
     st.caption(_("Test {item} {index} is labelled **{label}**.").format(
-        item=item, index=index, label=loaded.dataset.class_names[labels[index]]))
+        item=item, index=index, label=class_names(loaded.dataset)[labels[index]]))
     return images[index].numpy(), None, _("test {item} #{index}").format(item=item, index=index)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import PIN_BOUND  # |x|, |y| of a pin
+from app_pages.i18n import _
 from vae import blobs, web
 
 HERE = Path(__file__).parent
@@ -43,6 +44,7 @@ IMAGES_PER_FILE = 1000   # test images per file: ~165 kB of MNIST's, so the firs
 # The explorer is vae/web's modules (shared with the exported one-file explorer, vae.export); this
 # component is its Streamlit host, host.js beside this file.
 _mount = st.components.v2.component("vae_latent_plane", css=web.stylesheet(), js=web.bundle(HERE / "host.js"))
+WORDS = web.words()      # the plane's own words, {key: (line, English)}: plane_strings translates them
 
 
 def _b64(data: bytes) -> str:
@@ -73,21 +75,22 @@ def publish(files: list[Blob]) -> str | None:
         for blob in files:
             blobs.publish(STATIC, blob.data, blob.name)
     except OSError as exc:
-        return f"the server could not write the file it serves ({exc.strerror or exc})"
+        return _("the server could not write the file it serves ({error})").format(error=exc.strerror or exc)
     return None
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def decoder_payload(_model, checkpoint_key: tuple) -> tuple[dict, list[Blob]]:
-    """({key, layers, url, encoding, error}, [the weights' file]) or ({key None, error}, []) when the
-    browser cannot run this decoder. The weights are float16 byte planes, gzip-compressed (vae.webdecoder:
-    weight_planes), 3.1 MB for the shipped MNIST model. Callers copy the dict before changing it."""
+    """({key, layers, url, encoding, error}, [the weights' file]) or ({key None, unsupported: why}, []) when
+    the browser cannot run this decoder (latent_plane says why, in the session's language). The weights
+    are float16 byte planes, gzip-compressed (vae.webdecoder: weight_planes), 3.1 MB for the shipped MNIST
+    model. Callers copy the dict before changing it."""
     from vae.webdecoder import UnsupportedDecoder, web_decoder, weight_planes
 
     try:
         decoder = web_decoder(_model)
     except UnsupportedDecoder as exc:
-        return {"key": None, "layers": [], "url": None, "error": f"this model's decoder cannot run here ({exc})"}, []
+        return {"key": None, "layers": [], "url": None, "error": None, "unsupported": str(exc)}, []
     weights = _blob(gzip.compress(weight_planes(decoder.weights), compresslevel=9, mtime=0))
     return {"key": decoder.key, "layers": decoder.layers, "url": blob_url(weights), "encoding": "f16-planes-gzip",
             "error": None}, [weights]
@@ -271,8 +274,8 @@ def opening_view(key: str, view_key: tuple, extent) -> str:
     if wanted is not None:
         parsed = parse_view(wanted)
         if parsed is None:
-            bad = (f"The link's view “{escape_markdown(wanted[:60])}” is not three numbers in range; "
-                   "showing the whole plane.")
+            bad = _("The link's view “{view}” is not three numbers in range; showing the whole plane.").format(
+                view=escape_markdown(wanted[:60]))
         remember_view(view_key, parsed)
     link_warning("view", view_key, bad)
     track_view(key, view_key, extent)
@@ -380,6 +383,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
     """Mount the plane of `view` (app_pages.common.PlaneView: the browser decodes the plane's point
     (x, y) at origin + x·u + y·v) showing `data`, with `pin` and `extras`. `model` None leaves the
     decoder out (a replay's early planes had other decoders); `interactive=False` takes no pins."""
+    from app_pages.common import class_names
     from vae.datasets import MNIST
 
     points, labels, images, extent = data.points, data.labels, data.images, data.extent
@@ -390,6 +394,9 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
     if model is not None:
         decoder, weights = decoder_payload(model, checkpoint_key)
         decoder = dict(decoder)
+        if "unsupported" in decoder:
+            decoder["error"] = _("this model's decoder cannot run here ({reason})").format(
+                reason=decoder.pop("unsupported"))
     else:
         decoder, weights = {"key": None, "layers": [], "url": None, "error": None, "off": True}, []
     images_part, image_files = images_payload(images, dataset.name)
@@ -408,11 +415,16 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
         "interactive": interactive, "overlays": _plain_overlays(overlays),
         "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
                                                               frames["points"]),
-        "decoder_map": decoder_map, "class_names": list(dataset.class_names), "item": dataset.item,
-        "theme": _theme(), "view": shown, "report_view": shown is not None or decoder_map is not None,
+        "decoder_map": decoder_map, "class_names": list(class_names(dataset)), "item": dataset.item,
+        "strings": plane_strings(), "theme": _theme(), "view": shown, "report_view": shown is not None or decoder_map is not None,
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}
     _mount(key=key, data=payload, **callbacks)
+
+
+def plane_strings() -> dict[str, str]:
+    """The plane's own words (vae/web/words.js: its keys and English) in the session's language."""
+    return {key: _(english) for key, (_line, english) in WORDS.items()}
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -131,3 +131,29 @@ def test_a_choice_made_in_one_language_stays_in_the_other(fresh):
     assert app.radio(key="source").value == "A test digit"
     assert app.radio(key="source").options == ["上传图片", "用鼠标画", "一个测试数字"]
     assert any("测试数字" in widget.label for widget in app.number_input)
+
+
+def plane_payloads(app) -> list[dict]:
+    import json
+
+    return [json.loads(element.proto.json) for element in app.get("bidi_component")]
+
+
+def test_the_planes_own_words_go_to_the_browser_in_chinese(fresh):
+    """The plane's captions, buttons, legend, help and messages (vae/web/words.js) come in the payload's
+    `strings`, each in the session's language; every one is translated, and Fashion-MNIST's class names too."""
+    from vae import web
+
+    english = {key: text for key, (_line, text) in web.words().items()}
+    app = opened("app_pages/pages/latent.py", lang="zh-CN", model="fashion-mnist-2d")
+    assert messages(app) == {"exception": [], "error": []}
+    [data] = plane_payloads(app)
+    assert set(data["strings"]) == set(english)
+    assert [key for key, text in data["strings"].items() if text == english[key]] == []
+    assert sum(bool(CHINESE.search(text)) for text in data["strings"].values()) >= len(english) - 1   # all but "{where}：…"
+    assert data["strings"]["reset_view"] == "重置视图" and data["strings"]["legend_class"] == "类别："
+    assert data["class_names"][:2] == ["T恤/上衣", "裤子"] and data["class_names"][-1] == "短靴"
+
+    app = opened("app_pages/pages/latent.py", model="fashion-mnist-2d")          # English: the words as written
+    [data] = plane_payloads(app)
+    assert data["strings"] == english and data["class_names"][-1] == "Ankle boot"

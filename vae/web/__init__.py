@@ -7,6 +7,7 @@
     draw.js      the canvases: dots, grid, the decoder's map, pins and marks, 28×28 images
     manifold.js  the grid of decodings of the visible square, a few rows per frame
     plane.js     LatentPlane: the explorer itself, with no host in it
+    words.js     the plane's own words in English, which a host may send translated
     plane.css    its look, light and dark
     standalone.js  host 1: the exported one-file explorer (vae.export)
 The other host, the dashboard's Streamlit component, is app_pages/plane/host.js.
@@ -17,12 +18,33 @@ modules are joined into one, each in its own scope, its imports read from the mo
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
 _IMPORT = re.compile(r'^import\s*\{([^}]*)\}\s*from\s*"([^"]+)";?[ \t]*$', re.MULTILINE)
 _EXPORT = re.compile(r"^export\s+(?:async\s+function|function|class|const|let)\s+([A-Za-z_$][\w$]*)", re.MULTILINE)
+
+
+_WORD = re.compile(r'^  (\w+): ("(?:[^"\\]|\\.)*"),$')
+
+
+def words(text: str | None = None) -> dict[str, tuple[int, str]]:
+    """{key: (line, English)} of the plane's own words: words.js's ENGLISH, one `key: "text",` a line
+    (`text`: that file's text, read when not given)."""
+    text = (HERE / "words.js").read_text(encoding="utf-8") if text is None else text
+    lines = text.splitlines()
+    start = lines.index("export const ENGLISH = {")
+    found = {}
+    for number, line in enumerate(lines[start + 1:], start + 2):
+        if line == "};":
+            return found
+        match = _WORD.match(line)
+        if not match:
+            raise ValueError(f"words.js:{number}: not `  key: \"text\",`: {line!r}")
+        found[match.group(1)] = (number, json.loads(match.group(2)))
+    raise ValueError("words.js: ENGLISH has no end")
 
 
 def stylesheet() -> str:

@@ -10,6 +10,7 @@ import { classColour, drawDigit, drawOverlay, drawPlane, groupByClass, mapColour
 import { ZOOM_KEY, attachGestures } from "./gestures.js";
 import { renderManifold } from "./manifold.js";
 import { View } from "./view.js";
+import { ENGLISH, say, sayParts } from "./words.js";
 
 const DOT_RADIUS = 8;            // CSS px within which the pointer is "on" a dot
 const SIDE_MIN = 260;            // CSS px the side column (preview, dot, manifold) needs beside the plane
@@ -155,6 +156,7 @@ export class LatentPlane {
     this.manifoldCaption = $(".vlp-manifold-caption"); this.mapLegend = $(".vlp-maplegend");
     this.replayBox = $(".vlp-replay"); this.fullButton = $(".vlp-full"); this.hintBox = $(".vlp-hint");
     this.options = options;
+    this.words = ENGLISH;
     this.hidden = new Set(); this.decoder = null; this.images = null; this.hoverDot = -1;
     this.pin = null; this.pinSerial = null; this.size = 0; this.data = null; this.timers = {};
     this.reported = {};
@@ -215,6 +217,7 @@ export class LatentPlane {
       this.labels = bytesOf(data.labels);
       this.buildIndex();
     }
+    this.applyWords(data.strings);
     this.nameClasses(data.class_names || [...Array(10).keys()].map(String), data.item || "digit");
     if (!previous || `${previous.model}|${previous.view_key}` !== viewKey) {
       this.viewKey = viewKey;
@@ -234,7 +237,7 @@ export class LatentPlane {
     // A rerun that changed nothing the plane shows (a pin from this page, say) draws nothing again.
     const look = JSON.stringify([data.points_key, data.model, data.view_key, data.basis, data.extent, data.mark, data.pin_serial,
                                  data.manifold, !!this.decoder, data.pin_image, data.overlays, data.theme,
-                                 data.decoder_map && data.decoder_map.key]);
+                                 data.decoder_map && data.decoder_map.key, this.wordsKey]);
     if (look !== this.look) { this.look = look; this.resize(true); }
     this.showPinned();
   }
@@ -246,26 +249,43 @@ export class LatentPlane {
     if (this.options.report) this.options.report(name, value);
   }
 
+  // The plane's own words: data.strings (the host's translation, vae/web/words.js's keys) over English.
+  // The words that do not follow the plane's state are set here; the rest are said where they change.
+  applyWords(strings) {
+    const words = { ...ENGLISH, ...(strings || {}) }, key = JSON.stringify(words);
+    if (key === this.wordsKey) return;
+    this.wordsKey = key; this.words = words;
+    const $ = (selector) => this.el.querySelector(selector);
+    $(".vlp-play").setAttribute("aria-label", words.play_label);
+    $(".vlp-frame").setAttribute("aria-label", words.snapshot_label);
+    this.el.querySelectorAll(".vlp-zoom")[0].setAttribute("aria-label", words.zoom_in);
+    this.el.querySelectorAll(".vlp-zoom")[1].setAttribute("aria-label", words.zoom_out);
+    $(".vlp-reset").textContent = words.reset_view;
+    this.fullButton.title = words.fullscreen_title;
+    this.preview.setAttribute("aria-label", words.preview_label);
+    this.manifold.setAttribute("aria-label", words.manifold_label);
+    this.fullButton.textContent = this.immersive() ? words.exit_fullscreen : words.fullscreen;
+    $(".vlp-play").textContent = this.playing ? words.pause : words.play;
+    this.classWords = null; this.mapNames = null; this.mapKey = null; this.manifoldInputs = null;
+  }
+
   showMessage(text) { this.msg.textContent = text; this.msg.classList.toggle("shown", !!text); }
 
   // The help under the preview and the plane's label, in the words of the device in hand.
   describeGestures() {
     if (!this.data) return;
     const touch = this.coarse.matches, axes = this.data.axes;
-    this.plane.setAttribute("aria-label", `Latent plane of ${axes[0]} against ${axes[1]}: ` +
-      (touch ? "tap to pin a point and decode it, two fingers pan and pinch to zoom."
-             : "move the pointer to decode, click to pin a point, arrow keys move the pin, + and − zoom, 0 resets the view."));
+    const words = this.words;
+    this.plane.setAttribute("aria-label", say(words, "plane_label", {
+      x_axis: axes[0], y_axis: axes[1], how: touch ? words.plane_label_touch : words.plane_label_mouse }));
     this.help.textContent = !this.data.interactive ? ""
-      : touch ? "Tap to pin a point and see its decoding. Two fingers pan and pinch to zoom; one finger scrolls the page."
-      : `Move over the plane to decode. ${ZOOM_KEY} + scroll, a trackpad pinch, the + and − buttons or keys zoom; ` +
-        "drag to pan, shift-drag to zoom to a box; click pins a point, and with the plane focused arrow keys move it.";
+      : touch ? words.help_touch : say(words, "help_mouse", { key: ZOOM_KEY });
   }
 
   // A short line over the plane when a gesture went to the page instead ("wheel", "touch").
   hint(kind) {
     if (!this.data || !this.data.interactive) return;
-    this.hintBox.textContent = kind === "wheel" ? `Hold ${ZOOM_KEY} and scroll to zoom the plane`
-                                                : "Use two fingers to move the plane";
+    this.hintBox.textContent = kind === "wheel" ? say(this.words, "hint_wheel", { key: ZOOM_KEY }) : this.words.hint_touch;
     this.hintBox.classList.add("shown");
     this.later("hint", 1400, () => this.hintBox.classList.remove("shown"));
   }
@@ -302,14 +322,14 @@ export class LatentPlane {
       this.look = null; this.resize(true); this.showPinned();
     }).catch((error) => {
       if (!this.destroyed && this.data.decoder.key === dec.key) {
-        this.failDecoder(`the weights did not load in this browser (${error.message || error})`);
+        this.failDecoder(say(this.words, "weights_failed", { error: error.message || error }));
       }
     });
   }
 
   failDecoder(reason) {
     this.decoder = null;
-    this.showMessage(`Decoding in the browser is off: ${reason}. Click or tap the plane to decode a point on the server.`);
+    this.showMessage(say(this.words, "decoder_off", { reason }));
     this.report("decoder_failed", reason);
     this.decoderSettled();
   }
@@ -370,20 +390,21 @@ export class LatentPlane {
       if (this.frameIndex >= f.labels.length - 1) { this.stopPlaying(); return; }
       this.showFrame(this.frameIndex + 1);
     }, 450);
-    this.replayBox.querySelector(".vlp-play").textContent = "❚❚ Pause";
+    this.replayBox.querySelector(".vlp-play").textContent = this.words.pause;
   }
 
   stopPlaying() {
     clearInterval(this.playing);
     this.playing = null;
-    this.replayBox.querySelector(".vlp-play").textContent = "▶ Play";
+    this.replayBox.querySelector(".vlp-play").textContent = this.words.play;
   }
 
   // ---- the decoder's map: what the classifier reads in the decoding of each point, under the dots ----
   setupMap(map) {
     this.mapLegend.hidden = !map;
     if (!map) { this.map = null; delete this.plane.dataset.map; return; }
-    if (!this.map || this.map.key !== map.key) {
+    if (!this.map || this.map.key !== map.key || this.mapKey !== map.key) {
+      this.mapKey = map.key;
       const n = map.n, classes = bytesOf(map.classes), confidence = bytesOf(map.confidence);
       const chance = 1 / map.names.length, canvas = document.createElement("canvas");
       canvas.width = canvas.height = n;
@@ -397,9 +418,8 @@ export class LatentPlane {
       this.plane.dataset.map = map.extent.map((v) => v.toFixed(4)).join(",");
       if (JSON.stringify(map.names) !== this.mapNames) { this.mapNames = JSON.stringify(map.names); this.buildMapLegend(map.names); }
       const [x0, x1, y0, y1] = map.extent, axes = this.data.axes, f = (t) => Number(t.toPrecision(4));
-      this.mapLegend.querySelector(".vlp-maplegend-share").textContent = `${(100 * map.share).toFixed(1)} % of the ` +
-        `map's square (${axes[0]} ${f(x0)} to ${f(x1)}, ${axes[1]} ${f(y0)} to ${f(y1)}) decodes to an image that ` +
-        "the classifier reads with at least 90 % confidence.";
+      this.mapLegend.querySelector(".vlp-maplegend-share").textContent = say(this.words, "map_share", {
+        share: (100 * map.share).toFixed(1), x_axis: axes[0], x0: f(x0), x1: f(x1), y_axis: axes[1], y0: f(y0), y1: f(y1) });
     }
     this.reportView();
   }
@@ -419,7 +439,7 @@ export class LatentPlane {
     this.mapLegend.replaceChildren();
     const title = document.createElement("span");
     title.className = "vlp-maplegend-title";
-    title.textContent = "Decoder's map: the background is what the classifier reads in the decoding of each point.";
+    title.textContent = this.words.map_title;
     const share = document.createElement("span");
     share.className = "vlp-maplegend-share";
     share.setAttribute("aria-live", "polite");
@@ -434,8 +454,7 @@ export class LatentPlane {
     });
     const note = document.createElement("span");
     note.className = "vlp-maplegend-note";
-    note.textContent = `Each colour runs from white (the classifier is unsure: confidence ${chance.toFixed(2)}, chance) ` +
-      "to deep (sure: confidence 1). Colours are the dots' colours.";
+    note.textContent = say(this.words, "map_note", { chance: chance.toFixed(2) });
     this.mapLegend.appendChild(note);
   }
 
@@ -444,7 +463,8 @@ export class LatentPlane {
     if (JSON.stringify([names, item]) === this.classWords) return;
     this.classWords = JSON.stringify([names, item]);
     this.classNames = names; this.item = item;
-    this.bar.querySelector(".vlp-title").textContent = item === "digit" ? "digit:" : "class:";
+    const words = this.words, items = item === "digit" ? words.items_digit : item === "item" ? words.items_item : `${item}s`;
+    this.bar.querySelector(".vlp-title").textContent = item === "digit" ? words.legend_digit : words.legend_class;
     if (!this.legend || this.legend.length !== names.length) {
       this.legend = names.map((_, label) => {
         const button = document.createElement("button"), swatch = document.createElement("span");
@@ -464,7 +484,7 @@ export class LatentPlane {
     }
     this.legend.forEach((button, label) => {
       button.lastChild.textContent = names[label];
-      button.title = `show or hide the test ${item}s labelled ${names[label]}`;
+      button.title = say(words, "legend_toggle", { items, name: names[label] });
     });
   }
 
@@ -477,7 +497,9 @@ export class LatentPlane {
   }
 
   showPoint(x, y, label, started) {
-    this.coords.textContent = `${label}: ${this.data.axes[0]} = ${x.toFixed(3)}, ${this.data.axes[1]} = ${y.toFixed(3)}`;
+    this.coords.textContent = say(this.words, "point_coords", {
+      where: label === "pinned" ? this.words.at_pinned : this.words.at_pointer,
+      x_axis: this.data.axes[0], x: x.toFixed(3), y_axis: this.data.axes[1], y: y.toFixed(3) });
     if (this.decoder) {
       drawDigit(this.preview, this.decoder.decode(this.latentVector(x, y), 1));
       this.preview.dataset.z = `${x},${y}`;
@@ -495,7 +517,9 @@ export class LatentPlane {
     this.dot.classList.remove("empty");
     const name = document.createElement("b"), number = document.createElement("b");
     number.textContent = `#${index}`; name.textContent = this.classNames[this.labels[index]];
-    this.dotInfo.replaceChildren(`test ${this.item} `, number, document.createElement("br"), "labelled ", name);
+    const words = this.words, item = this.item === "digit" ? words.item_digit : this.item === "item" ? words.item_item : this.item;
+    this.dotInfo.replaceChildren(...sayParts(words, "dot_test", { item, number }), document.createElement("br"),
+                                 ...sayParts(words, "dot_labelled", { name }));
     if (this.images && this.images.has(index)) drawDigit(this.dotImage, this.images.pixels, index * 784);
     else {
       this.dot.classList.add("empty");
@@ -505,8 +529,8 @@ export class LatentPlane {
   }
 
   showPinned() {
-    this.previewCaption.textContent = !this.decoder ? "Pinned point (decoded on the server)"
-      : this.coarse.matches ? "Pinned point (tap the plane to decode another)" : "Pinned point (move over the plane to decode)";
+    this.previewCaption.textContent = !this.decoder ? this.words.pinned_on_server
+      : this.coarse.matches ? this.words.pinned_tap : this.words.pinned_move;
     if (this.pin) this.showPoint(this.pin[0], this.pin[1], "pinned");
     else this.coords.textContent = "";
   }
@@ -521,7 +545,7 @@ export class LatentPlane {
   // ---- the verbs of gestures.js -----------------------------------------------------------------
   hover(px, py, started) {
     const [x, y] = this.view.toLatent(px, py, this.size);
-    this.previewCaption.textContent = this.decoder ? "Decoded under the pointer" : "Pinned point (decoded on the server)";
+    this.previewCaption.textContent = this.decoder ? this.words.decoded_here : this.words.pinned_on_server;
     if (this.decoder) this.showPoint(x, y, "pointer", started);
     this.showDot(this.nearestDot(x, y, DOT_RADIUS * this.view.unitsPerPixel(this.size)));
   }
@@ -604,13 +628,13 @@ export class LatentPlane {
 
   toggleFullscreen() {
     if (this.immersive()) document.exitFullscreen();
-    else this.el.requestFullscreen().catch((error) => this.showMessage(`Fullscreen was refused: ${error.message || error}`));
+    else this.el.requestFullscreen().catch((error) => this.showMessage(say(this.words, "fullscreen_refused", { error: error.message || error })));
   }
   fullscreenChanged() {
     const full = this.immersive();
     this.el.classList.toggle("vlp-fullscreen", full);
     this.fullButton.setAttribute("aria-pressed", String(full));
-    this.fullButton.textContent = full ? "Exit fullscreen" : "Fullscreen";
+    this.fullButton.textContent = full ? this.words.exit_fullscreen : this.words.fullscreen;
     this.planeSide = null;
     this.layout();
   }
@@ -718,11 +742,9 @@ export class LatentPlane {
     });
     const { xs, ys } = this.manifoldJob.grid, axes = this.data.axes, f = (t) => t.toFixed(2);
     this.manifoldGrid = this.manifoldJob.grid;
-    this.manifoldCaption.textContent = `${n}×${n} decodings of the visible square, ${axes[0]} from ${f(xs[0])} to ` +
-      `${f(xs[n - 1])} (left to right), ${axes[1]} from ${f(ys[0])} to ${f(ys[n - 1])} (top to bottom), ` +
-      (spacing === "gaussian"
-        ? "spaced evenly in probability under the prior N(0, 1) (the Gaussian's inverse CDF, as in Kingma & Welling 2014, figure 4)."
-        : "spaced evenly.") + " Click a tile to pin its point.";
+    this.manifoldCaption.textContent = say(this.words, "manifold_caption", {
+      n, x_axis: axes[0], x0: f(xs[0]), x1: f(xs[n - 1]), y_axis: axes[1], y0: f(ys[0]), y1: f(ys[n - 1]),
+      spacing: spacing === "gaussian" ? this.words.manifold_gaussian : this.words.manifold_linear });
   }
 
   manifoldClick(e) {
