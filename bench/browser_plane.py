@@ -17,7 +17,7 @@
 - page: from navigation to the title, to the plane drawn and to the decoder ready, for a fresh
   server's first page and (median of --tabs) for new tabs of a browser that has the app's files cached.
 
-    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload]
+    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload|hover|layout]
 """
 from __future__ import annotations
 
@@ -136,6 +136,35 @@ def print_payload(loads: list[tuple[str, dict]]) -> None:
               f"(load {os.getloadavg()[0]:.1f})")
 
 
+def hover_both(page, rng, moves: int) -> list:
+    """[(name, load, drawn, waited)]: a random walk of pointer moves over the plane, with the machine as
+    it is ("idle"), then with both cores busy (two spinning processes, started and stopped here)."""
+    out = [("idle", os.getloadavg()[0], *hover_times(page, rng, moves))]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(2)
+        out.append(("both cores busy", os.getloadavg()[0], *hover_times(page, rng, moves)))
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    return out
+
+
+def print_hover(moves: int, *runs) -> None:
+    for name, load, drawn, waited in runs:
+        print(f"hover, {moves} pointer moves, {name} (load {load:.1f}): {len(drawn)} decodings, event to preview "
+              f"drawn p50 {percentile(drawn, 50):.2f} ms, p95 {percentile(drawn, 95):.2f} ms, max {max(drawn):.2f} ms; "
+              f"event to its handler p50 {percentile(waited, 50):.2f} ms, p95 {percentile(waited, 95):.2f} ms")
+
+
+def print_layout(sizes) -> None:
+    for width, height, side, shift, ours in sizes:
+        print(f"layout at {width}×{height}: the plane is {side:.0f} px a side; cumulative layout shift of loading "
+              f"/latent, median of {len(shift)}: {statistics.median(shift):.3f} in all, {statistics.median(ours):.3f} "
+              f"without Streamlit's frame switch (loads: {', '.join(f'{v:.3f}' for v in shift)})")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -143,7 +172,8 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--pins", type=int, default=15)
     parser.add_argument("--tabs", type=int, default=5)
-    parser.add_argument("--only", choices=["payload"], help="measure only the bytes of loading /latent")
+    parser.add_argument("--only", choices=["payload", "hover", "layout"],
+                        help="measure only the bytes of loading /latent, the hover times or the layout")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
@@ -151,6 +181,18 @@ def main() -> None:
         browser = launch_chromium(playwright)
         if args.only == "payload":
             print_payload(payload(browser, server.url))
+            return
+        if args.only == "layout":
+            print_layout(layout(browser, server.url))
+            return
+        if args.only == "hover":
+            page = browser.new_page(viewport=VIEWPORT)
+            page.add_init_script("window.__vaeHoverTimings = []; window.__vaeHoverQueued = [];")
+            open_app(page, f"{server.url}/latent", PLANE)
+            wait_for_decoder(page)
+            wait_until_idle(page)
+            page.wait_for_timeout(1000)
+            print_hover(args.moves, *hover_both(page, rng, args.moves))
             return
         cold = page_times(browser.new_page(viewport=VIEWPORT), server.url)
         context = browser.new_context(viewport=VIEWPORT)
@@ -170,18 +212,7 @@ def main() -> None:
         first_load = sum(n for _, n in received)
         plane_seconds = time.perf_counter() - started
 
-        # hover: a random walk of pointer moves over the plane, idle and with both cores busy
-        idle_load = os.getloadavg()[0]
-        work, queued = hover_times(page, rng, args.moves)
-        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
-        try:
-            time.sleep(2)
-            busy_load = os.getloadavg()[0]
-            busy_work, busy_queued = hover_times(page, rng, args.moves)
-        finally:
-            for spinner in spinners:
-                spinner.kill()
-                spinner.wait()
+        hovers = hover_both(page, rng, args.moves)
 
         # pins: click, until Python shows the new point
         page.wait_for_timeout(500)
@@ -196,14 +227,8 @@ def main() -> None:
         loads = payload(browser, server.url)
         browser.close()
 
-    for name, load, drawn, waited in (("idle", idle_load, work, queued), ("both cores busy", busy_load, busy_work, busy_queued)):
-        print(f"hover, {args.moves} pointer moves, {name} (load {load:.1f}): {len(drawn)} decodings, event to preview "
-              f"drawn p50 {percentile(drawn, 50):.2f} ms, p95 {percentile(drawn, 95):.2f} ms, max {max(drawn):.2f} ms; "
-              f"event to its handler p50 {percentile(waited, 50):.2f} ms, p95 {percentile(waited, 95):.2f} ms")
-    for width, height, side, shift, ours in sizes:
-        print(f"layout at {width}×{height}: the plane is {side:.0f} px a side; cumulative layout shift of loading "
-              f"/latent, median of {len(shift)}: {statistics.median(shift):.3f} in all, {statistics.median(ours):.3f} "
-              f"without Streamlit's frame switch (loads: {', '.join(f'{v:.3f}' for v in shift)})")
+    print_hover(args.moves, *hovers)
+    print_layout(sizes)
     ms = [1e3 * s for s in pins]
     print(f"pin round trip, {len(ms)} clicks: p50 {statistics.median(ms):.0f} ms, min {min(ms):.0f} ms, "
           f"max {max(ms):.0f} ms")
