@@ -240,6 +240,10 @@ def test_a_new_run_is_named_by_its_start_and_model_and_never_takes_a_taken_folde
     made = [lifecycle._new_folder(tmp_path, "20260101-120000-mlp-z2") for _ in range(3)]     # three in one second
     assert [d.name for d in made] == ["20260101-120000-mlp-z2", "20260101-120000-mlp-z2-2", "20260101-120000-mlp-z2-3"]
     assert all(d.is_dir() for d in made)
+    for n in range(4, 1000):
+        (tmp_path / f"20260101-120000-mlp-z2-{n}").mkdir()
+    with pytest.raises(RuntimeError, match="^no free folder name for 20260101-120000-mlp-z2 under "):
+        lifecycle._new_folder(tmp_path, "20260101-120000-mlp-z2")             # 999 taken: it gives up
 
 
 def test_the_training_process_adopts_the_lock_its_launcher_handed_it_and_only_that(tmp_path, monkeypatch):
