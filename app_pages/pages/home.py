@@ -18,9 +18,10 @@ st.markdown(_(
 
 PICTURE = Path(__file__).resolve().parents[2] / "docs" / "latent.png"     # the README's, made by make screenshots
 if PICTURE.is_file():
-    st.image(str(PICTURE), width=960,
-             caption=_("The Latent page: the 10,000 test digits on the plane of a 2-D VAE, the decoder's drawing of "
-                       "the point under the pointer beside it, and the learned manifold under that."))
+    with st.container(width=960):     # at most 960 px, and the phone's width on a phone (the caption too)
+        st.image(str(PICTURE), width="stretch",
+                 caption=_("The Latent page: the 10,000 test digits on the plane of a 2-D VAE, the decoder's drawing "
+                           "of the point under the pointer beside it, and the learned manifold under that."))
 
 train, latent, reconstruct = st.columns(3)
 with train:
