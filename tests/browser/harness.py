@@ -250,8 +250,8 @@ def hover_plane(page, fx: float, fy: float):
 
 
 def pinned_point(page) -> tuple[float, float] | None:
-    """The pinned point as the page's Python side shows it ("z0 = 1.234, z1 = -0.500")."""
-    text = page.locator(PINNED, has_text=" = ").filter(has_text=",").first.inner_text()
+    """The pinned point as the page's Python side shows it ("z0 = 1.234, z1 = -0.500"; in Chinese with "，")."""
+    text = page.locator(PINNED, has_text=re.compile(r" = .*[,，]")).first.inner_text()
     numbers = re.findall(r"= (-?[0-9.]+)", text)
     return (float(numbers[0]), float(numbers[1])) if len(numbers) == 2 else None
 

@@ -1,6 +1,7 @@
 """Save a screenshot of each page after a realistic interaction, for the README.
 
     .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent decoder_map explore fashion reconstruct elbo train]
+    .venv/bin/python tests/browser/screenshots.py --lang zh-CN [--only latent decoder_map fashion elbo]
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
 latent plane and hovers another (the browser's live decoding), opens the plane with the decoder's map on,
@@ -11,6 +12,10 @@ docs/latent-fullscreen.png, docs/latent-dark.png (Streamlit's dark theme), docs/
 docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/fashion.png, docs/reconstruct.png,
 docs/elbo.png and docs/train.png; exports the shipped model as one file and opens it from disk
 (docs/export.png, docs/export-dark.png).
+
+With --lang (zh-CN), the pages open in that language (?lang=) and each file takes its tag as a suffix
+(docs/latent-zh-CN.png, for README.zh-CN.md): the Latent page, the decoder's map, Fashion-MNIST and the
+ELBO page.
 """
 from __future__ import annotations
 
@@ -25,6 +30,25 @@ from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, pa
                      photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
 
 SERVER = None                                   # the AppServer of this run (its runs folder)
+LANG = None                                     # --lang: the pages' language (?lang=) and the files' suffix
+IN_ANY_LANGUAGE = ["latent", "decoder_map", "fashion", "elbo"]     # the shots --lang takes
+
+
+def link(path: str) -> str:
+    """`path` of the app, in this run's language."""
+    return path if LANG is None else path + ("&" if "?" in path else "?") + f"lang={LANG}"
+
+
+def png(out: Path, name: str) -> Path:
+    """The file of picture `name`: docs/latent.png, or docs/latent-zh-CN.png with --lang zh-CN."""
+    return out / (f"{name}-{LANG}.png" if LANG else f"{name}.png")
+
+
+def words(text: str) -> str:
+    """The app's English `text` (a button's name) in this run's language, from the app's catalog."""
+    from app_pages.i18n import translations
+
+    return translations(LANG or "en").gettext(text)
 FULL_HD = {"width": 1920, "height": 1080}      # a projector's screen
 SIZE = {"latent": FULL_HD, "fullscreen": FULL_HD, "dark": FULL_HD, "decoder_map": FULL_HD,
         "explore": FULL_HD, "fashion": FULL_HD,
@@ -36,12 +60,12 @@ SIZE = {"latent": FULL_HD, "fullscreen": FULL_HD, "dark": FULL_HD, "decoder_map"
 
 
 def shoot_latent(page, url: str, out: Path) -> None:
-    open_plane(page, url)
+    open_plane(page, url, link("/latent"))
     pin_plane(page, 0.62, 0.3)
     page.locator(".vlp-manifold[data-done]").first.wait_for()      # every manifold tile decoded
     page.mouse.move(*page_point(page, 0.45, 0.55), steps=8)        # the live preview under the pointer
     page.wait_for_timeout(300)
-    page.screenshot(path=out / "latent.png")
+    page.screenshot(path=png(out, "latent"))
 
 
 def shoot_fullscreen(page, url: str, out: Path) -> None:
@@ -81,13 +105,13 @@ def shoot_dark(page, url: str, out: Path) -> None:
 
 
 def shoot_decoder_map(page, url: str, out: Path) -> None:
-    open_plane(page, url, "/latent?map=1")                         # the link turns the decoder's map on
+    open_plane(page, url, link("/latent?map=1"))                   # the link turns the decoder's map on
     page.locator(".vlp-plane[data-map]").first.wait_for(state="attached")
     wait_until_idle(page)
     page.locator(".vlp-maplegend").first.scroll_into_view_if_needed()
     page.mouse.move(*page_point(page, 0.35, 0.6), steps=8)
     page.wait_for_timeout(300)
-    page.screenshot(path=out / "decoder-map.png")
+    page.screenshot(path=png(out, "decoder-map"))
 
 
 def shoot_explore(page, url: str, out: Path) -> None:
@@ -124,12 +148,12 @@ def shoot_pca(page, url: str, out: Path) -> None:
 
 
 def shoot_fashion(page, url: str, out: Path) -> None:
-    open_plane(page, url, "/latent?model=fashion-mnist-2d")
+    open_plane(page, url, link("/latent?model=fashion-mnist-2d"))
     pin_plane(page, 0.4, 0.6)
     page.locator(".vlp-manifold[data-done]").first.wait_for()
     page.mouse.move(*page_point(page, 0.55, 0.4), steps=8)
     page.wait_for_timeout(300)
-    page.screenshot(path=out / "fashion.png")
+    page.screenshot(path=png(out, "fashion"))
 
 
 def shoot_reconstruct(page, url: str, out: Path) -> None:
@@ -147,11 +171,11 @@ def shoot_reconstruct(page, url: str, out: Path) -> None:
 
 
 def shoot_elbo(page, url: str, out: Path) -> None:
-    open_app(page, f"{url}/elbo", PLANE)
-    page.get_by_role("button", name="Draw another ε").click()
+    open_app(page, url + link("/elbo"), PLANE)
+    page.get_by_role("button", name=words("Draw another ε")).click()
     wait_until_idle(page)
     page.wait_for_timeout(800)
-    page.screenshot(path=out / "elbo.png")
+    page.screenshot(path=png(out, "elbo"))
 
 
 def shoot_train(page, url: str, out: Path) -> None:
@@ -198,14 +222,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=["latent", "fullscreen", "dark", "decoder_map", "explore", "pca", "fashion",
                                                       "reconstruct", "elbo", "train", "export"],
                         help="some pages only")
+    parser.add_argument("--lang", choices=["zh-CN"], help=f"the pages in this language: {', '.join(IN_ANY_LANGUAGE)}")
     args = parser.parse_args()
+    if args.lang and not set(args.only or IN_ANY_LANGUAGE) <= set(IN_ANY_LANGUAGE):
+        parser.error(f"--lang takes {', '.join(IN_ANY_LANGUAGE)}")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
-        global SERVER
-        SERVER = server
+        global SERVER, LANG
+        SERVER, LANG = server, args.lang
         browser = launch_chromium(playwright)
-        shots = [globals()[f"shoot_{name}"] for name in args.only] if args.only else \
+        shots = [globals()[f"shoot_{name}"] for name in args.only or (IN_ANY_LANGUAGE if args.lang else [])] or \
             [shoot_latent, shoot_fullscreen, shoot_dark, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion,
              shoot_reconstruct, shoot_elbo,
              shoot_train, shoot_export]
