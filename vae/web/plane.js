@@ -419,7 +419,7 @@ export class LatentPlane {
       if (JSON.stringify(map.names) !== this.mapNames) { this.mapNames = JSON.stringify(map.names); this.buildMapLegend(map.names); }
       const [x0, x1, y0, y1] = map.extent, axes = this.data.axes, f = (t) => Number(t.toPrecision(4));
       this.mapLegend.querySelector(".vlp-maplegend-share").textContent = say(this.words, "map_share", {
-        share: (100 * map.share).toFixed(1), x_axis: axes[0], x0: f(x0), x1: f(x1), y_axis: axes[1], y0: f(y0), y1: f(y1) });
+        share: `${(100 * map.share).toFixed(1)} %`, sure: "90 %", x_axis: axes[0], x0: f(x0), x1: f(x1), y_axis: axes[1], y0: f(y0), y1: f(y1) });
     }
     this.reportView();
   }

@@ -47,7 +47,7 @@ export const ENGLISH = {
   manifold_gaussian: "spaced evenly in probability under the prior N(0, 1) (the Gaussian's inverse CDF, as in Kingma & Welling 2014, figure 4).",
   manifold_linear: "spaced evenly.",
   map_title: "Decoder's map: the background is what the classifier reads in the decoding of each point.",
-  map_share: "{share} % of the map's square ({x_axis} {x0} to {x1}, {y_axis} {y0} to {y1}) decodes to an image that the classifier reads with at least 90 % confidence.",
+  map_share: "{share} of the map's square ({x_axis} {x0} to {x1}, {y_axis} {y0} to {y1}) decodes to an image that the classifier reads with at least {sure} confidence.",
   map_note: "Each colour runs from white (the classifier is unsure: confidence {chance}, chance) to deep (sure: confidence 1). Colours are the dots' colours.",
 };
 
