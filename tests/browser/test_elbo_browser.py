@@ -1,5 +1,7 @@
 """The ELBO page in Chromium: its formulas fit a laptop's and a phone's window, its plane shows the
 posterior's ellipse larger than the cross on z, and the plane's panel decodes z."""
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -42,13 +44,19 @@ def test_the_planes_panel_decodes_z_and_follows_each_draw(page, server):
     with torch.no_grad():
         mean, logvar = model.encode(x)
     open_plane(page, server.url, "/elbo")
+    before = None
     for draw in (0, 1):
         if draw:
             page.get_by_role("button", name="Draw another ε").click()
             wait_until_idle(page)
+            # the run may end a frame before the plane has taken its new z: wait for the preview to change
+            deadline = time.time() + 20
+            while preview(page)[0] == before and time.time() < deadline:
+                page.wait_for_timeout(20)
         settle(page)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=torch.Generator().manual_seed(draw))
         shown, pixels = preview(page)
+        before = shown
         assert shown == pytest.approx(z[0].tolist(), abs=1e-4)
         with torch.no_grad():
             expected = torch.sigmoid(model.decode_logits(z))[0, 0].numpy()
