@@ -36,6 +36,11 @@ class Loaded:
         with st.spinner(_("Encoding the 10,000 test images…")):       # shown only if it takes half a second
             return encoded_test_set(self.model, self.key, self.dataset.name)
 
+    def dimension_kl(self) -> list[float]:
+        """Each latent dimension's KL from the prior on the test set, nats (vae.inference.dimension_kl)."""
+        with st.spinner(_("Encoding the 10,000 test images…")):
+            return dimension_kl(self.model, self.key, self.dataset.name)
+
 
 # The caches' own spinners would say their words in the language of the server's start: each call site
 # says them with st.spinner in the session's language instead.
@@ -74,6 +79,14 @@ def encoded_test_set(_model, checkpoint_key: tuple, dataset: str = "mnist") -> n
     from vae import inference
 
     return inference.encode_dataset(_model, _test_set(dataset)[0])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def dimension_kl(_model, checkpoint_key: tuple, dataset: str = "mnist") -> list[float]:
+    """Each latent dimension's mean KL(q(z_i|x) ‖ N(0, 1)) over the model's test set, computed once per checkpoint."""
+    from vae import inference
+
+    return [float(v) for v in inference.dimension_kl(_model, _test_set(dataset)[0])]
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -477,6 +490,76 @@ def move_pin(xy: tuple[float, float]) -> None:
     if isinstance(pin, Pin):
         pin.xy = (float(xy[0]), float(xy[1]))
         set_pin_in_url(pin.xy)
+
+
+def place_pin(xy: tuple[float, float]) -> None:
+    """Python moves the pin to xy (the browser is told: the serial is bumped)."""
+    pin = st.session_state.get("pin")
+    if isinstance(pin, Pin):
+        pin.xy = pin.placed = (float(xy[0]), float(xy[1]))
+        pin.serial += 1
+        set_pin_in_url(pin.xy)
+
+
+# The sliders of a model with more than two latent dimensions move the plane's origin: the point every
+# point of the plane is decoded around (the pin is the rest of the sliders' point). The session keeps it
+# per model and view; a view keeps its key, so its pin and zoom stay.
+def _without_plane(z, basis) -> np.ndarray:
+    """z (D,) less its part in the plane of `basis` through basis.origin: an origin for that plane."""
+    z, o = np.asarray(z, dtype=np.float64), np.asarray(basis.origin, dtype=np.float64)
+    return z - ((z - o) @ basis.u) * basis.u - ((z - o) @ basis.v) * basis.v
+
+
+def held_view(view: PlaneView, model_key: tuple) -> PlaneView:
+    """`view` with the origin the sliders left it at in this session (take_held, hold_sliders_at), if any."""
+    held = st.session_state.get("held")
+    if not held or held["view"] != (model_key, view.key) or len(held["origin"]) != len(view.basis.origin):
+        return view
+    return replace(view, basis=replace(view.basis, origin=np.asarray(held["origin"], dtype=np.float64)))
+
+
+def take_held(component_key: str, model_key: tuple, view: PlaneView) -> None:
+    """Keep the origin the browser's sliders last reported for `view` (checked: app_pages.plane.parse_held),
+    once: a report the session has already taken is not applied again over a later choice of the page's."""
+    from app_pages.plane import browser_state
+
+    state = browser_state(component_key).get("held")
+    if state is None or state == st.session_state.get("held_taken"):
+        return
+    st.session_state.held_taken = state
+    if state["view"] == repr(view.key) and len(state["z"]) == len(view.basis.origin):
+        st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(state["z"], view.basis))}
+
+
+def held_from_link(model_key: tuple, view: PlaneView) -> None:
+    """?origin= of the session's first link: the origin the sliders had (D numbers, a model with more than
+    two dimensions); a bad one is said, and dropped."""
+    wanted, bad, count = first_visit_param("origin"), None, len(view.basis.origin)
+    if wanted is not None:
+        values = None
+        if len(wanted) <= 40 * count:
+            try:
+                values = [float(part) for part in wanted.split(",")]
+            except ValueError:
+                values = None
+        if values and len(values) == count > 2 and all(math.isfinite(v) and abs(v) <= PIN_BOUND for v in values):
+            st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(values, view.basis))}
+        else:
+            bad = _("The link's origin “{origin}” is not {count} numbers; decoding around the view's own origin "
+                    "instead.").format(origin=escape_markdown(wanted[:60]), count=count)
+    link_warning("origin", (model_key, view.key), bad)
+
+
+def held_in_url(view: PlaneView, base: PlaneView) -> None:
+    """The sliders' origin in the URL (?origin=), when it is not the view's own."""
+    moved = view.basis is not base.basis and not np.allclose(view.basis.origin, base.basis.origin, atol=5e-5)
+    publish(origin=",".join(f"{v:.4f}" for v in view.basis.origin) if moved else None)
+
+
+def hold_sliders_at(z, model_key: tuple, view: PlaneView) -> None:
+    """Put the sliders' point at z (D,): the pin at its place on the plane, the origin at the rest."""
+    st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(z, view.basis))}
+    place_pin(tuple(view.basis.to_plane(np.asarray(z)[None])[0]))
 
 
 def set_pin_in_url(xy) -> None:

@@ -16,7 +16,7 @@ import math
 
 import streamlit as st
 
-PARAMS = ("model", "z", "dims", "view", "map", "spacing", "tab", "lang")   # the link's parameters, in this order
+PARAMS = ("model", "z", "origin", "dims", "view", "map", "spacing", "tab", "lang")   # the link's parameters, in order
 VIEW_LIMITS = (1e4, 1e-3, 1e3)          # |centre| and the half-width range of a view (vae/web/view.js)
 
 

@@ -116,3 +116,27 @@ def test_plane_extent_is_square_rounded_and_covers_the_bulk():
     assert all(v * 2 == round(v * 2) for v in (x0, x1, y0, y1))
     inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
     assert inside.mean() > 0.99
+
+
+def test_dimension_kl_is_each_dimensions_kl_from_torch_distributions(mnist_test):
+    """Per dimension, the mean over the images of KL(N(μ_i, σ_i²) ‖ N(0, 1)) as torch.distributions computes
+    it; the sum is the ELBO's KL term (vae.evaluate), and an unused dimension reads 0."""
+    from torch.distributions import Normal, kl_divergence
+
+    from vae.evaluate import evaluate_elbo
+
+    torch.manual_seed(3)
+    model = vae.VAE(vae.ModelConfig(latent_dim=5, hidden=64)).eval()
+    with torch.no_grad():                                  # dimension 4: the encoder gives exactly the prior
+        for row in (4, 9):                                 # the mean's and the log-variance's rows
+            model.encoder[-1].weight[row].zero_()
+            model.encoder[-1].bias[row] = 0.0
+    images = mnist_test[0][:500]
+    kl = inference.dimension_kl(model, images, batch_size=128)
+    with torch.no_grad():
+        mean, logvar = model.encode(images.float().div(255))
+    expected = kl_divergence(Normal(mean.double(), (0.5 * logvar.double()).exp()), Normal(0.0, 1.0)).mean(0).numpy()
+    assert kl.shape == (5,)
+    np.testing.assert_allclose(kl, expected, rtol=1e-6, atol=1e-9)
+    assert kl[4] == pytest.approx(0, abs=1e-12) and (kl[:4] > 1e-3).all()
+    assert kl.sum() == pytest.approx(evaluate_elbo(model, images)["kl"], rel=1e-5)

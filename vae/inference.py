@@ -18,6 +18,18 @@ def encode_dataset(model: VAE, images: torch.Tensor, *, batch_size: int = 2000) 
 
 
 @torch.inference_mode()
+def dimension_kl(model: VAE, images: torch.Tensor, *, batch_size: int = 2000) -> np.ndarray:
+    """Each latent dimension's KL(q(z_i|x) ‖ N(0, 1)) in nats, averaged over `images`: (latent_dim,)
+    float64. Their sum is the ELBO's KL term; a dimension near 0 is inactive (the decoder ignores it)."""
+    total = torch.zeros(model.latent_dim, dtype=torch.float64)
+    for chunk in images.split(batch_size):
+        mean, logvar = model.encode(to_float(chunk).to(model.device))
+        kl = 0.5 * (mean.double() ** 2 + logvar.double().exp() - 1 - logvar.double())
+        total += kl.sum(0).cpu()
+    return (total / max(len(images), 1)).numpy()
+
+
+@torch.inference_mode()
 def decode_points(model: VAE, points) -> np.ndarray:
     """Latent points (B, latent_dim) -> decoded pixel probabilities (B, 28, 28) float32 numpy."""
     z = torch.as_tensor(np.asarray(points, dtype=np.float32), device=model.device).reshape(-1, model.latent_dim)

@@ -18,7 +18,8 @@ waiting.empty()
 placeholder, plane_column, companions = latent_layout()          # the plane, and beside it (under it when narrow)…
 loading(placeholder, _("Loading the model and the test images…"))
 
-from app_pages.common import class_names, opened_model, pinned, plane_view, replay_view  # noqa: E402
+from app_pages.common import (class_names, held_from_link, held_in_url, held_view, hold_sliders_at,  # noqa: E402
+                               opened_model, pinned, plane_view, replay_view, take_held)
 from app_pages import explore  # noqa: E402
 from app_pages.plane import (PlaneData, PlaneExtras, decoder_failed, decoder_map_payload,  # noqa: E402
                              home_square, latent_plane, opening_view, snap_square, track_view,
@@ -26,6 +27,14 @@ from app_pages.plane import (PlaneData, PlaneExtras, decoder_failed, decoder_map
 from app_pages import plots  # noqa: E402
 from app_pages.state import first_visit_param, publish  # noqa: E402
 from vae import inference  # noqa: E402
+
+
+def sliders_to_image(encodings, model_key, view) -> None:
+    """The number field's callback: the sliders' point (pin and origin) to the chosen test image's code."""
+    index = st.session_state.slider_image
+    if index is not None:
+        hold_sliders_at(encodings[index], model_key, view)
+
 
 loaded = opened_model(placeholder)
 model = loaded.model
@@ -37,7 +46,16 @@ with companions:                                                 # …what the p
                  "the point under the pointer; click or tap to pin it. The link in the address bar keeps this "
                  "model, point, view and tab: reload it or share it to come back here."))
     view = plane_view(model.latent_dim, encodings)
+    sliders = None
+    if model.latent_dim > 2:                                     # one slider per dimension, in the plane's element
+        sliders = {"kl": loaded.dimension_kl()}
+        held_from_link(loaded.key, view)
+        st.number_input(_("Set the sliders to test image #"), 0, len(encodings) - 1, value=None, key="slider_image",
+                        on_change=sliders_to_image, args=(encodings, loaded.key, view),
+                        help=_("The sliders under the plane, and the pin, go to this test image's code, the mean of "
+                               "q(z|x); the plane is then decoded around it."))
 points = view.basis.to_plane(encodings)                          # (10000, 2)
+base_view, view = view, held_view(view, loaded.key)              # the origin as the sliders left it
 extent = inference.plane_extent(points)
 axes = view.axes
 pin = pinned((loaded.key, view.key))
@@ -133,6 +151,11 @@ def plane_and_pin() -> None:
     if st.session_state.open_tab in PIN_TABS and pin.xy != st.session_state.companions_pin:
         st.rerun(scope="app")                                    # a new pin: the open companion starts from it
     failed = decoder_failed("plane")
+    shown_view = view
+    if sliders:                                                  # a slider moved the origin: this run draws around it
+        take_held("plane", loaded.key, base_view)
+        shown_view = held_view(base_view, loaded.key)
+        held_in_url(shown_view, base_view)
     track_view("plane", (loaded.key, view.key), extent)          # a zoom or pan reruns this fragment: to the URL
     decoder_map = None
     if map_on:
@@ -143,14 +166,16 @@ def plane_and_pin() -> None:
                         dataset=loaded.dataset.title, name=loaded.dataset.name))
         else:
             square = snap_square(visible_square("plane") or home_square(extent))
-            decoder_map = decoder_map_payload(model, reader, view.basis, loaded.key, view.key, square, MAP_CELLS,
+            held = tuple(round(float(v), 6) for v in shown_view.basis.origin)
+            decoder_map = decoder_map_payload(model, reader, shown_view.basis, loaded.key, (view.key, held), square, MAP_CELLS,
                                               class_names(loaded.dataset))
     x, y = pin.xy
-    image = inference.decode_points(model, view.basis.to_latent([[x, y]]))[0] if failed else None
-    latent_plane(key="plane", model=model, checkpoint_key=loaded.key, view=view,
+    image = inference.decode_points(model, shown_view.basis.to_latent([[x, y]]))[0] if failed else None
+    latent_plane(key="plane", model=model, checkpoint_key=loaded.key, view=shown_view,
                  data=PlaneData(points, labels, images, extent, loaded.dataset),
                  pin=pin.for_plane("plane", image=plots.enlarge(image, 1) if failed else None),
-                 extras=PlaneExtras(manifold=manifold, overlays=overlays, decoder_map=decoder_map), shown=shown)
+                 extras=PlaneExtras(manifold=manifold, overlays=overlays, decoder_map=decoder_map, sliders=sliders),
+                 shown=shown)
     st.markdown(_("Pinned point: {x_axis} = **{x}**, {y_axis} = **{y}**").format(x_axis=axes[0], x=f"{x:.3f}",
                                                                                  y_axis=axes[1], y=f"{y:.3f}"))
     publish(map="1" if map_on else None, spacing=None if st.session_state.get("spacing", "linear") == "linear"
@@ -159,7 +184,7 @@ def plane_and_pin() -> None:
         st.image(plots.enlarge(image, 8), width=224, caption=_("The decoder's output p(x | z) at the pinned point, "
                                                                "decoded on the server."))
         st.subheader(_("The learned manifold (decoded on the server)"))
-        st.image(inference.latent_grid(model, view.basis, tiles if manifold else 20, extent),
+        st.image(inference.latent_grid(model, shown_view.basis, tiles if manifold else 20, extent),
                  width=min(28 * (tiles if manifold else 20), 560),
                  caption=_("Evenly spaced over the plotted extent, {x_axis} from {left} to {right}, {y_axis} from "
                            "{bottom} (bottom) to {top} (top).").format(

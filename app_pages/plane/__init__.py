@@ -15,7 +15,8 @@ What comes back: `pin` ({"x", "y"}) when the user clicks, taps, presses an arrow
 manifold tile; `decoder_failed` with the reason when the weights do not arrive or cannot run in this
 browser (the page then decodes the pinned point on the server); `view`
 ("x0,x1,y0,y1", the visible square) while the decoder's map is on, a moment after each zoom or pan,
-so that the page computes the map of what is in view.
+so that the page computes the map of what is in view; `held` ({"view", "z"}: the view it belongs to
+and the plane's origin, D numbers) when a slider of a model with more than two dimensions moved it.
 """
 from __future__ import annotations
 
@@ -170,7 +171,25 @@ def _reason(value) -> str | None:
     return text or None
 
 
-_CHECKS = {"pin": parse_pin, "decoder_failed": _reason, "view": parse_view}
+HELD_LIMIT = 4096        # latent dimensions a reported origin may have
+
+
+def parse_held(value) -> dict | None:
+    """The browser's {"view": .., "z": [..]} (a slider moved the plane's origin) as {"view": str, "z":
+    tuple of floats}: the view's key as the payload named it (at most 500 characters) and 3 to HELD_LIMIT
+    finite numbers within ±PIN_BOUND; else None."""
+    if not isinstance(value, dict) or not isinstance(value.get("view"), str) or len(value["view"]) > 500:
+        return None
+    z = value.get("z")
+    if not isinstance(z, list) or not 3 <= len(z) <= HELD_LIMIT:
+        return None
+    numbers = tuple(_number(v) for v in z)
+    if not all(v is not None and abs(v) <= PIN_BOUND for v in numbers):
+        return None
+    return {"view": value["view"], "z": numbers}
+
+
+_CHECKS = {"pin": parse_pin, "decoder_failed": _reason, "view": parse_view, "held": parse_held}
 STATES = tuple(_CHECKS)
 
 
@@ -178,7 +197,7 @@ def validate_state(raw) -> dict:
     """The browser's state `raw` with only the known keys whose values pass their check, each in its
     checked form: pin (x, y), view (x0, x1, y0, y1), decoder_failed str. Anything
     else (a missing key, a string pin, 1e308, NaN, a list nested 10,000 deep, a state that is no mapping)
-    is left out: never an exception, and nothing is walked but the known keys."""
+    is left out: never an exception, and nothing is walked but the known keys; held {"view", "z"}."""
     if not isinstance(raw, Mapping):
         return {}
     state = {}
@@ -370,12 +389,14 @@ class PlaneExtras:
     {"x", "y", "rx", "ry"} (a posterior's mean ± 2σ). `mark` is a point drawn as a red cross (the
     Reconstruct page's digit). `decoder_map` (see decoder_map_payload) is drawn under the dots, over its
     own extent. `frames` {"key", "labels": [...], "points": [(N, 2) arrays]} turns the plane into a
-    replay with a slider and a play button."""
+    replay with a slider and a play button. `sliders` {"kl": [nats per dimension]} gives a model with more
+    than two latent dimensions a slider per dimension and its traversal (vae/web/sliders.js)."""
     manifold: dict | None = None
     overlays: dict | None = None
     mark: tuple | None = None
     decoder_map: dict | None = None
     frames: dict | None = None
+    sliders: dict | None = None
 
 
 def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneData, pin: PlanePin = PlanePin(),
@@ -415,7 +436,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
         "interactive": interactive, "overlays": _plain_overlays(overlays),
         "frames": None if frames is None else _frames_payload(frames["key"], tuple(frames["labels"]),
                                                               frames["points"]),
-        "decoder_map": decoder_map, "class_names": list(class_names(dataset)), "item": dataset.item,
+        "decoder_map": decoder_map, "sliders": extras.sliders, "class_names": list(class_names(dataset)), "item": dataset.item,
         "strings": plane_strings(), "theme": _theme(), "view": shown, "report_view": shown is not None or decoder_map is not None,
     }
     callbacks = {f"on_{name}_change": (on_pin if name == "pin" else _ignore) for name in STATES}

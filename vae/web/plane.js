@@ -9,6 +9,7 @@ import { VaeDecoder, decoderWeights, vaeHalfToFloat } from "./decoder.js";
 import { classColour, drawDigit, drawOverlay, drawPlane, groupByClass, mapColour, themeColours } from "./draw.js";
 import { ZOOM_KEY, attachGestures } from "./gestures.js";
 import { renderManifold } from "./manifold.js";
+import { LatentSliders } from "./sliders.js";
 import { View } from "./view.js";
 import { ENGLISH, say, sayParts } from "./words.js";
 
@@ -138,6 +139,7 @@ const HTML = `
       <div class="vlp-maplegend" hidden></div>
     </div>
   </div>
+  <div class="vlp-dims" hidden></div>
 </div>`;
 
 export class LatentPlane {
@@ -155,6 +157,7 @@ export class LatentPlane {
     this.help = $(".vlp-help"); this.manifoldWrap = $(".vlp-manifold-wrap"); this.manifold = $(".vlp-manifold");
     this.manifoldCaption = $(".vlp-manifold-caption"); this.mapLegend = $(".vlp-maplegend");
     this.replayBox = $(".vlp-replay"); this.fullButton = $(".vlp-full"); this.hintBox = $(".vlp-hint");
+    this.dimsBox = $(".vlp-dims");
     this.options = options;
     this.words = ENGLISH;
     this.hidden = new Set(); this.decoder = null; this.images = null; this.hoverDot = -1;
@@ -163,6 +166,7 @@ export class LatentPlane {
     this.aborter = new AbortController();
     const signal = this.aborter.signal;
     attachGestures(this.wrap, this.plane, this, signal);
+    this.sliders = new LatentSliders(this.dimsBox, { onInput: (i, value) => this.slide(i, value), signal });
     $(".vlp-reset").addEventListener("click", () => this.setView(View.home(this.data.extent)), { signal });
     for (const button of this.el.querySelectorAll(".vlp-zoom")) {
       button.addEventListener("click", () => this.zoomAt(this.size / 2, this.size / 2, Number(button.dataset.zoom)), { signal });
@@ -192,6 +196,7 @@ export class LatentPlane {
     for (const timer of Object.values(this.timers)) clearTimeout(timer);
     cancelAnimationFrame(this.frame);
     if (this.manifoldJob) this.manifoldJob.cancel();
+    this.sliders.destroy();
     this.resizeObserver.disconnect();
     this.el.remove();
   }
@@ -225,10 +230,17 @@ export class LatentPlane {
                             : CACHE.views.get(viewKey) || View.home(data.extent);
     }
     this.describeGestures();
+    const basisKey = JSON.stringify(data.basis);
+    if (basisKey !== this.basisKey) {                         // the plane's origin: the host's, until a slider moves it
+      this.basisKey = basisKey;
+      this.origin = Float32Array.from(data.basis.origin);
+      this.manifoldInputs = null;
+    }
     if (data.pin_serial !== this.pinSerial) {                 // the host moved the pin (URL, reset, new view)
       this.pinSerial = data.pin_serial;
       this.pin = data.pin ? [data.pin[0], data.pin[1]] : null;
     }
+    this.setupSliders(data);
     this.loadDecoder(data);
     this.loadImages(data);
     this.setupFrames(data);
@@ -319,7 +331,7 @@ export class LatentPlane {
       this.decoder = decoder;
       this.showMessage("");
       this.decoderSettled();
-      this.look = null; this.resize(true); this.showPinned();
+      this.look = null; this.resize(true); this.showPinned(); this.showSliders();
     }).catch((error) => {
       if (!this.destroyed && this.data.decoder.key === dec.key) {
         this.failDecoder(say(this.words, "weights_failed", { error: error.message || error }));
@@ -490,8 +502,9 @@ export class LatentPlane {
 
   // ---- decoding under the pointer -------------------------------------------------------------
   latentVector(x, y) {
-    // The plane's point (x, y) in latent space: origin + x·u + y·v (vae.inference.PlaneBasis).
-    const { origin, u, v } = this.data.basis, z = new Float32Array(origin.length);
+    // The plane's point (x, y) in latent space: origin + x·u + y·v (vae.inference.PlaneBasis), the
+    // origin as the sliders left it.
+    const { u, v } = this.data.basis, origin = this.origin, z = new Float32Array(origin.length);
     for (let i = 0; i < origin.length; i++) z[i] = origin[i] + x * u[i] + y * v[i];
     return z;
   }
@@ -528,6 +541,42 @@ export class LatentPlane {
     this.dot.dataset.index = String(index);
   }
 
+  // ---- one slider per latent dimension (sliders.js), for a model with more than two -----------------
+  setupSliders(data) {
+    const on = !!(data.sliders && data.interactive && data.latent_dim > 2);
+    this.dimsBox.hidden = !on;
+    if (!on) return;
+    this.sliders.setup({ dim: data.latent_dim, kl: data.sliders.kl, words: this.words, axes: data.axes,
+                         pca: !data.axes.every((name) => /^z\d+$/.test(name)) });
+    this.showSliders();
+  }
+
+  showSliders() {
+    if (this.dimsBox.hidden || !this.data) return;
+    const [x, y] = this.pin || [0, 0];
+    this.sliders.show(this.latentVector(x, y), this.decoder);
+  }
+
+  // Slider i moved to `value`: the point z changes in dimension i. Its part in the plane's directions
+  // is the pin, the rest the plane's origin (what every point of the plane is decoded around).
+  slide(i, value) {
+    const [x0, y0] = this.pin || [0, 0], z = this.latentVector(x0, y0);
+    z[i] = value;
+    const { u, v } = this.data.basis, o = this.origin;
+    let x = 0, y = 0;
+    for (let k = 0; k < z.length; k++) { x += (z[k] - o[k]) * u[k]; y += (z[k] - o[k]) * v[k]; }
+    for (let k = 0; k < z.length; k++) o[k] = z[k] - x * u[k] - y * v[k];
+    this.pin = [x, y];
+    this.draw(false, true);
+    this.showPinned();
+    this.sliders.show(z, this.decoder);
+    this.manifoldInputs = null; this.scheduleManifold();
+    this.later("slide", 250, () => {                          // one report after the slider settles
+      this.report("held", { view: this.data.view_key, z: Array.from(this.origin) });
+      this.report("pin", { x: Math.round(this.pin[0] * 1e4) / 1e4, y: Math.round(this.pin[1] * 1e4) / 1e4 });
+    });
+  }
+
   showPinned() {
     this.previewCaption.textContent = !this.decoder ? this.words.pinned_on_server
       : this.coarse.matches ? this.words.pinned_tap : this.words.pinned_move;
@@ -539,6 +588,7 @@ export class LatentPlane {
     this.pin = [x, y];
     this.draw(false, true);
     this.showPoint(x, y, "pinned");
+    this.showSliders();
     this.report("pin", { x: Math.round(x * 1e4) / 1e4, y: Math.round(y * 1e4) / 1e4 });
   }
 
@@ -576,6 +626,7 @@ export class LatentPlane {
       this.pin = [x + moves[e.key][0], y + moves[e.key][1]];
       this.draw(false, true);
       this.showPoint(this.pin[0], this.pin[1], "pinned");
+      this.showSliders();
       this.later("key", 250, () => this.pinAt(this.pin[0], this.pin[1]));   // one report after the keys settle
     } else if (e.key === "+" || e.key === "=" || e.key === "-") {
       e.preventDefault();
@@ -724,7 +775,7 @@ export class LatentPlane {
     if (!this.data || !this.data.manifold || !this.decoder || !this.manifoldWidth) return;
     const v = this.view, m = this.data.manifold;
     const inputs = JSON.stringify([v.cx, v.cy, v.half, m.n, m.spacing, this.data.model, this.data.view_key,
-                                   this.data.basis, this.manifoldWidth]);
+                                   this.data.basis, Array.from(this.origin), this.manifoldWidth]);
     if (inputs === this.manifoldInputs) return;               // already drawn (or being drawn) for these
     this.manifoldInputs = inputs;
     this.later("manifold", 120, () => this.renderManifold());

@@ -48,6 +48,17 @@ export const ENGLISH = {
   manifold_linear: "spaced evenly.",
   map_title: "Decoder's map: the background is what the classifier reads in the decoding of each point.",
   map_share: "{share} of the map's square ({x_axis} {x0} to {x1}, {y_axis} {y0} to {y1}) decodes to an image that the classifier reads with at least {sure} confidence.",
+  dims_title: "One slider per latent dimension",
+  dims_help: "The sliders hold the pinned point's whole code z. Moving {x_axis} or {y_axis}, the plane's axes, moves the pin; moving another changes what the whole plane decodes around. Each row's images: that dimension from −3 to +3 around z (the prior's σ is 1), the others as they are. KL: the dimension's part of the ELBO's KL term on the test set, in nats; near 0, the decoder ignores it.",
+  dims_help_pca: "The sliders hold the pinned point's whole code z. The plane is the principal components' plane: a slider moves the pin as far as its dimension lies in that plane, and changes what the whole plane decodes around by the rest. Each row's images: that dimension from −3 to +3 around z (the prior's σ is 1), the others as they are. KL: the dimension's part of the ELBO's KL term on the test set, in nats; near 0, the decoder ignores it.",
+  dims_preview_label: "the decoder's drawing of z, the sliders' point",
+  dims_slider_label: "latent dimension {name}",
+  dims_traversal_label: "decodings of z with {name} from −3 to +3",
+  dims_kl: "KL {kl}",
+  dims_kl_title: "this dimension's KL divergence from the prior on the test set, in nats",
+  dims_inactive: "inactive: the encoder leaves this dimension at the prior (KL near 0), so the decoder ignores it",
+  dims_horizontal: "the plane's horizontal axis",
+  dims_vertical: "the plane's vertical axis",
   map_note: "Each colour runs from white (the classifier is unsure: confidence {chance}, chance) to deep (sure: confidence 1). Colours are the dots' colours.",
 };
 
