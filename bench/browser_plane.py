@@ -17,7 +17,12 @@
 - page: from navigation to the title, to the plane drawn and to the decoder ready, for a fresh
   server's first page and (median of --tabs) for new tabs of a browser that has the app's files cached.
 
-    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload|hover|layout]
+- sliders (--only sliders, on a model with more than two latent dimensions, the shipped mnist-16d by
+  default): for --moves slider moves, from the input event's timeStamp to the sliders' decoding drawn;
+  and the time until the traversals (every dimension from −3 to +3) are drawn after a move.
+
+    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload|hover|layout|sliders]
+                                            [--model NAME]  (hover: the plane of that model's menu name)
 """
 from __future__ import annotations
 
@@ -165,6 +170,40 @@ def print_layout(sizes) -> None:
               f"without Streamlit's frame switch (loads: {', '.join(f'{v:.3f}' for v in shift)})")
 
 
+def slider_times(browser, url: str, model: str, moves: int, rng) -> tuple[list, list]:
+    """(input event to the sliders' decoding drawn, ms, per move; a move to every traversal drawn, ms, for
+    ten moves) on `model`'s Latent page, a random slider to a random value each move."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.add_init_script("window.__vaeSliderTimings = [];")
+    open_app(page, f"{url}/latent?model={model}", PLANE)
+    wait_for_decoder(page)
+    wait_until_idle(page)
+    sliders, box = page.locator(".vlp-dims .vlp-dim input"), page.locator(".vlp-dims").first
+    count = sliders.count()
+    if not count:
+        raise SystemExit(f"{model} shows no sliders: it needs more than two latent dimensions")
+    sliders.first.scroll_into_view_if_needed()
+    for dim, value in zip(rng.integers(0, count, moves), rng.uniform(-3, 3, moves)):
+        sliders.nth(int(dim)).fill(f"{value:.2f}")
+    settle(page)
+    inputs = page.evaluate("() => window.__vaeSliderTimings.slice()")
+    traversals = []
+    for dim, value in zip(rng.integers(0, count, 10), rng.uniform(-3, 3, 10)):
+        page.wait_for_timeout(300)
+        started = time.perf_counter()
+        sliders.nth(int(dim)).fill(f"{value:.2f}")
+        page.wait_for_function("(box) => box.dataset.traversed && box.dataset.traversed.endsWith(':' + box.dataset.z)",
+                               arg=box.element_handle(), timeout=120_000)
+        traversals.append(1e3 * (time.perf_counter() - started))
+    return inputs, traversals
+
+
+def print_sliders(inputs: list, traversals: list) -> None:
+    print(f"sliders: {len(inputs)} moves, input event to decoding drawn p50 {percentile(inputs, 50):.1f} ms, "
+          f"p95 {percentile(inputs, 95):.1f} ms; a move to all traversals drawn (after the 120 ms rest) median "
+          f"{statistics.median(traversals):.0f} ms ({', '.join(f'{v:.0f}' for v in traversals)})")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -172,8 +211,9 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--pins", type=int, default=15)
     parser.add_argument("--tabs", type=int, default=5)
-    parser.add_argument("--only", choices=["payload", "hover", "layout"],
-                        help="measure only the bytes of loading /latent, the hover times or the layout")
+    parser.add_argument("--only", choices=["payload", "hover", "layout", "sliders"],
+                        help="measure only the bytes of loading /latent, the hover times, the layout or the sliders")
+    parser.add_argument("--model", help="the model's name in the menu (?model=) for --only hover or sliders")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
@@ -185,10 +225,13 @@ def main() -> None:
         if args.only == "layout":
             print_layout(layout(browser, server.url))
             return
+        if args.only == "sliders":
+            print_sliders(*slider_times(browser, server.url, args.model or "mnist-16d", args.moves, rng))
+            return
         if args.only == "hover":
             page = browser.new_page(viewport=VIEWPORT)
             page.add_init_script("window.__vaeHoverTimings = []; window.__vaeHoverQueued = [];")
-            open_app(page, f"{server.url}/latent", PLANE)
+            open_app(page, f"{server.url}/latent" + (f"?model={args.model}" if args.model else ""), PLANE)
             wait_for_decoder(page)
             wait_until_idle(page)
             page.wait_for_timeout(1000)

@@ -64,7 +64,11 @@ export class LatentSliders {
       if (axis >= 0) { row.classList.add("vlp-dim-axis"); label.title = axis === 0 ? words.dims_horizontal : words.dims_vertical; }
       Object.assign(input, { type: "range", min: String(-SLIDER_LIMIT), max: String(SLIDER_LIMIT), step: "0.01", value: "0" });
       input.setAttribute("aria-label", say(words, "dims_slider_label", { name }));
-      input.addEventListener("input", () => this.onInput(i, Number(input.value)), { signal: this.signal });
+      input.addEventListener("input", (e) => {
+        this.onInput(i, Number(input.value));
+        const timings = window.__vaeSliderTimings;             // a benchmark's hook (bench/browser_plane.py), if set
+        if (timings) timings.push(performance.now() - e.timeStamp);
+      }, { signal: this.signal });
       const nats = kl ? kl[i] : null, inactive = nats !== null && nats < INACTIVE_KL;
       klBox.className = "vlp-dim-kl";
       klBox.textContent = nats === null ? "" : say(words, "dims_kl", { kl: nats.toFixed(2) });
