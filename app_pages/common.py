@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_pages.i18n import N_, _, language, language_switch
+from app_pages.i18n import N_, _, language, language_switch, said
 from app_pages.state import first_visit_param, publish
 
 SHIPPED_PREFIX, RUN_PREFIX = "", "run:"
@@ -69,7 +69,7 @@ def test_set(dataset="mnist"):
         with st.spinner(_("Reading the test set…")):
             return _test_set(getattr(dataset, "name", dataset))
     except DataError as exc:
-        st.error(str(exc), icon=":material/database:")
+        st.error(said(exc), icon=":material/database:")
         st.stop()
 
 
@@ -124,12 +124,15 @@ def model_choices() -> list:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _why_unusable(path: str, modified: float) -> str | None:
+    """What is wrong with the checkpoint at `path` (a message of vae.messages, without the path), or None."""
     from vae.checkpoint import CheckpointError, read_checkpoint
+    from vae.messages import message_of
 
     try:
         read_checkpoint(path)
     except CheckpointError as exc:
-        return str(exc).removeprefix(f"{path}: ")
+        message = message_of(exc)
+        return message.params["problem"] if message and "problem" in message.params else str(exc).removeprefix(f"{path}: ")
     return None
 
 
@@ -148,7 +151,9 @@ def checkpoint_env_problem(choices: list) -> str | None:
     except OSError:
         modified = -1.0                 # read_checkpoint says "no such checkpoint file"
     why = _why_unusable(value, modified)
-    return why and f"{catalog.CHECKPOINT_ENV}={value}: {why}"
+    from vae.messages import say
+
+    return why and said(say("{path}: {problem}", path=f"{catalog.CHECKPOINT_ENV}={value}", problem=why))   # as a file's
 
 
 # vae.datasets' word for one example, as the pages use it: in a sentence, as a label, and for several.
@@ -309,7 +314,7 @@ def selected_model() -> Loaded | None:
             model, meta = load_model(path, modified)
         dataset = dataset_of(meta)
     except (OSError, ValueError, vae.CheckpointError) as exc:
-        st.error(_("The model could not be opened: {error}").format(error=escape_markdown(exc)))
+        st.error(_("The model could not be opened: {error}").format(error=escape_markdown(said(exc))))
         return None
     return Loaded(model, meta, (path, modified), dataset)
 
@@ -579,7 +584,7 @@ def replay_frames(run_dir: str, index_modified: float, lang: str) -> dict | None
         try:
             codes = replay.load_snapshot(run_dir, entry)
         except replay.NonFiniteSnapshot as exc:       # a diverged run's: said, not drawn
-            left_out.append(str(exc))
+            left_out.append(said(exc))                  # in the session's language (`lang`)
             continue
         except (OSError, ValueError):
             continue                                   # a snapshot removed by thinning since the index was read

@@ -1,6 +1,6 @@
 """The Latent page's "more ways to explore": samples from the prior, interpolation between two
 points, and one test digit's story. Each draws its widgets and results, and returns what it wants
-drawn on the plane (in the plane's two coordinates)."""
+drawn on the plane (in the plane's two coordinates). Also the words of the explorer it downloads."""
 from __future__ import annotations
 
 import io
@@ -12,6 +12,21 @@ from PIL import Image
 from app_pages import plots
 from app_pages.i18n import _
 from vae import inference
+
+
+def explorer_words(dataset, view, encodings: np.ndarray) -> dict:
+    """vae.export.explorer_html's words in the session's language: the plane's (the dashboard's `strings`) and
+    the page's own, the class names, the language's tag and the view's note. Made while the page runs: the
+    download button's file is made later, outside the session, where every word would be English."""
+    from app_pages.common import class_names, view_note
+    from app_pages.i18n import language
+    from app_pages.plane import plane_strings
+    from vae.export import PAGE_WORDS
+
+    choice = st.session_state.get("plane_choice")
+    note = view.note and (view_note(len(view.basis.origin), choice, encodings) if choice else view.note)
+    return {"strings": {**plane_strings(), **{key: _(text) for key, text in PAGE_WORDS.items()}},
+            "class_names": list(class_names(dataset)), "lang": language(), "note": note}
 
 
 def classifier(dataset: str = "mnist"):

@@ -111,17 +111,50 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(language()).ngettext(singular, plural, n)
 
 
+def said(value, record=None) -> str:
+    """What the vae package said, in this session's language: a message (vae.messages), the one an exception
+    was raised with, or (`record`, status.json's "error_message") the one a training process recorded; else
+    `value` as it is (English: an OSError's words, an older run's status). A message's template is looked up
+    in the catalog and its values filled in, each value that is a message said the same way."""
+    from vae.messages import from_json, message_of
+
+    message = message_of(value)
+    if message is None and record is not None and language() != ENGLISH:
+        message = from_json(record, known=_known)     # a template from a file: only one the catalog has
+    return str(value) if message is None else _said(message)
+
+
+def _said(message) -> str:
+    from vae.messages import Message
+
+    params = {name: _said(value) if isinstance(value, Message) else value for name, value in message.params.items()}
+    try:
+        return _(message.template).format(**params)
+    except (KeyError, IndexError, ValueError):        # a translation with other fields: the English, not nothing
+        return str(message)
+
+
+def _known(template: str) -> bool:
+    """Whether `template` is a message of this session's catalog."""
+    return template in getattr(translations(language()), "_catalog", {})
+
+
 def extract_options(fileobj, keywords, comment_tags, options):
     """A Babel extractor for vae/options.py (babel.cfg): each training option's label and help, which the
-    training form shows in the session's language (app_pages.train_form.widget). The table stays the CLI's,
-    in English; its words reach the catalog from here."""
+    training form shows in the session's language (app_pages.train_form.widget), then the file's messages
+    marked with N_ (its refusals, vae.messages). The table stays the CLI's, in English; its words reach the
+    catalog from here."""
+    from babel.messages.extract import extract_python
+
     from vae.options import OPTIONS
 
-    lines = fileobj.read().decode("utf-8").splitlines()
+    source = fileobj.read()
+    lines = source.decode("utf-8").splitlines()
     for name, option in OPTIONS.items():
         lineno = next((number for number, line in enumerate(lines, 1) if line.strip().startswith(f'"{name}":')), 1)
         for text in (option.label, option.help):
             yield lineno, None, text, [f"The training option {name}: its {'label' if text == option.label else 'help'}."]
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
 
 
 def extract_plane_words(fileobj, keywords, comment_tags, options):

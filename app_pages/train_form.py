@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import fields
 
-from app_pages.i18n import _
+from app_pages.i18n import _, said
 from vae.model import ModelConfig
 from vae.options import OPTIONS
 from vae.runfiles import epoch_of_step
@@ -73,7 +73,7 @@ def memory_caption(values: dict) -> str:
     try:
         model_cfg, train_cfg = _configs(values)
     except ValueError as exc:
-        return _("No memory estimate: {error}").format(error=exc)
+        return _("No memory estimate: {error}").format(error=said(exc))
     memory = memory_needed(model_cfg, train_cfg)
     return _("{note} More than is free: Start will refuse it.").format(note=memory.note) if memory.refusal else memory.note
 

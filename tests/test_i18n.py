@@ -17,11 +17,12 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from app_pages import i18n
+from app_pages.i18n import N_
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGS = sorted(ROOT.glob("locale/*/LC_MESSAGES/messages.po"))
 # Entries a catalog rightly leaves as in English: a symbol and the units of time, which keep their format.
-SAME_AS_ENGLISH = {"zh_CN": {"KL", "{seconds} s", "{minutes} min", "{hours} h {minutes} min"}}
+SAME_AS_ENGLISH = {"zh_CN": {"KL", "KL {kl}", "{seconds} s", "{minutes} min", "{hours} h {minutes} min"}}
 
 
 def extracted(root: Path = ROOT) -> dict[str, str]:
@@ -80,6 +81,10 @@ def test_the_extraction_finds_the_pages_helpers_and_training_options():
             "vae/options.py"} <= wheres, wheres
     assert "Latent plane" in messages and "Learning rate" in messages and len(messages) > 250
     assert "vae/web/words.js" in wheres and "Reset view" in messages     # the latent plane's own words
+    # the vae package's messages that the pages show (vae/messages.py's N_), its options' refusals among them
+    assert {"vae/checkpoint.py", "vae/data.py", "vae/preprocess.py", "vae/lifecycle.py", "vae/runfiles.py",
+            "vae/memory.py", "vae/replay.py", "vae/train.py"} <= wheres, wheres
+    assert "{label} ({flag}) must be {allowed}, got {value}" in messages and "The file is empty." in messages
 
 
 @pytest.mark.parametrize("po", CATALOGS, ids=lambda po: po.parent.parent.name)
@@ -238,3 +243,112 @@ def test_a_count_takes_its_plural_in_english_and_one_form_in_chinese():
     chinese = i18n.translations("zh-CN")
     assert [chinese.ngettext("{epochs} epoch", "{epochs} epochs", n).format(epochs=n) for n in (1, 60)] == [
         "1 轮", "60 轮"]
+
+
+# The vae package's messages (vae/messages.py): each one the pages may show is made with say(N_("…")), so that
+# it reaches the catalog and app_pages.i18n.said can say it in the session's language; the CLI prints the English.
+VAE = sorted(path for path in (ROOT / "vae").glob("*.py"))
+# Raised with English that no page shows: the CLI's flags and torchrun's environment, the downloads of `python -m
+# vae data` (the dashboard never downloads), programming errors, and what another message wraps as a detail.
+CLI_ONLY = {"vae/__init__.py", "vae/blobs.py", "vae/cli.py", "vae/distributed.py", "vae/evaluate.py",
+            "vae/inference.py", "vae/webdecoder.py", "vae/classifier.py",
+            "vae/data.py:_write_verified", "vae/data.py:fetch_from_pypi", "vae/data.py:fetch_from_local_copy",
+            "vae/data.py:ensure_data:Could not obtain", "vae/data.py:load_dataset",
+            "vae/export.py:_view_choice", "vae/preprocess.py:_png_by_bands",
+            "vae/session.py:_run_configs:; start a new run",
+            "vae/session.py:_resumed_epochs", "vae/train.py:__init__"}
+
+
+def unmarked_messages(source: str, filename: str) -> list[str]:
+    """'file:function: text' for each exception raised (and each say()) with English not marked by N_."""
+    found = []
+
+    def visit(node, function):
+        for child in ast.iter_child_nodes(node):
+            visit(child, child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function)
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+            text = node.exc.args[0]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "say" and node.args:
+            text = node.args[0]
+            if isinstance(text, ast.IfExp):                       # say(N_("a") if … else N_("b"), …)
+                text = text.body if not _marked(text.body) else text.orelse
+        else:
+            return
+        if _marked(text) or not words_in(text) and not isinstance(text, ast.JoinedStr):
+            return
+        shown, where = ast.unparse(text)[:60], f"{filename}:{function}"
+        if not any(allowed in (filename, where) or allowed.startswith(where + ":") and allowed[len(where) + 1:] in shown
+                   for allowed in CLI_ONLY):
+            found.append(f"{where}: {shown}")
+
+    visit(ast.parse(source), "<module>")
+    return found
+
+
+def _marked(node) -> bool:
+    return isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("N_", "say")
+
+
+@pytest.mark.parametrize("path", VAE, ids=lambda path: path.name)
+def test_the_vae_packages_messages_are_marked_for_translation(path):
+    assert unmarked_messages(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))) == []
+
+
+def test_an_unmarked_message_of_the_vae_package_is_caught():
+    """The planted bugs: a refusal raised as an f-string, and a say() whose template N_ does not mark."""
+    source = """
+def load(path):
+    raise CheckpointError(f"{path}: no such checkpoint file")
+def rename(name):
+    raise ValueError(say("A run's name is {name}.", name=name))
+def fine(path):
+    raise CheckpointError(say(N_("{path}: {problem}"), path=path, problem=say(N_("no such checkpoint file"))))
+"""
+    assert unmarked_messages(source, "vae/lifecycle.py") == [
+        "vae/lifecycle.py:load: f'{path}: no such checkpoint file'",
+        "vae/lifecycle.py:rename: \"A run's name is {name}.\""]
+
+
+def test_said_translates_the_vae_packages_messages_and_their_parts(monkeypatch):
+    """app_pages.i18n.said: an exception's message in the session's language, each part that is a message
+    itself translated too (a refusal's label, range and reason), the English in an English session."""
+    from vae.checkpoint import CheckpointError, load_plain
+    from vae.messages import from_json, say
+    from vae.options import refusal
+
+    monkeypatch.setattr(i18n, "language", lambda: "zh-CN")
+    assert i18n.said(refusal("latent_dim", 1)) == (
+        "潜在空间大小（--latent-dim）必须在 2 到 64 之间，实际为 1：仪表板把潜在空间画成由其中两个维度构成的平面")
+    assert i18n.said(refusal("lr", 0.0)) == "学习率（--lr）必须大于 0 且至多为 1，实际为 0.0"
+    with pytest.raises(CheckpointError) as raised:
+        load_plain("/nowhere/x.pt")
+    assert i18n.said(raised.value) == "/nowhere/x.pt：没有这个检查点文件"
+    record = say(N_("{kind}: {reason}"), kind="TrainingDiverged", reason=say(N_("training {why}, after epoch {epoch}; {remedy}"),
+                 why="x", epoch="2", remedy=say(N_("try a lower learning rate than {lr}"), lr="0.5"))).to_json()
+    assert i18n.said("TrainingDiverged: training x, after epoch 2; try …", record=record) == (
+        "TrainingDiverged：训练在第 2 轮之后x；请尝试比 0.5 更低的学习率")
+    # a record from a file is said only with templates of the catalog: a made-up one stays the recorded English
+    assert i18n.said("as recorded", record={"id": "{x:>999999999}", "params": {"x": 1}}) == "as recorded"
+    assert from_json({"id": "{x:>999999999}", "params": {"x": 1}}, known=lambda t: False) is None
+    assert i18n.said(OSError("disk full")) == "disk full" and i18n.said(None) == "None"
+
+    monkeypatch.setattr(i18n, "language", lambda: "en")
+    assert i18n.said(refusal("lr", 0.0)) == "Learning rate (--lr) must be greater than 0 and at most 1, got 0.0"
+    assert i18n.said(raised.value) == "/nowhere/x.pt: no such checkpoint file"
+
+
+def test_a_message_is_the_english_and_travels_whole():
+    """vae.messages.Message is the English str itself (the CLI, str(exception), status.json's "error"), and keeps
+    its template and values through pickling (Streamlit's caches) and JSON (status.json's "error_message")."""
+    import json
+    import pickle
+
+    from vae.messages import Message, from_json, message_of, say
+
+    message = say(N_("{run} is not a run folder"), run=say(N_("unknown")))
+    assert message == "unknown is not a run folder" and isinstance(message, str)
+    for copy in (pickle.loads(pickle.dumps(message)), from_json(json.loads(json.dumps(message.to_json())))):
+        assert isinstance(copy, Message) and copy == message and copy.template == message.template
+        assert isinstance(copy.params["run"], Message)
+    assert message_of(ValueError(message)) is message and message_of(ValueError("plain")) is None
+    assert from_json({"id": "{a}", "params": {"a": [1]}}) is None and from_json({"id": "{a}", "params": {}}) is None

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from .files import atomic_path
+from .messages import N_, Message, message_of, say
 from .model import VAE, ModelConfig
 
 FORMAT = "vae-latent-explorer/checkpoint"
@@ -29,10 +30,20 @@ FORMAT_VERSION = 2      # 2: the checksum covers the meta and is required; 1's c
 # torch.save stores a checkpoint's records uncompressed, so what they declare once inflated is about the
 # file's own size. More than twice that (plus room for a tiny file) is a deflated bomb: refused unread.
 INFLATION_FACTOR, INFLATION_SLACK = 2, 1 << 20
+# What load_plain says of a file of each kind that is missing, or that torch cannot read.
+KINDS = {"checkpoint": (N_("no such checkpoint file"),
+                        N_("not a readable checkpoint (truncated or not a torch file?): {error}")),
+         "digit-classifier": (N_("no such digit-classifier file"),
+                              N_("not a readable digit-classifier (truncated or not a torch file?): {error}"))}
 
 
 class CheckpointError(RuntimeError):
-    """The file is not a usable checkpoint; the message names the file."""
+    """The file is not a usable checkpoint; the message names the file ("{path}: {problem}", vae.messages)."""
+
+
+def refused(path, problem, **params) -> CheckpointError:
+    """CheckpointError "<path>: <problem>", `problem` a template (marked N_) filled in from `params`."""
+    return CheckpointError(say(N_("{path}: {problem}"), path=str(path), problem=say(problem, **params)))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -100,16 +111,16 @@ def seal(payload: dict) -> dict:
 
 def verify(path, payload: dict, *, remedy: str) -> None:
     """CheckpointError naming the file unless its checksum is there and matches, and its tensors are finite.
-    `remedy` ends the message for a file from before checksums were written."""
+    `remedy` (a message, vae.messages) ends the message for a file from before checksums were written."""
     if "checksum" not in payload:
-        raise CheckpointError(f"{path}: has no checksum, so nothing in it can be verified; {remedy}")
+        raise refused(path, N_("has no checksum, so nothing in it can be verified; {remedy}"), remedy=remedy)
     if payload["checksum"] != checksum(payload):
-        raise CheckpointError(f"{path}: its checksum does not match its tensors and metadata: the file is "
-                              "corrupted (a flipped bit, or an edit) and cannot be trusted")
+        raise refused(path, N_("its checksum does not match its tensors and metadata: the file is corrupted (a "
+                               "flipped bit, or an edit) and cannot be trusted"))
     where = _non_finite(payload)
     if where:
-        raise CheckpointError(f"{path}: {where} holds NaN or infinite values: these weights compute nothing "
-                              "but NaN, so the file is refused")
+        raise refused(path, N_("{where} holds NaN or infinite values: these weights compute nothing but NaN, so the "
+                               "file is refused"), where=where)
 
 
 def _non_finite(obj, name: str = "") -> str | None:
@@ -125,7 +136,7 @@ def _non_finite(obj, name: str = "") -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _inflation_refusal(path: str, mtime_ns: int, size: int) -> str | None:
+def _inflation_refusal(path: str, mtime_ns: int, size: int) -> Message | None:
     """Why a file is refused before torch.load inflates it, or None. Read from the zip's directory alone
     (each record's declared size), and remembered per file version: a page that offers a refused file
     on every visit asks again for nothing."""
@@ -136,8 +147,9 @@ def _inflation_refusal(path: str, mtime_ns: int, size: int) -> str | None:
         return None            # not a zip (or a broken one): torch.load then says what is wrong
     if declared <= INFLATION_FACTOR * size + INFLATION_SLACK:
         return None
-    return (f"its records declare {declared / 1e6:,.0f} MB once inflated, from a file of {size / 1e6:,.1f} MB; "
-            "checkpoints are stored uncompressed, so it is refused unread")
+    return say(N_("its records declare {declared} MB once inflated, from a file of {size} MB; checkpoints are "
+                  "stored uncompressed, so it is refused unread"), declared=f"{declared / 1e6:,.0f}",
+               size=f"{size / 1e6:,.1f}")
 
 
 def load_plain(path, map_location="cpu", *, kind: str = "checkpoint"):
@@ -149,40 +161,38 @@ def load_plain(path, map_location="cpu", *, kind: str = "checkpoint"):
     except OSError:
         stat = None
     if stat is None or not path.is_file():
-        raise CheckpointError(f"{path}: no such {kind} file")
+        raise refused(path, KINDS[kind][0])
     refusal = _inflation_refusal(str(path), stat.st_mtime_ns, stat.st_size)
     if refusal:
-        raise CheckpointError(f"{path}: {refusal}")
+        raise CheckpointError(say(N_("{path}: {problem}"), path=str(path), problem=refusal))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         # torch's weights-only messages go on to explain how to load the file unsafely: never passed on
         if "Unsupported global" in str(exc):
-            raise CheckpointError(f"{path}: holds Python objects besides tensors and plain data; it is refused "
-                                  "because loading those could run code. Files of this project never "
-                                  "hold any.") from None
+            raise refused(path, N_("holds Python objects besides tensors and plain data; it is refused because "
+                                   "loading those could run code. Files of this project never hold any.")) from None
         first = _first_line(exc)
         detail = f": {first}" if first and "weights_only" not in str(exc) else ""
-        raise CheckpointError(f"{path}: not a readable {kind} (truncated or not a torch file?): "
-                              f"{type(exc).__name__}{detail}") from None
+        raise refused(path, KINDS[kind][1], error=f"{type(exc).__name__}{detail}") from None
 
 
 def read_checkpoint(path, map_location="cpu") -> dict:
     """The raw checkpoint dict, validated; raises CheckpointError naming the file."""
     payload = load_plain(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a VAE Latent Explorer checkpoint")
+        raise refused(path, N_("not a VAE Latent Explorer checkpoint"))
     if payload.get("format_version") == 1:
-        raise CheckpointError(f"{path}: written by an earlier version (checkpoint format 1), whose checksum "
-                              "left the metadata (activation, dataset) unchecked; this version reads only "
-                              f"format {FORMAT_VERSION}: train the model again")
+        raise refused(path, N_("written by an earlier version (checkpoint format 1), whose checksum left the "
+                               "metadata (activation, dataset) unchecked; this version reads only format {version}: "
+                               "train the model again"), version=FORMAT_VERSION)
     if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {payload.get('format_version')} "
-                              f"is not supported (this version reads {FORMAT_VERSION})")
+        raise refused(path, N_("checkpoint format version {found} is not supported (this version reads {version})"),
+                      found=str(payload.get("format_version")), version=FORMAT_VERSION)
     for key in ("meta", "model_state"):
         if not isinstance(payload.get(key), dict):
-            raise CheckpointError(f"{path}: the checkpoint has no {key}")
-    verify(path, payload, remedy="train the model again")
+            raise refused(path, N_("the checkpoint has no {key}"), key=key)
+    verify(path, payload, remedy=say(N_("train the model again")))
     return payload
 
 
@@ -196,8 +206,8 @@ def load_checkpoint(path, map_location="cpu") -> tuple[VAE, dict]:
         model = VAE(config)
         model.load_state_dict(payload["model_state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit the model it describes: "
-                              f"{_first_line(exc)}") from None
+        raise refused(path, N_("weights do not fit the model it describes: {error}"),
+                      error=exc.args[0] if message_of(exc) and str(exc) == _first_line(exc) else _first_line(exc)) from None
     model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
     return model.eval(), meta
 
@@ -211,8 +221,8 @@ def _check_shapes(config: ModelConfig, state: dict) -> None:
     if declared != held:
         size = sum(torch.Size(shape).numel() for shape in declared.values())
         wrong = sorted(set(declared.items()) ^ set(held.items()))[:2]
-        raise ValueError(f"its config declares {size:,} parameters in other shapes than the file holds "
-                         f"(first differences: {wrong})")
+        raise ValueError(say(N_("its config declares {size} parameters in other shapes than the file holds (first "
+                                "differences: {wrong})"), size=f"{size:,}", wrong=str(wrong)))
 
 
 def export_checkpoint(src, dst, *, half: bool = False) -> dict:

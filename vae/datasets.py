@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .messages import N_, say
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -71,7 +73,8 @@ def get_dataset(name: "str | Dataset") -> Dataset:
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}") from None
+        raise ValueError(say(N_("unknown dataset {name}: choose one of {names}"), name=repr(name),
+                             names=", ".join(DATASETS))) from None
 
 
 def dataset_of(meta: dict) -> Dataset:

@@ -12,6 +12,10 @@ What each part costs, and how it is packed:
 - the dots: float32 (x, y) and a uint8 label each.
 Binary parts travel as text of 15 bits a character (code points U+4000 to U+BFFF) in a UTF-16 file,
 which costs a fifteenth more than the bytes, where base64 in UTF-8 costs a third.
+
+The file speaks English unless its maker passes other words: the plane's (vae/web/words.js's keys, as the
+dashboard sends them) and the page's own (PAGE_WORDS), the class names and the language's tag. The dashboard
+passes its session's (app_pages/explore.py: explorer_words), so a file downloaded in Chinese is in Chinese.
 """
 from __future__ import annotations
 
@@ -30,11 +34,35 @@ from . import __version__, web
 from .checkpoint import CheckpointError, load_checkpoint
 from .datasets import Dataset, dataset_of
 from .files import atomic_path
+from .messages import N_, say
 
 TEXT15_BASE = 0x4000                      # bytes.js: text15Bytes
 SPRITE_COLUMNS, SPRITE_PITCH = 100, 32    # tiles per row; pixels from one tile's corner to the next
 THUMBNAIL_BUDGET = 1_600_000              # bytes for the test images' sprite
 MANIFOLD = {"n": 20, "spacing": "linear"}
+# The page's own words around the plane (standalone.html, standalone.js), in English; `strings` may give them
+# in another language under the same keys. A word is {name} where a value goes in (str.format's way).
+PAGE_WORDS = {
+    "title": N_("{name}: latent plane"),
+    "heading": N_("Latent plane"),
+    "noscript": N_("This explorer runs in the browser: turn JavaScript on to open it."),
+    "too_old": N_("This browser is too old for this explorer: open it in a current Chrome, Edge, Firefox or Safari."),
+    "lacks": N_("This browser lacks {feature}, which this explorer needs: open it in a current Chrome, Edge, "
+                "Firefox or Safari."),
+    "spacing": N_("Manifold spacing"),
+    "spacing_linear": N_("even in z"),
+    "spacing_gaussian": N_("even in probability (inverse CDF)"),
+    "tiles": N_("Images per side"),
+    "theme": N_("Theme"),
+    "theme_auto": N_("as the system"),
+    "theme_light": N_("light"),
+    "theme_dark": N_("dark"),
+    "facts": N_("{dataset} · {latent_dim} latent dimensions · {elbo}"),
+    "elbo": N_("test −ELBO {value} nats"),
+    "no_elbo": N_("test −ELBO not recorded"),
+    "foot": N_("The address keeps the pinned point and the view: copy it to share this exact view."),
+    "exported": N_("Exported by VAE Latent Explorer {version}; test images as {images}."),
+}
 
 
 @dataclass(frozen=True)
@@ -99,17 +127,20 @@ def thumbnail_sprite(images: np.ndarray, budget: int = THUMBNAIL_BUDGET) -> tupl
 
 
 def explorer_html(model, meta: dict, *, name: str, images, labels, points, basis, axes, note: str | None,
-                  dataset: Dataset, thumbnail_budget: int = THUMBNAIL_BUDGET) -> Explorer:
+                  dataset: Dataset, thumbnail_budget: int = THUMBNAIL_BUDGET, strings: dict | None = None,
+                  class_names=None, lang: str = "en") -> Explorer:
     """The explorer of `model` on the plane `basis` (vae.inference.PlaneBasis) as one HTML file.
     `images` (N, 28, 28) uint8 and `labels` (N,) are the test set the dots stand for, `points` (N, 2)
-    their encodings on the plane. Raises CheckpointError when the browser cannot run this decoder."""
+    their encodings on the plane. Raises CheckpointError when the browser cannot run this decoder.
+    In English, unless `strings` ({key: text} for vae/web/words.js's keys and PAGE_WORDS's), `class_names`
+    and `lang` (the page's language tag) say otherwise; a key `strings` lacks keeps its English."""
     from .inference import plane_extent
     from .webdecoder import UnsupportedDecoder, web_decoder
 
     try:
         decoder = web_decoder(model)
     except UnsupportedDecoder as exc:
-        raise CheckpointError(f"{name}: cannot be exported: {exc}") from None
+        raise CheckpointError(say(N_("{name}: cannot be exported: {error}"), name=name, error=str(exc))) from None
     images = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
     labels = np.asarray(labels, dtype=np.uint8)
     sprite, stored = thumbnail_sprite(images, thumbnail_budget)
@@ -130,22 +161,41 @@ def explorer_html(model, meta: dict, *, name: str, images, labels, points, basis
         "basis": {k: [float(v) for v in getattr(basis, k)] for k in ("origin", "u", "v")},
         "latent_dim": model.latent_dim, "pin": None, "pin_serial": 0, "manifold": dict(MANIFOLD),
         "mark": None, "pin_image": None, "interactive": True, "overlays": None, "frames": None,
-        "decoder_map": None, "class_names": list(dataset.class_names), "item": dataset.item,
+        "decoder_map": None, "class_names": list(class_names or dataset.class_names), "item": dataset.item,
+        "strings": {key: text for key, text in (strings or {}).items() if key not in PAGE_WORDS},
+        "page": page_words(strings),
         "header": {"name": name, "dataset": dataset.title, "latent_dim": model.latent_dim,
                    "neg_elbo": neg_elbo if isinstance(neg_elbo, (int, float)) and math.isfinite(neg_elbo) else None,
                    "note": note, "version": __version__, "images": stored},
     }
-    return _page(name, data, blobs, stored)
+    return _page(name, data, blobs, stored, lang)
 
 
-def _page(name: str, data: dict, blobs: dict, stored: str) -> Explorer:
+def page_words(strings: dict | None = None) -> dict[str, str]:
+    """PAGE_WORDS, each as `strings` gives it when it does (a text with the same {names}), else in English."""
+    import string
+
+    def fields(text: str) -> set:
+        return {field for _literal, field, _spec, _conversion in string.Formatter().parse(text) if field is not None}
+
+    given = strings or {}
+    return {key: given[key] if isinstance(given.get(key), str) and fields(given[key]) == fields(english) else english
+            for key, english in PAGE_WORDS.items()}
+
+
+def _page(name: str, data: dict, blobs: dict, stored: str, lang: str = "en") -> Explorer:
     """The HTML file, UTF-16-LE with its byte order mark (so a browser reads it as UTF-16 even where a
     server says otherwise), and the bytes of each part."""
     template = (web.HERE / "standalone.html").read_text(encoding="utf-8")
-    # JSON inside <script>: "<" escaped so no text (a model's name) can close the element.
-    text = {"title": html.escape(f"{name}: latent plane"), "css": web.stylesheet(),
+    words = data["page"]
+    # JSON inside <script>: "<" escaped so no text (a model's name, a translation) can close the element.
+    text = {"title": html.escape(words["title"].format(name=name)), "css": web.stylesheet(),
             "data": json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c"),
-            "script": web.bundle("standalone.js")}
+            "script": web.bundle("standalone.js"), "lang": html.escape(lang, quote=True),
+            "too_old": json.dumps(words["too_old"], ensure_ascii=False).replace("<", "\\u003c"),
+            **{key: html.escape(words[key]) for key in ("heading", "noscript", "spacing", "spacing_linear",
+                                                        "spacing_gaussian", "tiles", "theme", "theme_auto",
+                                                        "theme_light", "theme_dark", "foot")}}
     before, _, after = template.partition("{blobs}")
     head, tail = before.format(**text), after.format(**text)
     parts, chunks = {}, ["\ufeff" + head]
@@ -162,9 +212,10 @@ def _page(name: str, data: dict, blobs: dict, stored: str) -> Explorer:
 
 
 def export_html(checkpoint, out, *, dims: str = "0,1", hold: int | None = None, data_root=None,
-                thumbnail_budget: int = THUMBNAIL_BUDGET) -> Explorer:
+                thumbnail_budget: int = THUMBNAIL_BUDGET, **words) -> Explorer:
     """Write the explorer of the checkpoint at `checkpoint` to `out` (whole or not at all). `dims` is
-    "i,j" (two latent dimensions, the others at 0 or at test image #`hold`'s code) or "pca"."""
+    "i,j" (two latent dimensions, the others at 0 or at test image #`hold`'s code) or "pca". `words`:
+    explorer_html's strings, class_names and lang (English by default)."""
     from .data import load_dataset
     from .inference import chosen_plane, encode_dataset
 
@@ -178,7 +229,7 @@ def export_html(checkpoint, out, *, dims: str = "0,1", hold: int | None = None, 
     name = checkpoint.parent.name if checkpoint.stem == "checkpoint" else checkpoint.stem   # a run's, or the file's
     explorer = explorer_html(model, meta, name=name, images=images.numpy(), labels=labels.numpy(),
                              points=basis.to_plane(encodings), basis=basis, axes=axes, note=note, dataset=dataset,
-                             thumbnail_budget=thumbnail_budget)
+                             thumbnail_budget=thumbnail_budget, **words)
     with atomic_path(out) as tmp:
         Path(tmp).write_bytes(explorer.content)
     return explorer

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .files import PROJECT_ROOT
+from .messages import N_, say
 from .runfiles import (CHECKPOINT, LOCK, LOG, STATUS, STOP_MARK, epoch_of_step, parse_status, read_pid,
                        read_recorded_status, write_json_atomic)
 
@@ -151,7 +152,8 @@ def _lock_file(run_dir) -> int:
         time.sleep(0.01)
     holder = lock_holder(run_dir)
     os.close(fd)
-    raise RuntimeError(f"{run_dir} is in use by another training process (pid {holder or 'unknown'})")
+    raise RuntimeError(say(N_("{run_dir} is in use by another training process (pid {pid})"), run_dir=str(run_dir),
+                           pid=holder or say(N_("unknown"))))
 
 
 def live_siblings(run_dir) -> list[Path]:
@@ -179,9 +181,13 @@ def _refuse_beside_a_live_run(run_dir: Path) -> None:
     busy = live_siblings(run_dir)
     if busy:
         pid = lock_holder(busy[0])
-        raise RuntimeError(f"A training run is already going: {busy[0].name}"
-                           f"{f' (pid {pid})' if pid else ''} in {run_dir.parent}. One run trains at a time "
-                           "in a folder of runs: stop it or wait for it to finish, or train in another folder.")
+        params = {"run": busy[0].name, "folder": str(run_dir.parent)}
+        raise RuntimeError(say(N_("A training run is already going: {run} (pid {pid}) in {folder}. One run trains at "
+                                  "a time in a folder of runs: stop it or wait for it to finish, or train in another "
+                                  "folder."), pid=pid, **params) if pid else
+                           say(N_("A training run is already going: {run} in {folder}. One run trains at a time in a "
+                                  "folder of runs: stop it or wait for it to finish, or train in another folder."),
+                               **params))
 
 
 @contextmanager
@@ -248,14 +254,15 @@ def _interrupted(run_dir: Path, status: dict) -> dict:
         if stopped:
             return {"state": "stopped", "error": None}
         return {"state": "failed", "error": status.get("error") or
-                "the training process ended before its first checkpoint (killed, or out of memory?)"}
+                say(N_("the training process ended before its first checkpoint (killed, or out of memory?)"))}
     epoch, step = status.get("checkpoint_epoch", status.get("epoch")), status.get("checkpoint_step", status.get("step"))
     if stopped:
         return {"state": "stopped", "epoch": epoch, "step": step, "eta_seconds": None}
     in_epoch = epoch_of_step(status, step) or epoch          # the epoch its step is in, as the Train page says it
     return {"state": "stopped", "interrupted": True, "epoch": epoch, "step": step, "eta_seconds": None,
-            "error": f"the training process ended without a word (killed, or out of memory?); its last "
-                     f"checkpoint (epoch {in_epoch}, step {step}) is kept and the run can be resumed from it"}
+            "error": say(N_("the training process ended without a word (killed, or out of memory?); its last "
+                            "checkpoint (epoch {epoch}, step {step}) is kept and the run can be resumed from it"),
+                         epoch=str(in_epoch), step=str(step))}
 
 
 def list_runs(runs_root) -> list[tuple[Path, dict]]:
@@ -287,7 +294,7 @@ def _new_folder(runs_root: Path, name: str) -> Path:
         except FileExistsError:
             continue
         return run_dir
-    raise RuntimeError(f"no free folder name for {name} under {runs_root}")
+    raise RuntimeError(say(N_("no free folder name for {name} under {folder}"), name=name, folder=str(runs_root)))
 
 
 def cli_args(model_cfg, train_cfg) -> list[str]:
@@ -332,7 +339,8 @@ def resume_run(run_dir, *, cwd=None) -> Path:
     run_dir = Path(run_dir)
     status = read_status(run_dir)
     if not status or status.get("state") != "stopped" or not (run_dir / CHECKPOINT).is_file():
-        raise RuntimeError(f"{run_dir.name} is not a stopped run with a checkpoint; there is nothing to resume")
+        raise RuntimeError(say(N_("{run} is not a stopped run with a checkpoint; there is nothing to resume"),
+                               run=run_dir.name))
     with _one_start_at_a_time(run_dir.parent):
         _refuse_if_busy(run_dir.parent)
         device = (status.get("train_config") or {}).get("device", "auto")
@@ -343,7 +351,8 @@ def resume_run(run_dir, *, cwd=None) -> Path:
 def _refuse_if_busy(runs_root: Path) -> None:
     busy = active_run(runs_root)
     if busy is not None:
-        raise RuntimeError(f"A training run is already going: {busy.name}. Stop it or wait for it to finish.")
+        raise RuntimeError(say(N_("A training run is already going: {run}. Stop it or wait for it to finish."),
+                               run=busy.name))
 
 
 def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
@@ -358,7 +367,7 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
         cmd = [sys.executable, "-m", "vae", "train", *args]
         now = time.time()
         write_json_atomic(run_dir / STATUS, {**status, "state": "running", "pid": None, "error": None,
-                                             "interrupted": False, "started": status.get("started", now),
+                                             "error_message": None, "interrupted": False, "started": status.get("started", now),
                                              "updated": now, "heartbeat": now, "command": cmd[1:],
                                              "phase": "starting", "eta_seconds": None, "finishes_at": None})
         # `python -m vae` finds the package from any working folder: the project is installed (editable)
@@ -410,16 +419,18 @@ def delete_run(run_dir, runs_root) -> None:
     run_dir, root = Path(run_dir), Path(runs_root).resolve()
     shipped = (PROJECT_ROOT / "checkpoints").resolve()
     if run_dir.resolve().is_relative_to(shipped) or root.is_relative_to(shipped):
-        raise ValueError(f"{run_dir} holds a shipped model; it is never deleted")
+        raise ValueError(say(N_("{run_dir} holds a shipped model; it is never deleted"), run_dir=str(run_dir)))
     if run_dir.is_symlink() or run_dir.resolve().parent != root or not run_dir.is_dir():
-        raise ValueError(f"{run_dir} is not a run folder under {root}; nothing was deleted")
+        raise ValueError(say(N_("{run_dir} is not a run folder under {root}; nothing was deleted"),
+                             run_dir=str(run_dir), root=str(root)))
     if read_recorded_status(run_dir) is None:
-        raise ValueError(f"{run_dir.name} has no status.json: it is not a run folder; nothing was deleted")
+        raise ValueError(say(N_("{run} has no status.json: it is not a run folder; nothing was deleted"),
+                             run=run_dir.name))
     with _one_start_at_a_time(root):
         try:
             fd = _lock_file(run_dir)
         except RuntimeError:
-            raise RuntimeError(f"{run_dir.name} is training: stop it before deleting it") from None
+            raise RuntimeError(say(N_("{run} is training: stop it before deleting it"), run=run_dir.name)) from None
         try:
             shutil.rmtree(run_dir)
         finally:

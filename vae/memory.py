@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .messages import N_, say
 from .model import IMAGE_PIXELS, ModelConfig
 
 FLOAT = 4                          # bytes of a float32
@@ -120,7 +121,9 @@ def memory_refusal(estimate: MemoryEstimate, available: int | None) -> str | Non
     """Why a run that needs `estimate` cannot start with `available` bytes free, or None when it fits."""
     if available is None or estimate.total <= available:
         return None
-    return (f"This configuration needs about {size_text(estimate.total)} of memory to train "
-            f"({estimate.parameters:,} parameters: {size_text(estimate.weights)} with their gradients and "
-            f"Adam's moments; {size_text(estimate.activations)} of activations per batch), and this machine has "
-            f"{size_text(available)} free. Choose a smaller hidden size, depth or batch size.")
+    return say(N_("This configuration needs about {total} of memory to train ({parameters} parameters: {weights} "
+                  "with their gradients and Adam's moments; {activations} of activations per batch), and this "
+                  "machine has {free} free. Choose a smaller hidden size, depth or batch size."),
+               total=size_text(estimate.total), parameters=f"{estimate.parameters:,}",
+               weights=size_text(estimate.weights), activations=size_text(estimate.activations),
+               free=size_text(available))

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, fields
 
 from .datasets import DATASETS
+from .messages import N_, Message, say
 
 # The choices, here only: the model, the trainer, the CLI and the form read them from these.
 ARCHITECTURES = ("mlp", "conv")
@@ -29,7 +30,7 @@ class Option:
     high: float | None = None       # the greatest value accepted
     choices: tuple[str, ...] = ()   # a choice among these (then no bounds)
     indexed: tuple[str, ...] = ()   # choices that also take an index: "cuda:1"
-    why: str = ""                   # said after a refusal, when the bound needs a reason
+    why: str = ""                   # said after a refusal, when the bound needs a reason (marked N_)
 
     def accepts(self, value) -> bool:
         if self.choices:
@@ -40,15 +41,18 @@ class Option:
         above = self.low is None or (value > self.low if self.low_open else value >= self.low)
         return above and (self.high is None or value <= self.high)
 
-    def allowed(self) -> str:
+    def allowed(self) -> Message:
         """What the option accepts, in words: "between 1 and 1000", "at least 0", "one of mlp, conv"."""
         if self.choices:
-            return "one of " + ", ".join(self.choices)
-        low = None if self.low is None else f"{'greater than' if self.low_open else 'at least'} {self.low:g}"
-        high = None if self.high is None else f"at most {self.high:g}"
+            return say(N_("one of {choices}"), choices=", ".join(self.choices))
+        low = None if self.low is None else say(N_("greater than {low}") if self.low_open else N_("at least {low}"),
+                                                low=f"{self.low:g}")
+        high = None if self.high is None else say(N_("at most {high}"), high=f"{self.high:g}")
         if low and high and not self.low_open:
-            return f"between {self.low:g} and {self.high:g}"
-        return " and ".join(part for part in (low, high) if part) or "a finite number"
+            return say(N_("between {low} and {high}"), low=f"{self.low:g}", high=f"{self.high:g}")
+        if low and high:
+            return say(N_("{low} and {high}"), low=low, high=high)
+        return low or high or say(N_("a finite number"))
 
 
 def flag(name: str) -> str:
@@ -59,7 +63,7 @@ OPTIONS: dict[str, Option] = {
     # ModelConfig
     "latent_dim": Option("Latent size", "size of the latent code z; 2 is drawn as it is, more are "
                          "shown two dimensions at a time", low=2, high=64,
-                         why="the dashboard draws the latent space as a plane of two of its dimensions"),
+                         why=N_("the dashboard draws the latent space as a plane of two of its dimensions")),
     "arch": Option("Architecture", "mlp: fully connected layers; conv: two strided convolutions and a dense layer",
                    choices=ARCHITECTURES),
     "hidden": Option("Hidden width", "units in each hidden layer (mlp) or in the dense layer (conv)",
@@ -98,14 +102,17 @@ OPTIONS: dict[str, Option] = {
 }
 
 
-def refusal(name: str, value) -> str | None:
-    """Why `value` is not accepted for the option `name`, in the words the CLI and the form both use;
-    None when it is accepted (or the name has no entry)."""
+def refusal(name: str, value) -> Message | None:
+    """Why `value` is not accepted for the option `name`, in the words the CLI and the form both use (a
+    message, vae.messages: the form says it in the user's language); None when it is accepted (or the name
+    has no entry)."""
     option = OPTIONS.get(name)
     if option is None or option.accepts(value):
         return None
-    why = f": {option.why}" if option.why else ""
-    return f"{option.label} ({flag(name)}) must be {option.allowed()}, got {value!r}{why}"
+    params = {"label": say(option.label), "flag": flag(name), "allowed": option.allowed(), "value": repr(value)}
+    if option.why:
+        return say(N_("{label} ({flag}) must be {allowed}, got {value}: {why}"), why=say(option.why), **params)
+    return say(N_("{label} ({flag}) must be {allowed}, got {value}"), **params)
 
 
 def check(config) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .messages import N_, say
+
 MAX_PIXELS = 150_000_000     # larger images are refused (a decompression bomb is tiny on disk); a 108 MP photo fits
 WORKING_SIDE = 1024          # pictures are shrunk to this as they are read; the digit ends up 20 px anyway
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")       # the only decoders an upload reaches
@@ -49,17 +51,18 @@ def read_upload(data: bytes) -> Upload:
     PNGs a band of rows at a time, each band shrunk before the next is decoded, and other large pictures
     decode one or two at a time across all sessions, then shrink at once."""
     if not data:
-        raise ImageError("The file is empty.")
+        raise ImageError(say(N_("The file is empty.")))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # MAX_PIXELS decides
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise ImageError(f"The image is {width}×{height} pixels, too large to open safely "
-                                 f"(the limit is {MAX_PIXELS // 1_000_000} megapixels).")
+                raise ImageError(say(N_("The image is {width}×{height} pixels, too large to open safely (the limit "
+                                        "is {limit} megapixels)."), width=width, height=height,
+                                     limit=MAX_PIXELS // 1_000_000))
             if width < 1 or height < 1:
-                raise ImageError("The image has no pixels.")
+                raise ImageError(say(N_("The image has no pixels.")))
             animated = getattr(image, "n_frames", 1) > 1
             image.seek(0)
             if image.format == "JPEG":
@@ -73,15 +76,15 @@ def read_upload(data: bytes) -> Upload:
             if big:
                 _return_freed_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image declares a huge size, too large to open safely (a possible "
-                         "decompression bomb).") from None
+        raise ImageError(say(N_("The image declares a huge size, too large to open safely (a possible "
+                                "decompression bomb)."))) from None
     except UnidentifiedImageError:
-        raise ImageError("This file is not an image that can be read. Upload a PNG, JPEG, GIF, BMP "
-                         "or WebP picture.") from None
+        raise ImageError(say(N_("This file is not an image that can be read. Upload a PNG, JPEG, GIF, BMP "
+                                "or WebP picture."))) from None
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
         if isinstance(exc, ImageError):
             raise
-        raise ImageError("The image file is damaged or cut off (truncated) and cannot be read.") from None
+        raise ImageError(say(N_("The image file is damaged or cut off (truncated) and cannot be read."))) from None
     image = ImageOps.exif_transpose(image)          # phone photos store their rotation in EXIF
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return Upload(image.convert("RGBA" if has_alpha else "RGB"), animated)
@@ -205,8 +208,8 @@ def ink_intensity(image: Image.Image) -> np.ndarray:
         grey, paper = 1.0 - grey, 1.0 - paper
     ink = np.clip(grey - paper, 0.0, None)
     if ink.max() <= 0.05:
-        raise ImageError("No digit found: the image looks blank. Draw or photograph a dark digit on "
-                         "light paper (or a light one on dark).")
+        raise ImageError(say(N_("No digit found: the image looks blank. Draw or photograph a dark digit on "
+                                "light paper (or a light one on dark).")))
     threshold = otsu_threshold(ink)
     ink[ink < NOISE_FLOOR * threshold] = 0.0                          # paper texture, shadows, JPEG noise
     strong = ink[ink >= threshold]
@@ -239,7 +242,7 @@ def fit_to_field(ink: np.ndarray, box: int = BOX, by_mass: bool = True) -> np.nd
     small = np.asarray(small, dtype=np.float32)                       # (h, w) with h, w <= box
     total = small.sum()
     if total == 0:
-        raise ImageError("No digit found: the ink is too faint or too thin to see at 28×28 pixels.")
+        raise ImageError(say(N_("No digit found: the ink is too faint or too thin to see at 28×28 pixels.")))
     ys, xs = np.indices(small.shape)
     com_y, com_x = ((ys * small).sum() / total, (xs * small).sum() / total) if by_mass else \
         ((small.shape[0] - 1) / 2, (small.shape[1] - 1) / 2)

@@ -20,6 +20,7 @@ import torch
 
 from .files import atomic_path
 from .inference import encode_dataset
+from .messages import N_, say
 
 FOLDER, INDEX = "replay", "index.json"
 MAX_SNAPSHOTS = 60
@@ -55,8 +56,9 @@ def load_snapshot(run_dir, entry: dict) -> np.ndarray:
     codes = np.load(Path(run_dir) / FOLDER / entry["file"], allow_pickle=False).astype(np.float32)
     bad = int((~np.isfinite(codes)).reshape(len(codes), -1).any(axis=1).sum())
     if bad:
-        raise NonFiniteSnapshot(f"The replay's snapshot at step {entry['step']} is left out: {bad:,} of "
-                                f"{len(codes):,} test images have codes that are not finite numbers (the run diverged).")
+        raise NonFiniteSnapshot(say(N_("The replay's snapshot at step {step} is left out: {bad} of {count} test images "
+                                       "have codes that are not finite numbers (the run diverged)."),
+                                    step=entry["step"], bad=f"{bad:,}", count=f"{len(codes):,}"))
     return codes
 
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from .files import atomic_path, named
+from .messages import N_, message_of, say
 
 STATES = ("running", "finished", "stopped", "failed")      # readers add "unreadable" for broken files
 METRICS, STATUS, CHECKPOINT, LOG, LOCK = "metrics.jsonl", "status.json", "checkpoint.pt", "train.log", "run.lock"
@@ -35,12 +36,14 @@ NUMBER = (int, float)
 # status is: a file that breaks it reads as state "unreadable" with the reason, never as half a status.
 # "step" is the global optimizer step (counted on across a resume) and "epoch" the whole epochs done,
 # step // steps per epoch, in every state (as a checkpoint's "epoch" counts them); which epoch a step
-# belongs to, the one a person reads as "epoch 2/3", is epoch_of_step's to say.
+# belongs to, the one a person reads as "epoch 2/3", is epoch_of_step's to say. "error_message" is the error
+# as vae.messages records it (its template and values), for the dashboard to say in the user's language.
 STATUS_FIELDS = {"state": str, "error": str, "pid": int, "interrupted": bool, "device": str, "command": list,
                  "started": NUMBER, "updated": NUMBER, "heartbeat": NUMBER, "epoch": int, "epochs": int,
                  "step": int, "total_steps": int, "checkpoint_epoch": int, "checkpoint_step": int,
                  "images_per_sec": NUMBER, "eta_seconds": NUMBER, "test_loss": NUMBER, "train_seconds": NUMBER,
-                 "model_config": dict, "train_config": dict, "phase": str, "finishes_at": NUMBER}
+                 "model_config": dict, "train_config": dict, "phase": str, "finishes_at": NUMBER,
+                 "error_message": dict}
 METRIC_NUMBERS = ("loss", "recon", "kl", "seconds")
 
 
@@ -145,7 +148,7 @@ def parse_status(run_dir):
     try:
         return json.loads(data)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise ValueError(say(N_("nested too deeply"))) from None
 
 
 def read_recorded_status(run_dir) -> dict | None:
@@ -157,10 +160,12 @@ def read_recorded_status(run_dir) -> dict | None:
     except OSError:
         return None
     except ValueError as exc:
-        return {"state": "unreadable", "error": f"status.json is not JSON ({exc})", "started": 0.0}
+        return {"state": "unreadable", "error": say(N_("status.json is not JSON ({error})"), error=message_of(exc) or str(exc)),
+                "started": 0.0}
     problems = status_problems(status)
     if problems:
-        return {"state": "unreadable", "error": "status.json: " + "; ".join(problems)[:300], "started": 0.0}
+        return {"state": "unreadable", "error": say(N_("status.json: {problems}"), problems="; ".join(problems)[:300]),
+                "started": 0.0}
     return status
 
 
@@ -256,10 +261,11 @@ def rename_run(run_dir, name: str) -> str:
     An empty name goes back to the folder's. Safe while the run trains: its process never writes this file."""
     run_dir = Path(run_dir)
     if read_recorded_status(run_dir) is None:
-        raise ValueError(f"{run_dir.name} is not a run folder")
+        raise ValueError(say(N_("{run} is not a run folder"), run=run_dir.name))
     name = " ".join(str(name).split())           # one line, single spaces
     if len(name) > MAX_NAME:
-        raise ValueError(f"A run's name must be at most {MAX_NAME} characters, got {len(name)}.")
+        raise ValueError(say(N_("A run's name must be at most {most} characters, got {count}."), most=MAX_NAME,
+                             count=len(name)))
     if not name:
         (run_dir / NAME).unlink(missing_ok=True)
         return run_dir.name
@@ -284,9 +290,13 @@ def divergence(recon, kl, kl_weight) -> str | None:
     loss = recon + kl_weight * kl
     if math.isfinite(loss) and loss <= DIVERGED_NATS:
         return None
-    what = "-ELBO" if kl_weight == 1 else f"loss (reconstruction + {kl_weight:g} × KL)"
-    return (f"diverged: its test {what} is {loss:,.1f} nats an image, more than twice that of a model "
-            f"that learned nothing ({COIN_FLIP_NATS:.1f}: every pixel a coin flip)")
+    params = {"loss": f"{loss:,.1f}", "nothing": f"{COIN_FLIP_NATS:.1f}"}
+    if kl_weight == 1:
+        return say(N_("diverged: its test -ELBO is {loss} nats an image, more than twice that of a model that learned "
+                      "nothing ({nothing}: every pixel a coin flip)"), **params)
+    return say(N_("diverged: its test loss (reconstruction + {beta} × KL) is {loss} nats an image, more than twice "
+                  "that of a model that learned nothing ({nothing}: every pixel a coin flip)"),
+               beta=f"{kl_weight:g}", **params)
 
 
 def run_divergence(run_dir, status: dict) -> str | None:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
+from .messages import N_, message_of, say
 
 
 def train_run(run_dir, model_config, train_config, *, resume: bool = False, asked: Iterable[str] = (),
@@ -75,12 +76,13 @@ def _run_configs(run_dir: Path, request):
     model_config, train_config, resume, asked, _ = request
     if not resume:
         if holds_a_run(run_dir):
-            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --run-dir")
+            raise ValueError(say(N_("{run_dir} already holds a run; pass --resume to continue it or pick a new "
+                                    "--run-dir"), run_dir=str(run_dir)))
         return model_config, train_config, None
     payload = read_checkpoint(run_dir / CHECKPOINT)
     meta = payload["meta"]
     if "trainer" not in payload or not isinstance(meta.get("train_config"), dict):
-        raise ValueError(f"{run_dir / CHECKPOINT}: has no trainer state to resume from")
+        raise ValueError(say(N_("{path}: has no trainer state to resume from"), path=str(run_dir / CHECKPOINT)))
     stored = {**meta["model_config"], **meta["train_config"]}
     epochs = _resumed_epochs(meta, train_config.epochs if "epochs" in asked else None)
     refused = [f"{flag(name)} cannot change on --resume (the run trains with {stored[name]!r})"
@@ -144,7 +146,7 @@ def _train(run_dir: Path, request, stop_requested, world=None) -> dict | None:
         return None
     writer = RunWriter(run_dir)
     writer.update_status(state="running", pid=os.getpid(), started=writer.status.get("started") or process_start,
-                         epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None,
+                         epoch=0, epochs=train_cfg.epochs, step=0, total_steps=None, error=None, error_message=None,
                          phase="loading data", eta_seconds=None, finishes_at=None,
                          interrupted=False, device=str(device), world_size=world.world_size,
                          model_config=model_cfg.to_dict(), train_config=train_cfg.to_dict())
@@ -155,7 +157,10 @@ def _train(run_dir: Path, request, stop_requested, world=None) -> dict | None:
         # status.json gets one line for the page; the whole traceback goes to stderr, which is
         # train.log when the dashboard started the run (a torch error's cause is rarely in line one).
         reason = (str(exc).strip().splitlines() or [""])[0][:300]
-        writer.update_status(state="failed", error=f"{type(exc).__name__}: {reason}".rstrip(": "))
+        message = message_of(exc)                 # the words, as vae.messages keeps them: the dashboard translates
+        writer.update_status(state="failed", error=f"{type(exc).__name__}: {reason}".rstrip(": "),
+                             error_message=message and say(N_("{kind}: {reason}"), kind=type(exc).__name__,
+                                                           reason=message).to_json())
         if not isinstance(exc, KeyboardInterrupt):
             traceback.print_exc()
         raise

@@ -22,6 +22,7 @@ from .distributed import World, from_main, sum_across
 from .evaluate import evaluate_elbo
 from .model import VAE, negative_elbo
 from .options import check
+from .messages import N_, say
 from .runfiles import divergence
 
 AVERAGE_DECAY = 0.99     # of the weights' moving average, reached after ~1,000 steps: (1 + step) / (10 + step) before
@@ -57,7 +58,8 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-_ABSENT = {"cuda": "torch sees no CUDA device here", "mps": "Apple's MPS is not available here"}
+_ABSENT = {"cuda": N_("--device cuda was asked for, but torch sees no CUDA device here"),
+           "mps": N_("--device mps was asked for, but Apple's MPS is not available here")}
 
 
 def available_devices() -> list[str]:
@@ -76,7 +78,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if kind in here))
     kind = name.split(":")[0]
     if kind in _ABSENT and kind not in here:
-        raise ValueError(f"--device {kind} was asked for, but {_ABSENT[kind]}")
+        raise ValueError(say(_ABSENT[kind]))
     return torch.device(name)
 
 
@@ -243,10 +245,12 @@ class Trainer:
         decay = min(AVERAGE_DECAY, (1 + self.step) / (10 + self.step))     # the untrained start fades out fast
         torch._foreach_lerp_(list(self.averaged.parameters()), list(self.model.parameters()), 1 - decay)
 
-    def _check_finite(self, loss: float, where: str) -> None:
-        """Raise before any callback sees a non-finite loss, so nothing records or saves the broken model."""
+    def _check_finite(self, loss: float, where) -> None:
+        """Raise before any callback sees a non-finite loss, so nothing records or saves the broken model.
+        `where()` says where it happened (a message, made only then)."""
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"training diverged: the loss became {loss} {where}; {self._remedy()}")
+            raise TrainingDiverged(say(N_("training diverged: the loss became {loss} {where}; {remedy}"),
+                                       loss=str(loss), where=where(), remedy=self._remedy()))
 
     def _check_learned(self, test: dict) -> None:
         """Raise before the epoch's callbacks when the test figures are worse than a model that learned
@@ -254,11 +258,13 @@ class Trainer:
         must end failed rather than be saved and offered as a model."""
         why = divergence(test["recon"], test["kl"], self.kl_weight())
         if why:
-            raise TrainingDiverged(f"training {why}, after epoch {self.epochs_done}; {self._remedy()}")
+            raise TrainingDiverged(say(N_("training {why}, after epoch {epoch}; {remedy}"), why=why,
+                                       epoch=str(self.epochs_done), remedy=self._remedy()))
 
     def _remedy(self) -> str:
-        return (f"try a lower learning rate than {self.config.lr:g}" +
-                (" or --grad-clip 1" if not self.config.grad_clip else ""))
+        if self.config.grad_clip:
+            return say(N_("try a lower learning rate than {lr}"), lr=f"{self.config.lr:g}")
+        return say(N_("try a lower learning rate than {lr} or --grad-clip 1"), lr=f"{self.config.lr:g}")
 
     def _network(self) -> nn.Module:
         """The module the steps call. Wrapped by DDP when distributed, here rather than in __init__, so
@@ -311,13 +317,15 @@ class Trainer:
                 self.seconds = base_seconds + elapsed
                 event = StepEvent(epoch + 1, self.step, self.total_steps, recon_ + kl_, recon_, kl_, beta, lr,
                                   self.seconds, (self.step - start_step) * c.batch_size / max(elapsed, 1e-9))
-                self._check_finite(event.loss, f"at step {self.step} (epoch {epoch + 1})")
+                self._check_finite(event.loss, lambda: say(N_("at step {step} (epoch {epoch})"), step=self.step,
+                                                                epoch=epoch + 1))
                 for callback in self.on_step:
                     callback(self, event)
                 if stops:
                     return "stopped"
             self.last_test = from_main(world, lambda: evaluate_elbo(self.averaged, self.test_images, seed=c.seed))
-            self._check_finite(self.last_test["neg_elbo"], f"on the test set after epoch {self.epochs_done}")
+            self._check_finite(self.last_test["neg_elbo"], lambda: say(N_("on the test set after epoch {epoch}"),
+                                                                       epoch=str(self.epochs_done)))
             self._check_learned(self.last_test)
             for callback in self.on_epoch:
                 callback(self, self.last_test)

@@ -67,6 +67,7 @@ if spacing_wanted in ("linear", "gaussian"):
     st.session_state.spacing = spacing_wanted
 model_path = Path(loaded.key[0])
 model_name = model_path.parent.name if model_path.stem == "checkpoint" else model_path.stem   # a run's, or the file's
+export_words = explore.explorer_words(loaded.dataset, view, encodings)   # in the session's language, while it runs
 
 
 def explorer_file() -> bytes:
@@ -75,7 +76,7 @@ def explorer_file() -> bytes:
     from vae.export import explorer_html
 
     return explorer_html(model, loaded.meta, name=model_name, images=np.asarray(images), labels=np.asarray(labels),
-                         points=points, basis=view.basis, axes=axes, note=view.note, dataset=loaded.dataset).content
+                         points=points, basis=view.basis, axes=axes, dataset=loaded.dataset, **export_words).content
 
 
 # The companions: one open at a time, beside the plane (only the open tab's code runs). A tab is named in

@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image
 
 from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
-from app_pages.i18n import _  # noqa: E402
+from app_pages.i18n import _, said  # noqa: E402
 
 header = page_header(_("Reconstruct an image"))
 st.caption(_("The encoder maps your digit (or clothing item) to a code z; the decoder draws it back from z alone. "
@@ -94,7 +94,7 @@ def from_upload() -> tuple[np.ndarray, Image.Image, str] | None:
         upload = read_upload(file.getvalue())
         digit = mnist_digit(upload.image)
     except ImageError as exc:
-        st.error(f"{escape_as_code(file.name[:120])}: {exc}")
+        st.error(f"{escape_as_code(file.name[:120])}: {said(exc)}")
         return None
     if upload.animated:
         st.info(_("This is an animated image: only its first frame is used."))
@@ -119,7 +119,7 @@ def from_drawing() -> tuple[np.ndarray, None, str] | None:
         frame = mnist_digit if digits else fashion_item
         return frame(Image.fromarray(strokes.astype(np.uint8))), None, _("your drawing")
     except ImageError as exc:
-        st.error(str(exc))
+        st.error(said(exc))
         return None
 
 

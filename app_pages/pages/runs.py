@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
-from app_pages.i18n import _  # noqa: E402
+from app_pages.i18n import _, said  # noqa: E402
 
 header = page_header(_("Runs"))
 st.caption(_("Every training run under runs/: compare the test curves and final numbers of 2 to 5 of them, and "
@@ -142,7 +142,7 @@ else:
         with st.spinner(_("Exporting…")):
             data = exported(str(source), source.stat().st_mtime, as_half)
     except Exception as exc:                                   # a damaged or vanished checkpoint: say so
-        st.error(_("This run's checkpoint cannot be exported: {error}").format(error=escape_markdown(exc)))
+        st.error(_("This run's checkpoint cannot be exported: {error}").format(error=escape_markdown(said(exc))))
     else:
         st.download_button(_("Download {file} ({size} MB)").format(file=f"{escape_markdown(name)}.pt",
                                                                    size=f"{len(data) / 1e6:.1f}"),
@@ -167,7 +167,7 @@ if rename_column.button(_("Rename"), key="rename"):
     try:
         roles.rename_run(run_dir, new_name)
     except (ValueError, OSError) as exc:
-        st.error(_("The run was not renamed. {error}").format(error=escape_markdown(exc)))
+        st.error(_("The run was not renamed. {error}").format(error=escape_markdown(said(exc))))
     else:
         st.rerun()
 
@@ -186,7 +186,7 @@ else:
         try:
             roles.delete_run(run_dir, root)
         except (ValueError, RuntimeError, OSError) as exc:
-            st.error(_("The run was not deleted. {error}").format(error=escape_markdown(exc)))
+            st.error(_("The run was not deleted. {error}").format(error=escape_markdown(said(exc))))
         else:
             st.toast(_("Deleted {folder}.").format(folder=escape_as_code(picked)))
             st.rerun()

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages.common import page_header  # noqa: E402  (no torch: the title paints at once)
-from app_pages.i18n import _  # noqa: E402
+from app_pages.i18n import _, said  # noqa: E402
 
 header = page_header(_("Train a VAE"))
 placeholder = st.empty()
@@ -66,7 +66,7 @@ def training_form(root: Path, busy: bool) -> None:
         model_cfg, train_cfg = train_form.configs_from_form(values)
         roles.start_run(root, model_cfg, train_cfg)       # one run at a time, across sessions and servers
     except (ValueError, RuntimeError, OSError) as exc:
-        st.error(_("Training was not started. {error}").format(error=escape_markdown(exc)))
+        st.error(_("Training was not started. {error}").format(error=escape_markdown(said(exc))))
         return
     st.rerun()
 
@@ -115,6 +115,12 @@ def explore_button(run_dir: Path) -> None:
         st.switch_page("app_pages/pages/latent.py")
 
 
+def recorded_error(status: dict) -> str:
+    """The run's error in the session's language: as vae.lifecycle read it, or as the training process recorded
+    it (status.json's "error_message", vae.messages); else as status.json words it."""
+    return said(status.get("error"), record=status.get("error_message"))
+
+
 def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
     state = status.get("state")
     if state == "finished":
@@ -122,7 +128,7 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
         explore_button(run_dir)
     elif state == "stopped":
         if status.get("interrupted"):
-            st.warning(_("Interrupted: {error}.").format(error=escape_markdown(status.get("error"))))
+            st.warning(_("Interrupted: {error}.").format(error=escape_markdown(recorded_error(status))))
         elif not (run_dir / runfiles.CHECKPOINT).is_file():
             st.info(_("Stopped before its first checkpoint: nothing was saved."))
         else:
@@ -133,14 +139,14 @@ def outcome(run_dir: Path, status: dict, can_resume: bool) -> None:
             try:
                 roles.resume_run(run_dir)
             except (ValueError, RuntimeError, OSError) as exc:
-                st.error(_("Training was not resumed. {error}").format(error=escape_markdown(exc)))
+                st.error(_("Training was not resumed. {error}").format(error=escape_markdown(said(exc))))
                 return
             st.rerun()
     elif state == "unreadable":
-        st.error(_("This run folder cannot be read: {error}").format(error=escape_markdown(status.get("error"))))
+        st.error(_("This run folder cannot be read: {error}").format(error=escape_markdown(recorded_error(status))))
     elif state == "failed":
         st.error(_("The run failed: {error}").format(
-            error=escape_markdown(status.get("error") or _("no reason was recorded"))))
+            error=escape_markdown(recorded_error(status) if status.get("error") else _("no reason was recorded"))))
         log = run_dir / runfiles.LOG
         if log.is_file():
             with st.expander(_("The end of its log")):
@@ -182,7 +188,7 @@ def run_view(run_dir: Path, was_running: bool) -> None:
         try:
             strip = strip_reconstructions(str(checkpoint), checkpoint.stat().st_mtime)
         except CheckpointError as exc:
-            st.warning(_("Its checkpoint cannot be used: {error}").format(error=escape_markdown(exc)))
+            st.warning(_("Its checkpoint cannot be used: {error}").format(error=escape_markdown(said(exc))))
             return
         saved_at = train_form.position(status, status.get("checkpoint_step"))   # the checkpoint's step, not the last one
         st.image(plots.enlarge(strip, 3), caption=_("Top: one test image of each class. Bottom: their reconstructions by "

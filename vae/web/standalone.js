@@ -1,6 +1,7 @@
 // The exported one-file explorer's host (vae/export.py writes the page around it): the data and its
 // binary blocks from the page itself, the model's facts in the header, the manifold and theme
 // controls, and the pinned point and view kept in the address's # so that a link opens the same view.
+// Its words are data.page (vae/export.py: PAGE_WORDS, in the language the file was made in).
 
 import { text15Bytes } from "./bytes.js";
 import { LatentPlane } from "./plane.js";
@@ -43,25 +44,32 @@ function writeHash(pin, view) {
   history.replaceState(null, "", `#${params.toString().replace(/%2C/g, ",")}`);
 }
 
-function header(facts) {
+// The page's word `key` with each {name} replaced by params[name] (words.js's say, for data.page).
+function pageSays(page, key, params = {}) {
+  return page[key].replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+function header(facts, page) {
   $("name").textContent = facts.name;
-  document.title = `${facts.name}: latent plane`;
-  const elbo = facts.neg_elbo === null ? "test −ELBO not recorded" : `test −ELBO ${facts.neg_elbo.toFixed(2)} nats`;
-  $("facts").textContent = `${facts.dataset} · ${facts.latent_dim} latent dimensions · ${elbo}`;
+  document.title = pageSays(page, "title", { name: facts.name });
+  const elbo = facts.neg_elbo === null ? pageSays(page, "no_elbo")
+    : pageSays(page, "elbo", { value: facts.neg_elbo.toFixed(2) });
+  $("facts").textContent = pageSays(page, "facts", { dataset: facts.dataset, latent_dim: facts.latent_dim, elbo });
   if (facts.note) { $("note").hidden = false; $("note").textContent = facts.note; }
-  $("foot").textContent += ` Exported by VAE Latent Explorer ${facts.version}; test images as ${facts.images}.`;
+  $("foot").textContent += " " + pageSays(page, "exported", { version: facts.version, images: facts.images });
 }
 
 function start() {
+  const written = JSON.parse($("explorer-data").textContent);
   const missing = missingFeature();
   if (missing) {
     $("unsupported").hidden = false;
-    $("unsupported").textContent = `This browser lacks ${missing}, which this explorer needs: open it in a current Chrome, Edge, Firefox or Safari.`;
+    $("unsupported").textContent = pageSays(written.page, "lacks", { feature: missing });
     $("controls").hidden = true;
     return;
   }
-  const data = resolveBlobs(JSON.parse($("explorer-data").textContent));
-  header(data.header);
+  const data = resolveBlobs(written);
+  header(data.header, data.page);
   let serial = 0, pin = null, view = null;
   const link = readHash();
   if (link.pin) { pin = link.pin; data.pin = pin; data.pin_serial = ++serial; }
