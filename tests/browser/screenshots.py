@@ -1,7 +1,7 @@
 """Save a screenshot of each page after a realistic interaction, for the README.
 
     .venv/bin/python tests/browser/screenshots.py [--out docs] [--only latent decoder_map explore fashion reconstruct elbo train]
-    .venv/bin/python tests/browser/screenshots.py --lang zh-CN [--only latent decoder_map fashion elbo]
+    .venv/bin/python tests/browser/screenshots.py --lang zh-CN [--only …]
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
 latent plane and hovers another (the browser's live decoding), opens the plane with the decoder's map on,
@@ -14,8 +14,8 @@ docs/elbo.png and docs/train.png; exports the shipped model as one file and open
 (docs/export.png, docs/export-dark.png).
 
 With --lang (zh-CN), the pages open in that language (?lang=) and each file takes its tag as a suffix
-(docs/latent-zh-CN.png, for README.zh-CN.md): the Latent page, the decoder's map, Fashion-MNIST and the
-ELBO page.
+(docs/latent-zh-CN.png, for README.zh-CN.md): the same set, the exported file in that language too (the
+words the Latent page's download gives it in a session of that language).
 """
 from __future__ import annotations
 
@@ -27,11 +27,10 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
 
 from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
-                     photo_of_digit, pin_plane, start_training, upload, wait_until_idle)
+                     photo_of_digit, pin_plane, upload, wait_until_idle)
 
 SERVER = None                                   # the AppServer of this run (its runs folder)
 LANG = None                                     # --lang: the pages' language (?lang=) and the files' suffix
-IN_ANY_LANGUAGE = ["latent", "decoder_map", "fashion", "elbo"]     # the shots --lang takes
 
 
 def link(path: str) -> str:
@@ -49,6 +48,16 @@ def words(text: str) -> str:
     from app_pages.i18n import translations
 
     return translations(LANG or "en").gettext(text)
+
+
+def opening(text: str) -> str:
+    """`text`'s words in this run's language up to its first placeholder: "Its 8 nearest neighbours …"."""
+    return words(text).split("{")[0].strip()
+
+
+def run_state(state: str) -> str:
+    """The end of the Train page's run heading in this run's language: ": finished", "：已完成"."""
+    return words("Run {folder}: {state}").split("}")[1].split("{")[0] + words(state)
 FULL_HD = {"width": 1920, "height": 1080}      # a projector's screen
 SIZE = {"latent": FULL_HD, "fullscreen": FULL_HD, "dark": FULL_HD, "decoder_map": FULL_HD,
         "explore": FULL_HD, "fashion": FULL_HD,
@@ -70,14 +79,14 @@ def shoot_latent(page, url: str, out: Path) -> None:
 
 def shoot_fullscreen(page, url: str, out: Path) -> None:
     """The plane in fullscreen, as on a projector, the preview over its corner: docs/latent-fullscreen.png."""
-    open_plane(page, url)
+    open_plane(page, url, link("/latent"))
     pin_plane(page, 0.3, 0.62)
     page.locator(".vlp-full").first.click()
     page.wait_for_function("() => document.fullscreenElement")
     page.wait_for_timeout(500)
     page.mouse.move(*page_point(page, 0.62, 0.3), steps=8)
     page.wait_for_timeout(300)
-    page.screenshot(path=out / "latent-fullscreen.png")
+    page.screenshot(path=png(out, "latent-fullscreen"))
 
 
 def shoot_dark(page, url: str, out: Path) -> None:
@@ -90,12 +99,12 @@ def shoot_dark(page, url: str, out: Path) -> None:
     os.environ.update(dark)
     try:
         with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server:
-            open_plane(page, server.url, "/latent?model=fashion-mnist-2d&tab=Manifold")
+            open_plane(page, server.url, link("/latent?model=fashion-mnist-2d&tab=Manifold"))
             pin_plane(page, 0.4, 0.6)
             page.locator(".vlp-manifold[data-done]").first.wait_for()
             page.mouse.move(*page_point(page, 0.55, 0.4), steps=8)
             page.wait_for_timeout(300)
-            page.screenshot(path=out / "latent-dark.png")
+            page.screenshot(path=png(out, "latent-dark"))
     finally:
         for name, value in saved.items():
             if value is None:
@@ -116,16 +125,16 @@ def shoot_decoder_map(page, url: str, out: Path) -> None:
 
 def shoot_explore(page, url: str, out: Path) -> None:
     """Two of the Latent page's tabs, each with what it draws on the plane: docs/interpolate.png, docs/story.png."""
-    open_plane(page, url)
+    open_plane(page, url, link("/latent"))
     pin_plane(page, 0.7, 0.35)
     for tab, name, last in (("Sample", "prior", "Draw other samples"),
-                            ("Interpolate", "interpolate", "Download as an animation"),
-                            ("A dot's story", "story", "nearest neighbours in latent space")):
-        page.get_by_role("tab", name=tab).click()
+                            ("Interpolate", "interpolate", "Download as an animation (GIF)"),
+                            ("A dot's story", "story", "Its 8 nearest neighbours in latent space, labelled {labels}.")):
+        page.get_by_role("tab", name=words(tab)).click()
         wait_until_idle(page)
-        page.locator(f"text={last} >> visible=true").first.wait_for(timeout=120_000)   # the open tab's results
+        page.locator(f"text={opening(last)} >> visible=true").first.wait_for(timeout=120_000)   # the open tab's results
         page.wait_for_timeout(800)
-        page.screenshot(path=out / f"{name}.png")
+        page.screenshot(path=png(out, name))
 
 
 def shoot_pca(page, url: str, out: Path) -> None:
@@ -140,11 +149,13 @@ def shoot_pca(page, url: str, out: Path) -> None:
     if not (run_dir / runfiles.CHECKPOINT).is_file():
         subprocess.run([sys.executable, "-m", "vae", "train", "--run-dir", str(run_dir), "--latent-dim", "8",
                         "--epochs", "2", "--limit", "20000"], cwd=ROOT, check=True, capture_output=True)
-    open_plane(page, url, "/latent?model=run:pca-8d&dims=pca")
-    page.get_by_text("PCA view").first.wait_for()
+    open_plane(page, url, link("/latent?model=run:pca-8d&dims=pca"))
+    page.get_by_text(opening("PCA view: the plane of the first two principal components of the test encodings ({first} "
+                             "and {second} of their variance), through their mean; decoding maps a point back with the "
+                             "other {count} components at their mean.")).first.wait_for()
     page.mouse.move(*page_point(page, 0.55, 0.45), steps=8)
     page.wait_for_timeout(300)
-    page.screenshot(path=out / "pca.png")
+    page.screenshot(path=png(out, "pca"))
 
 
 def shoot_fashion(page, url: str, out: Path) -> None:
@@ -159,15 +170,15 @@ def shoot_fashion(page, url: str, out: Path) -> None:
 def shoot_reconstruct(page, url: str, out: Path) -> None:
     from vae.data import load_mnist
 
-    open_app(page, f"{url}/reconstruct", '[data-testid="stFileUploaderDropzoneInput"]')
+    open_app(page, url + link("/reconstruct"), '[data-testid="stFileUploaderDropzoneInput"]')
     upload(page, "photo-of-a-4.jpg", photo_of_digit(load_mnist("test")[0][4].numpy(), "JPEG"), "image/jpeg")
-    page.locator('[data-testid="stImage"]', has_text="reconstruction").wait_for()
+    page.locator('[data-testid="stImage"]', has_text=words("reconstruction")).wait_for()
     page.locator(PLANE).first.wait_for()
     wait_until_idle(page)
     page.wait_for_timeout(800)
     page.mouse.move(*page_point(page, 0.6, 0.45), steps=8)
     page.wait_for_timeout(300)
-    page.screenshot(path=out / "reconstruct.png", full_page=True)
+    page.screenshot(path=png(out, "reconstruct"), full_page=True)
 
 
 def shoot_elbo(page, url: str, out: Path) -> None:
@@ -179,31 +190,40 @@ def shoot_elbo(page, url: str, out: Path) -> None:
 
 
 def shoot_train(page, url: str, out: Path) -> None:
-    open_app(page, f"{url}/train", "text=Start training")
-    start_training(page, **{"Epochs": 3, "Batch size": 64, "Training subset": 10000})
-    page.locator("h3", has_text=": finished").wait_for(timeout=300_000)
+    open_app(page, url + link("/train"), f"text={words('Start training')}")
+    for label, value in {"Epochs": 3, "Batch size": 64, "Training subset": 10000}.items():
+        page.get_by_role("spinbutton", name=words(label), exact=True).fill(str(value))
+    page.get_by_role("button", name=words("Start training")).click()
+    running = page.locator("h3", has_text=run_state("running")).first          # the new run (not one shown before)
+    running.wait_for(timeout=120_000)
+    folder = running.inner_text().removesuffix(run_state("running"))
+    page.locator("h3", has_text=folder + run_state("finished")).wait_for(timeout=300_000)
     wait_until_idle(page)
     page.locator(".vlp-replay:not([hidden])").wait_for()           # the replay of the run's snapshots
     page.locator(".vlp-frame").first.fill("3")                     # mid first epoch: the clusters forming
     page.wait_for_timeout(800)
-    page.screenshot(path=out / "train.png")
+    page.screenshot(path=png(out, "train"))
 
 
 def shoot_export(page, url: str, out: Path) -> None:
     """The shipped model exported as one file (vae.export), opened from disk with the network off:
-    docs/export.png (a pin and the pointer's decoding), docs/export-dark.png (dark theme, fullscreen)."""
-    from vae.export import export_html
+    docs/export.png (a pin and the pointer's decoding), docs/export-dark.png (dark theme, fullscreen). With
+    --lang, in the words the Latent page's download gives the file in a session of that language."""
+    from vae import export, web
 
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "mnist-2d-latent-explorer.html"
-        export_html(Path(__file__).resolve().parents[2] / "checkpoints" / "mnist-2d.pt", path)
+        said = {key: words(text) for key, (_line, text) in web.words().items()}
+        said.update({key: words(text) for key, text in export.PAGE_WORDS.items()})
+        export.export_html(Path(__file__).resolve().parents[2] / "checkpoints" / "mnist-2d.pt", path, strings=said,
+                           lang=LANG or "en")
         page.context.set_offline(True)
         page.goto(path.as_uri() + "#z=1.2,0.9")
         page.locator(".vlp-manifold[data-done]").first.wait_for()
         box = page.locator(".vlp-planewrap").bounding_box()
         page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.55 * box["height"], steps=8)
         page.wait_for_timeout(300)
-        page.screenshot(path=out / "export.png")
+        page.screenshot(path=png(out, "export"))
         page.select_option("#theme", "dark")
         page.locator(".vlp-full").click()
         page.wait_for_function("() => document.fullscreenElement")
@@ -211,7 +231,7 @@ def shoot_export(page, url: str, out: Path) -> None:
         box = page.locator(".vlp-planewrap").bounding_box()
         page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.35 * box["height"], steps=8)
         page.wait_for_timeout(300)
-        page.screenshot(path=out / "export-dark.png")
+        page.screenshot(path=png(out, "export-dark"))
 
 
 def main() -> None:
@@ -222,17 +242,15 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=["latent", "fullscreen", "dark", "decoder_map", "explore", "pca", "fashion",
                                                       "reconstruct", "elbo", "train", "export"],
                         help="some pages only")
-    parser.add_argument("--lang", choices=["zh-CN"], help=f"the pages in this language: {', '.join(IN_ANY_LANGUAGE)}")
+    parser.add_argument("--lang", choices=["zh-CN"], help="the pages in this language (files docs/<name>-<lang>.png)")
     args = parser.parse_args()
-    if args.lang and not set(args.only or IN_ANY_LANGUAGE) <= set(IN_ANY_LANGUAGE):
-        parser.error(f"--lang takes {', '.join(IN_ANY_LANGUAGE)}")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         global SERVER, LANG
         SERVER, LANG = server, args.lang
         browser = launch_chromium(playwright)
-        shots = [globals()[f"shoot_{name}"] for name in args.only or (IN_ANY_LANGUAGE if args.lang else [])] or \
+        shots = [globals()[f"shoot_{name}"] for name in args.only or []] or \
             [shoot_latent, shoot_fullscreen, shoot_dark, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion,
              shoot_reconstruct, shoot_elbo,
              shoot_train, shoot_export]
