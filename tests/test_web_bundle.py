@@ -41,12 +41,12 @@ def test_each_host_bundles_every_module_once_and_only_the_dashboard_exports_a_de
     dashboard = web.bundle(ROOT / "app_pages" / "plane" / "host.js")
     standalone = web.bundle("standalone.js")
     for script in (dashboard, standalone):
-        for module in ("bytes", "decoder", "view", "gestures", "draw", "manifold", "words", "plane"):
+        for module in ("bytes", "decoder", "view", "gestures", "draw", "manifold", "sliders", "words", "plane"):
             assert script.count(f"// ---- {module}.js") == 1, module
     assert dashboard.count("export default") == 1 and "export default" not in standalone
     modules = {p.name for p in web.HERE.glob("*.js")}
-    assert modules == {"bytes.js", "decoder.js", "view.js", "gestures.js", "draw.js", "manifold.js", "words.js", "plane.js",
-                       "standalone.js"}, "a module no host bundles, or one this test does not know"
+    assert modules == {"bytes.js", "decoder.js", "view.js", "gestures.js", "draw.js", "manifold.js", "sliders.js", "words.js",
+                       "plane.js", "standalone.js"}, "a module no host bundles, or one this test does not know"
 
 
 def test_the_planes_words_are_read_one_a_line_and_a_malformed_line_is_refused():

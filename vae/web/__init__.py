@@ -6,6 +6,7 @@
     gestures.js  every pointer, wheel and key input, turned into the plane's verbs
     draw.js      the canvases: dots, grid, the decoder's map, pins and marks, 28×28 images
     manifold.js  the grid of decodings of the visible square, a few rows per frame
+    sliders.js   one slider per latent dimension, with its KL and its traversal (models with more than two)
     plane.js     LatentPlane: the explorer itself, with no host in it
     words.js     the plane's own words in English, which a host may send translated
     plane.css    its look, light and dark
