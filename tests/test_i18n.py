@@ -251,7 +251,7 @@ VAE = sorted(path for path in (ROOT / "vae").glob("*.py"))
 # Raised with English that no page shows: the CLI's flags and torchrun's environment, the downloads of `python -m
 # vae data` (the dashboard never downloads), programming errors, and what another message wraps as a detail.
 CLI_ONLY = {"vae/__init__.py", "vae/blobs.py", "vae/cli.py", "vae/distributed.py", "vae/evaluate.py",
-            "vae/inference.py", "vae/webdecoder.py", "vae/classifier.py",
+            "vae/inference.py", "vae/classifier.py",
             "vae/data.py:_write_verified", "vae/data.py:fetch_from_pypi", "vae/data.py:fetch_from_local_copy",
             "vae/data.py:ensure_data:Could not obtain", "vae/data.py:load_dataset",
             "vae/export.py:_view_choice", "vae/preprocess.py:_png_by_bands",

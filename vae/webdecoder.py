@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .messages import N_, say
 from .model import ACTIVATION_LAYERS, VAE
 
 
@@ -74,7 +75,7 @@ def web_decoder(model: VAE) -> WebDecoder:
             layers.append({"op": "reshape", "shape": list(shape)})
         elif isinstance(module, nn.ConvTranspose2d) and _plain_transpose(module):
             if len(shape) != 3:
-                raise UnsupportedDecoder("a transposed convolution must follow a (channels, height, width) reshape")
+                raise UnsupportedDecoder(say(N_("a transposed convolution must follow a (channels, height, width) reshape")))
             channels, height, width = shape
             k, s, p = module.kernel_size[0], module.stride[0], module.padding[0]
             layers.append({"op": "conv_transpose", "in": module.in_channels, "out": module.out_channels,
@@ -82,9 +83,9 @@ def web_decoder(model: VAE) -> WebDecoder:
             tensors += [module.weight, module.bias]
             shape = (module.out_channels, (height - 1) * s - 2 * p + k, (width - 1) * s - 2 * p + k)
         else:
-            raise UnsupportedDecoder(f"the browser cannot run a {type(module).__name__} layer")
+            raise UnsupportedDecoder(say(N_("the browser cannot run a {layer} layer"), layer=type(module).__name__))
     if int(np.prod(shape)) != 28 * 28:
-        raise UnsupportedDecoder(f"the decoder ends with shape {shape}, not 28×28 pixels")
+        raise UnsupportedDecoder(say(N_("the decoder ends with shape {shape}, not 28×28 pixels"), shape=str(shape)))
     blob = np.concatenate([t.detach().cpu().float().numpy().ravel() for t in tensors]).astype("<f2")
     return WebDecoder(layers, blob.tobytes(), model.latent_dim)
 

@@ -33,7 +33,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import PIN_BOUND  # |x|, |y| of a pin
-from app_pages.i18n import _
+from app_pages.i18n import _, said
 from vae import blobs, web
 
 HERE = Path(__file__).parent
@@ -91,7 +91,7 @@ def decoder_payload(_model, checkpoint_key: tuple) -> tuple[dict, list[Blob]]:
     try:
         decoder = web_decoder(_model)
     except UnsupportedDecoder as exc:
-        return {"key": None, "layers": [], "url": None, "error": None, "unsupported": str(exc)}, []
+        return {"key": None, "layers": [], "url": None, "error": None, "unsupported": exc.args[0]}, []   # a vae message
     weights = _blob(gzip.compress(weight_planes(decoder.weights), compresslevel=9, mtime=0))
     return {"key": decoder.key, "layers": decoder.layers, "url": blob_url(weights), "encoding": "f16-planes-gzip",
             "error": None}, [weights]
@@ -417,7 +417,7 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
         decoder = dict(decoder)
         if "unsupported" in decoder:
             decoder["error"] = _("this model's decoder cannot run here ({reason})").format(
-                reason=decoder.pop("unsupported"))
+                reason=said(decoder.pop("unsupported")))
     else:
         decoder, weights = {"key": None, "layers": [], "url": None, "error": None, "off": True}, []
     images_part, image_files = images_payload(images, dataset.name)
