@@ -161,7 +161,8 @@ def explorer_html(model, meta: dict, *, name: str, images, labels, points, basis
         "basis": {k: [float(v) for v in getattr(basis, k)] for k in ("origin", "u", "v")},
         "latent_dim": model.latent_dim, "pin": None, "pin_serial": 0, "manifold": dict(MANIFOLD),
         "mark": None, "pin_image": None, "interactive": True, "overlays": None, "frames": None,
-        "decoder_map": None, "class_names": list(class_names or dataset.class_names), "item": dataset.item,
+        "decoder_map": None, "sliders": _sliders(model, images),
+        "class_names": list(class_names or dataset.class_names), "item": dataset.item,
         "strings": {key: text for key, text in (strings or {}).items() if key not in PAGE_WORDS},
         "page": page_words(strings),
         "header": {"name": name, "dataset": dataset.title, "latent_dim": model.latent_dim,
@@ -169,6 +170,18 @@ def explorer_html(model, meta: dict, *, name: str, images, labels, points, basis
                    "note": note, "version": __version__, "images": stored},
     }
     return _page(name, data, blobs, stored, lang)
+
+
+def _sliders(model, images: np.ndarray) -> dict | None:
+    """One slider per latent dimension (vae/web/sliders.js) for a model with more than two, with each one's KL
+    on the test set; None for a 2-D model."""
+    import torch
+
+    from .inference import dimension_kl
+
+    if model.latent_dim <= 2:
+        return None
+    return {"kl": [float(v) for v in dimension_kl(model, torch.as_tensor(images))]}
 
 
 def page_words(strings: dict | None = None) -> dict[str, str]:
