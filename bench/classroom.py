@@ -36,6 +36,7 @@ each run's JSON line, then the median of each figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -167,16 +168,28 @@ def machine_busy() -> float:
     return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK              # less idle and iowait
 
 
+def nicer(server_pid: int, by: int) -> None:
+    """Playwright's driver and Chromium (the zygote too, so renderers forked later follow) `by` nicer than this
+    process and the server."""
+    if by:
+        for pid in groups(server_pid)["bench"] - {os.getpid()}:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid),
+                                                         os.getpriority(os.PRIO_PROCESS, 0) + by))
+
+
 class Sampler(threading.Thread):
-    """The server's RSS every 0.5 s, for its peak."""
+    """The server's RSS every 0.5 s, for its peak in each phase of the bench (`phase`, set as it goes)."""
 
     def __init__(self, server_pid: int):
         super().__init__(daemon=True)
-        self.server_pid, self.peak, self.done = server_pid, 0.0, threading.Event()
+        self.server_pid, self.done = server_pid, threading.Event()
+        self.phase, self.peaks = "start", {}
 
     def run(self) -> None:
         while not self.done.wait(0.5):
-            self.peak = max(self.peak, rss_mb(groups(self.server_pid)["server"]))
+            phase = self.phase
+            self.peaks[phase] = max(self.peaks.get(phase, 0.0), rss_mb(groups(self.server_pid)["server"]))
 
 
 # Sessions ----------------------------------------------------------------------------------------
@@ -307,17 +320,19 @@ def owner_stops_training(owner: Session, runs_dir: Path) -> bool:
 
 # One measurement ---------------------------------------------------------------------------------
 
-def measure(sessions: int, seconds: float, epochs: int, seed: int) -> dict:
+def measure(sessions: int, seconds: float, epochs: int, seed: int, browsers_nice: int = 0) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = np.random.default_rng(seed)
     token = secrets.token_urlsafe(24)
     env = {roles.LOOPBACK_IS_REMOTE_ENV: "1", roles.TOKEN_ENV: token, "MALLOC_ARENA_MAX": "2"}
     result = {"utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-              "sessions": sessions, "seconds": seconds, "load_start": round(os.getloadavg()[0], 2)}
-    with tempfile.TemporaryDirectory(prefix="classroom-") as scratch, \
-            AppServer(Path(scratch) / "runs", Path(scratch) / "streamlit.log", env=env) as server, \
-            sync_playwright() as playwright:
+              "sessions": sessions, "seconds": seconds, "browsers_nice": browsers_nice,
+              "load_start": round(os.getloadavg()[0], 2)}
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="classroom-"))
+        server = stack.enter_context(AppServer(Path(scratch) / "runs", Path(scratch) / "streamlit.log", env=env))
+        playwright = stack.enter_context(sync_playwright())
         runs_dir = server.runs_dir
         assert urlparse(server.url).hostname == "127.0.0.1"
         time.sleep(2)
@@ -325,9 +340,11 @@ def measure(sessions: int, seconds: float, epochs: int, seed: int) -> dict:
         sampler = Sampler(server.process.pid)
         sampler.start()
         browser = launch_chromium(playwright)
+        nicer(server.process.pid, browsers_nice)
         students = [Student(browser, f"student {i + 1}") for i in range(sessions)]
         owner = Session(browser, "owner")
         say(f"server {server.process.pid} at {server.url}: loading {sessions} students")
+        sampler.phase = "loading"
         started = time.perf_counter()
         for student in students:
             student.load(server.url)
@@ -335,8 +352,10 @@ def measure(sessions: int, seconds: float, epochs: int, seed: int) -> dict:
                 time.sleep(2)
                 result["rss_first_mb"] = rss_mb(groups(server.process.pid)["server"])
         result["load_seconds"] = time.perf_counter() - started
+        nicer(server.process.pid, browsers_nice)             # any process Chromium started since
         time.sleep(2)
         result["rss_loaded_mb"] = rss_mb(groups(server.process.pid)["server"])
+        sampler.phase = "owner starts training"
         status = owner_starts_training(owner, server.url, token, runs_dir, epochs)
         result["training_pid"] = status.get("pid")
         result["rss_training_mb"] = rss_mb(groups(server.process.pid)["server"])
@@ -344,6 +363,7 @@ def measure(sessions: int, seconds: float, epochs: int, seed: int) -> dict:
         say(f"server {server.process.pid}: {sessions} students loaded, the owner's run {status.get('pid')} training; "
             f"pinning for {seconds:.0f} s")
         result["load_activity_start"] = round(os.getloadavg()[0], 2)
+        sampler.phase = "pinning"
         parts = groups(server.process.pid)
         cpu_before = {name: cpu_seconds(pids) for name, pids in parts.items()}
         busy_before, wall_before = machine_busy(), time.monotonic()
@@ -369,10 +389,13 @@ def measure(sessions: int, seconds: float, epochs: int, seed: int) -> dict:
         result["cores_used"] = cores
         training_alive = lifecycle.active_run(runs_dir) is not None
         result["training_ran_throughout"] = training_alive
+        sampler.phase = "owner stops training"
         result["training_stopped_by_owner"] = owner_stops_training(owner, runs_dir)
+        time.sleep(2)
         sampler.done.set()
         sampler.join()
-        result["rss_peak_mb"] = sampler.peak
+        result["rss_peak_mb"] = max(sampler.peaks.values())
+        result["rss_peak_by_phase_mb"] = sampler.peaks
 
         errors = [e for s in [*students, owner] for e in s.all_errors()]
         result["streamlit_probe_404s"] = sum(len(s.probes()) for s in [*students, owner])
@@ -497,11 +520,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="measure this many times, each on a fresh server")
     parser.add_argument("--max-load", type=float, default=3.0, help="wait before each run until the load is below")
     parser.add_argument("--wait", type=float, default=1200, help="at most this many seconds of waiting per run")
+    parser.add_argument("--browsers-nice", type=int, default=0,
+                        help="run the bench's Chromium this much nicer than the server (as if the students' browsers "
+                             "were on their own machines); default 0: they share the cores equally")
     args = parser.parse_args()
     results = []
     for run in range(args.runs):
         wait_for_quiet(args.max_load, args.wait)
-        result = measure(args.sessions, args.seconds, args.epochs, seed=run)
+        result = measure(args.sessions, args.seconds, args.epochs, seed=run, browsers_nice=args.browsers_nice)
         results.append(result)
         print(json.dumps({"run": run + 1, **result}), flush=True)
         for line in result["error_lines"]:
