@@ -8,7 +8,7 @@ from pathlib import Path
 from .files import PROJECT_ROOT
 
 RUNS_ENV, CHECKPOINT_ENV = "VAE_RUNS_DIR", "VAE_CHECKPOINT"
-SHIPPED = ("mnist-2d.pt", "fashion-mnist-2d.pt")      # pretrained models in checkpoints/, the default first
+SHIPPED = ("mnist-2d.pt", "fashion-mnist-2d.pt", "mnist-16d.pt")   # pretrained models in checkpoints/, the default first
 
 
 def runs_root() -> Path:

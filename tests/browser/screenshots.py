@@ -5,11 +5,11 @@
 
 Starts the app like the browser tests do (own server, temporary runs folder), then: pins a point on the
 latent plane and hovers another (the browser's live decoding), opens the plane with the decoder's map on,
-opens the prior samples, the interpolation and a dot's story, trains an 8-D model and opens its PCA
-view, opens the shipped Fashion-MNIST model, uploads a photo of a
+opens the prior samples, the interpolation and a dot's story, opens the shipped 16-D model's PCA view and
+its sliders (z3 moved), opens the shipped Fashion-MNIST model, uploads a photo of a
 test digit, draws a new ε on the ELBO page, trains a short run on a subset. Writes docs/latent.png,
 docs/latent-fullscreen.png, docs/latent-dark.png (Streamlit's dark theme), docs/decoder-map.png,
-docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/fashion.png, docs/reconstruct.png,
+docs/prior.png, docs/interpolate.png, docs/story.png, docs/pca.png, docs/sliders.png, docs/fashion.png, docs/reconstruct.png,
 docs/elbo.png and docs/train.png; exports the shipped model as one file and opens it from disk
 (docs/export.png, docs/export-dark.png).
 
@@ -61,7 +61,7 @@ def run_state(state: str) -> str:
 FULL_HD = {"width": 1920, "height": 1080}      # a projector's screen
 SIZE = {"latent": FULL_HD, "fullscreen": FULL_HD, "dark": FULL_HD, "decoder_map": FULL_HD,
         "explore": FULL_HD, "fashion": FULL_HD,
-        "pca": {"width": 1280, "height": 1200},
+        "pca": {"width": 1280, "height": 1200}, "sliders": {"width": 1280, "height": 1000},
         "reconstruct": {"width": 1280, "height": 1350},
         "elbo": {"width": 1280, "height": 1100},
         "train": {"width": 1280, "height": 2150},
@@ -138,24 +138,27 @@ def shoot_explore(page, url: str, out: Path) -> None:
 
 
 def shoot_pca(page, url: str, out: Path) -> None:
-    """An 8-dimensional model trained for the picture (CLI, 2 epochs on 20,000 images, into the server's
-    runs folder), seen through its PCA plane: docs/pca.png."""
-    import subprocess
-
-    from harness import ROOT
-    from vae import runfiles
-
-    run_dir = SERVER.runs_dir / "pca-8d"
-    if not (run_dir / runfiles.CHECKPOINT).is_file():
-        subprocess.run([sys.executable, "-m", "vae", "train", "--run-dir", str(run_dir), "--latent-dim", "8",
-                        "--epochs", "2", "--limit", "20000"], cwd=ROOT, check=True, capture_output=True)
-    open_plane(page, url, link("/latent?model=run:pca-8d&dims=pca"))
+    """The shipped 16-dimensional model seen through its PCA plane: docs/pca.png."""
+    open_plane(page, url, link("/latent?model=mnist-16d&dims=pca"))
     page.get_by_text(opening("PCA view: the plane of the first two principal components of the test encodings ({first} "
                              "and {second} of their variance), through their mean; decoding maps a point back with the "
                              "other {count} components at their mean.")).first.wait_for()
     page.mouse.move(*page_point(page, 0.55, 0.45), steps=8)
     page.wait_for_timeout(300)
     page.screenshot(path=png(out, "pca"))
+
+
+def shoot_sliders(page, url: str, out: Path) -> None:
+    """The shipped 16-dimensional model's sliders and traversals, z3 moved, under its plane: docs/sliders.png."""
+    open_plane(page, url, link("/latent?model=mnist-16d"))
+    pin_plane(page, 0.6, 0.4)
+    box = page.locator(".vlp-dims").first
+    box.scroll_into_view_if_needed()
+    page.locator(".vlp-dims .vlp-dim input").nth(3).fill("1.6")
+    page.wait_for_function("(box) => box.dataset.traversed && box.dataset.traversed.endsWith(':' + box.dataset.z)",
+                           arg=box.element_handle(), timeout=120_000)
+    wait_until_idle(page)
+    box.screenshot(path=png(out, "sliders"))
 
 
 def shoot_fashion(page, url: str, out: Path) -> None:
@@ -239,8 +242,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--only", nargs="*", choices=["latent", "fullscreen", "dark", "decoder_map", "explore", "pca", "fashion",
-                                                      "reconstruct", "elbo", "train", "export"],
+    parser.add_argument("--only", nargs="*", choices=["latent", "fullscreen", "dark", "decoder_map", "explore", "pca", "sliders",
+                                                      "fashion", "reconstruct", "elbo", "train", "export"],
                         help="some pages only")
     parser.add_argument("--lang", choices=["zh-CN"], help="the pages in this language (files docs/<name>-<lang>.png)")
     args = parser.parse_args()
@@ -251,7 +254,7 @@ def main() -> None:
         SERVER, LANG = server, args.lang
         browser = launch_chromium(playwright)
         shots = [globals()[f"shoot_{name}"] for name in args.only or []] or \
-            [shoot_latent, shoot_fullscreen, shoot_dark, shoot_decoder_map, shoot_explore, shoot_pca, shoot_fashion,
+            [shoot_latent, shoot_fullscreen, shoot_dark, shoot_decoder_map, shoot_explore, shoot_pca, shoot_sliders, shoot_fashion,
              shoot_reconstruct, shoot_elbo,
              shoot_train, shoot_export]
         for shoot in shots:
