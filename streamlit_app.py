@@ -4,6 +4,7 @@ Each page shows its title first and then calls app_pages.common.model_picker (th
 beside the title, which loads torch), so a cold start paints at once."""
 import streamlit as st
 
+from app_pages.collector import freeze_once_torch_is_loaded
 from app_pages.i18n import _
 from app_pages.layout import wide_frame_first
 
@@ -18,3 +19,4 @@ navigation = st.navigation([
     st.Page("app_pages/pages/runs.py", title=_("Runs"), icon=":material/compare_arrows:", url_path="runs"),
 ], position="top")
 navigation.run()
+freeze_once_torch_is_loaded()        # once per server: full collections stop walking torch's objects (collector.py)
