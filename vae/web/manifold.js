@@ -34,8 +34,9 @@ export function tileCentres(lo, hi, n, spacing) {
 
 // Draw the grid for `square` [x0, x1, y0, y1] onto `canvas` (side CSS px): `latent(x, y)` maps a
 // plane point to its latent vector, `decoder` decodes. Returns {grid: {n, xs, ys}, cancel}; `done`
-// runs when the last row is drawn.
-export function renderManifold({ canvas, side, decoder, latent, latentDim, square, n, spacing, done }) {
+// runs when the last row is drawn. While `pause()` says so, frames go by without a row (the sliders'
+// traversals, which the user is looking at, come first).
+export function renderManifold({ canvas, side, decoder, latent, latentDim, square, n, spacing, done, pause }) {
   const [x0, x1, y0, y1] = square;
   const xs = tileCentres(x0, x1, n, spacing), ys = tileCentres(y0, y1, n, spacing).reverse();
   const tiles = document.createElement("canvas");
@@ -48,6 +49,7 @@ export function renderManifold({ canvas, side, decoder, latent, latentDim, squar
   let row = 0, frame = 0, cancelled = false;
   const step = () => {
     if (cancelled) return;
+    if (pause && pause()) { frame = requestAnimationFrame(step); return; }
     const started = performance.now();
     while (row < n && performance.now() - started < 12) {
       const z = new Float32Array(n * latentDim);

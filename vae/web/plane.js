@@ -789,7 +789,7 @@ export class LatentPlane {
     this.manifoldJob = renderManifold({
       canvas: this.manifold, side: this.manifoldWidth, decoder: this.decoder, latent: (x, y) => this.latentVector(x, y),
       latentDim: this.data.latent_dim, square: this.view.square(), n, spacing,
-      done: () => { this.manifold.dataset.done = String(serial); },
+      done: () => { this.manifold.dataset.done = String(serial); }, pause: () => this.sliders.drawing,
     });
     const { xs, ys } = this.manifoldJob.grid, axes = this.data.axes, f = (t) => t.toFixed(2);
     this.manifoldGrid = this.manifoldJob.grid;

@@ -88,6 +88,7 @@ export class LatentSliders {
     }
     this.box.replaceChildren(head, list);
     this.z = null; this.shown = null;
+    cancelAnimationFrame(this.job); clearTimeout(this.wait); this.drawing = false;
   }
 
   // Show the point z (Float32Array, D): the sliders at it, its decoding at once, the traversals after,
@@ -110,6 +111,7 @@ export class LatentSliders {
     cancelAnimationFrame(this.job);                           // the traversals once the slider rests: while it
     clearTimeout(this.wait);                                  // moves, each input decodes the one point alone
     delete this.box.dataset.traversed;
+    this.drawing = true;                                      // until the last row: the plane's manifold waits
     this.wait = setTimeout(() => this.drawTraversals(decoder), TRAVERSAL_WAIT);
   }
 
@@ -134,10 +136,10 @@ export class LatentSliders {
         row++;
       }
       if (row < d) this.job = requestAnimationFrame(step);
-      else this.box.dataset.traversed = `${serial}:${this.box.dataset.z}`;
+      else { this.drawing = false; this.box.dataset.traversed = `${serial}:${this.box.dataset.z}`; }
     };
     this.job = requestAnimationFrame(step);
   }
 
-  destroy() { cancelAnimationFrame(this.job); clearTimeout(this.wait); }
+  destroy() { cancelAnimationFrame(this.job); clearTimeout(this.wait); this.drawing = false; }
 }
