@@ -4,8 +4,8 @@ is frozen, so that the collector's full collections stop walking it.
 .streamlit/config.toml turns off Streamlit's full collection after every script run (runner.postScriptGC);
 Python's own collector still runs, and each of its full (generation 2) collections walks every object the
 process holds: with torch, Plotly and Streamlit loaded, some 290,000. With ten students pinning on the Latent
-page while the owner trained (bench/classroom.py), such a collection came every 10 to 30 s and took 85 to
-540 ms, and no session's script ran meanwhile (the collector holds the GIL): the pins then in flight waited.
+page while the owner trained (bench/classroom.py), such a collection came once or twice a minute and took
+85 to 540 ms, and no session's script ran meanwhile (the collector holds the GIL): the pins then in flight waited.
 gc.freeze() moves the objects alive at that moment into a permanent generation that the collector skips;
 afterwards a full collection took 12 ms. The frozen objects are mostly modules, classes and functions, the
 loaded model and the caches, which live as long as the server anyway; the garbage of later script runs is

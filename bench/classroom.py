@@ -21,11 +21,16 @@ owner is whoever typed the token. Nothing leaves 127.0.0.0/8: the browser's requ
    drives the pages in turn, so the students act one after the other, but their pins overlap on the
    server. A pin's round trip is measured inside the page as bench/browser_plane.py does (harness's
    SETTLE_JS): from the click's pointerup until the page shows Python's new "Pinned point" line and no
-   script run is going; one that has not come back after 20 s is a failed pin.
-5. RSS at the end (and its peak, sampled every 0.5 s), the CPU each part took (the server, the training
-   process, the bench's own Chromium and Playwright, the rest of the machine) and the load average at the
-   start and the end. The browsers run on the same cores as the server: on a small machine part of any
-   slowness is theirs, which the CPU shares show.
+   script run is going; one that has not come back after 20 s is a failed pin. Each is split, on the page's
+   clock, at its websocket messages: the click until the request is sent, the request until the last message
+   of the run it started has been received (the server's part, and the renderer's delay in taking the
+   message), and that until the pin is shown.
+5. RSS at the end (and its peak in each phase, sampled every 0.5 s), the CPU each part took while pinning
+   (the server, the training process, the bench's own Chromium and Playwright, the rest of the machine) and
+   the load average at the start, when the pins begin and at the end. The browsers run on the same cores as
+   the server: on a small machine much of a pin's time is waiting for a core, which the CPU shares show.
+   (Making the browsers nicer than the server does not isolate the server: the page's own part of each
+   round trip, and the moment it takes the server's message, slow down instead.)
 
 Printed: one JSON line, then a table. With --runs K the bench runs K times, each on a fresh server, each
 after waiting (at most --wait seconds) for the 1-minute load average to fall below --max-load, and prints
@@ -166,16 +171,6 @@ def machine_busy() -> float:
     """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK              # less idle and iowait
-
-
-def nicer(server_pid: int, by: int) -> None:
-    """Playwright's driver and Chromium (the zygote too, so renderers forked later follow) `by` nicer than this
-    process and the server."""
-    if by:
-        for pid in groups(server_pid)["bench"] - {os.getpid()}:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid),
-                                                         os.getpriority(os.PRIO_PROCESS, 0) + by))
 
 
 class Sampler(threading.Thread):
@@ -320,14 +315,14 @@ def owner_stops_training(owner: Session, runs_dir: Path) -> bool:
 
 # One measurement ---------------------------------------------------------------------------------
 
-def measure(sessions: int, seconds: float, epochs: int, seed: int, browsers_nice: int = 0) -> dict:
+def measure(sessions: int, seconds: float, epochs: int, seed: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = np.random.default_rng(seed)
     token = secrets.token_urlsafe(24)
     env = {roles.LOOPBACK_IS_REMOTE_ENV: "1", roles.TOKEN_ENV: token, "MALLOC_ARENA_MAX": "2"}
     result = {"utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-              "sessions": sessions, "seconds": seconds, "browsers_nice": browsers_nice,
+              "sessions": sessions, "seconds": seconds,
               "load_start": round(os.getloadavg()[0], 2)}
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="classroom-"))
@@ -340,7 +335,6 @@ def measure(sessions: int, seconds: float, epochs: int, seed: int, browsers_nice
         sampler = Sampler(server.process.pid)
         sampler.start()
         browser = launch_chromium(playwright)
-        nicer(server.process.pid, browsers_nice)
         students = [Student(browser, f"student {i + 1}") for i in range(sessions)]
         owner = Session(browser, "owner")
         say(f"server {server.process.pid} at {server.url}: loading {sessions} students")
@@ -352,7 +346,6 @@ def measure(sessions: int, seconds: float, epochs: int, seed: int, browsers_nice
                 time.sleep(2)
                 result["rss_first_mb"] = rss_mb(groups(server.process.pid)["server"])
         result["load_seconds"] = time.perf_counter() - started
-        nicer(server.process.pid, browsers_nice)             # any process Chromium started since
         time.sleep(2)
         result["rss_loaded_mb"] = rss_mb(groups(server.process.pid)["server"])
         sampler.phase = "owner starts training"
@@ -520,14 +513,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="measure this many times, each on a fresh server")
     parser.add_argument("--max-load", type=float, default=3.0, help="wait before each run until the load is below")
     parser.add_argument("--wait", type=float, default=1200, help="at most this many seconds of waiting per run")
-    parser.add_argument("--browsers-nice", type=int, default=0,
-                        help="run the bench's Chromium this much nicer than the server (as if the students' browsers "
-                             "were on their own machines); default 0: they share the cores equally")
     args = parser.parse_args()
     results = []
     for run in range(args.runs):
         wait_for_quiet(args.max_load, args.wait)
-        result = measure(args.sessions, args.seconds, args.epochs, seed=run, browsers_nice=args.browsers_nice)
+        result = measure(args.sessions, args.seconds, args.epochs, seed=run)
         results.append(result)
         print(json.dumps({"run": run + 1, **result}), flush=True)
         for line in result["error_lines"]:
