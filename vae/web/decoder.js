@@ -93,9 +93,13 @@ export class VaeDecoder {
           const row = o * n_in, bias = b[o];
           for (let r = 0; r < count; r++) {
             const base = r * n_in;
-            let sum = bias;
-            for (let i = 0; i < n_in; i++) sum += w[row + i] * x[base + i];
-            y[r * n_out + o] = sum;
+            let s0 = bias, s1 = 0, s2 = 0, s3 = 0, i = 0;           // four sums: the products pipeline
+            for (; i + 3 < n_in; i += 4) {
+              s0 += w[row + i] * x[base + i]; s1 += w[row + i + 1] * x[base + i + 1];
+              s2 += w[row + i + 2] * x[base + i + 2]; s3 += w[row + i + 3] * x[base + i + 3];
+            }
+            for (; i < n_in; i++) s0 += w[row + i] * x[base + i];
+            y[r * n_out + o] = (s0 + s1) + (s2 + s3);
           }
         }
         x = y; width = n_out;
@@ -111,19 +115,16 @@ export class VaeDecoder {
           for (let co = 0; co < cout; co++) y.fill(b[co], outBase + co * ho * wo, outBase + (co + 1) * ho * wo);
           for (let ci = 0; ci < cin; ci++) {
             for (let iy = 0; iy < h; iy++) {
+              const oy0 = iy * s - p, ky0 = Math.max(0, -oy0), ky1 = Math.min(k, ho - oy0);
               for (let ix = 0; ix < w; ix++) {
                 const v = x[inBase + (ci * h + iy) * w + ix];
                 if (v === 0) continue;                                   // ReLU zeros: nothing to spread
-                for (let co = 0; co < cout; co++) {
-                  const wBase = (ci * cout + co) * k * k, oBase = outBase + co * ho * wo;
-                  for (let ky = 0; ky < k; ky++) {
-                    const oy = iy * s - p + ky;
-                    if (oy < 0 || oy >= ho) continue;
-                    for (let kx = 0; kx < k; kx++) {
-                      const ox = ix * s - p + kx;
-                      if (ox < 0 || ox >= wo) continue;
-                      y[oBase + oy * wo + ox] += v * weight[wBase + ky * k + kx];
-                    }
+                const ox0 = ix * s - p, kx0 = Math.max(0, -ox0), kx1 = Math.min(k, wo - ox0);
+                for (let co = 0; co < cout; co++) {                      // the kernel's rows and columns that
+                  const wBase = (ci * cout + co) * k * k, oBase = outBase + co * ho * wo + ox0;   // land inside
+                  for (let ky = ky0; ky < ky1; ky++) {
+                    const o = oBase + (oy0 + ky) * wo, wk = wBase + ky * k;
+                    for (let kx = kx0; kx < kx1; kx++) y[o + kx] += v * weight[wk + kx];
                   }
                 }
               }
