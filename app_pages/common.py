@@ -515,6 +515,11 @@ def _without_plane(z, basis) -> np.ndarray:
     return z - ((z - o) @ basis.u) * basis.u - ((z - o) @ basis.v) * basis.v
 
 
+def _hold(model_key: tuple, view: PlaneView, z) -> None:
+    """Keep z (D,), less its part in the plane, as the origin of `view` of the model `model_key` in this session."""
+    st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(z, view.basis))}
+
+
 def held_view(view: PlaneView, model_key: tuple) -> PlaneView:
     """`view` with the origin the sliders left it at in this session (take_held, hold_sliders_at), if any."""
     held = st.session_state.get("held")
@@ -533,7 +538,7 @@ def take_held(component_key: str, model_key: tuple, view: PlaneView) -> None:
         return
     st.session_state.held_taken = state
     if state["view"] == repr(view.key) and len(state["z"]) == len(view.basis.origin):
-        st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(state["z"], view.basis))}
+        _hold(model_key, view, state["z"])
 
 
 def held_from_link(model_key: tuple, view: PlaneView) -> None:
@@ -548,7 +553,7 @@ def held_from_link(model_key: tuple, view: PlaneView) -> None:
             except ValueError:
                 values = None
         if values and len(values) == count > 2 and all(math.isfinite(v) and abs(v) <= PIN_BOUND for v in values):
-            st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(values, view.basis))}
+            _hold(model_key, view, values)
         else:
             bad = _("The link's origin “{origin}” is not {count} numbers; decoding around the view's own origin "
                     "instead.").format(origin=escape_markdown(wanted[:60]), count=count)
@@ -563,7 +568,7 @@ def held_in_url(view: PlaneView, base: PlaneView) -> None:
 
 def hold_sliders_at(z, model_key: tuple, view: PlaneView) -> None:
     """Put the sliders' point at z (D,): the pin at its place on the plane, the origin at the rest."""
-    st.session_state.held = {"view": (model_key, view.key), "origin": tuple(_without_plane(z, view.basis))}
+    _hold(model_key, view, z)
     place_pin(tuple(view.basis.to_plane(np.asarray(z)[None])[0]))
 
 

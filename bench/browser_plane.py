@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))   # the browser harness, a t
 import numpy as np  # noqa: E402
 from harness import (PLANE, VIEWPORT, AppServer, NetworkLog, launch_chromium, open_app, open_plane,  # noqa: E402
                      page_point, pin_round_trip, plane_box, settle, wait_for_decoder, wait_for_test_images,
-                     wait_until_idle)
+                     wait_traversals, wait_until_idle)
 
 LAYOUT_SIZES = [(1920, 1080), (1400, 1000), (1024, 768), (414, 896)]
 LOADS = 3                                     # loads of /latent per size: the layout shift is their median
@@ -178,7 +178,7 @@ def slider_times(browser, url: str, model: str, moves: int, rng) -> tuple[list, 
     open_app(page, f"{url}/latent?model={model}", PLANE)
     wait_for_decoder(page)
     wait_until_idle(page)
-    sliders, box = page.locator(".vlp-dims .vlp-dim input"), page.locator(".vlp-dims").first
+    sliders = page.locator(".vlp-dims .vlp-dim input")
     count = sliders.count()
     if not count:
         raise SystemExit(f"{model} shows no sliders: it needs more than two latent dimensions")
@@ -192,8 +192,7 @@ def slider_times(browser, url: str, model: str, moves: int, rng) -> tuple[list, 
         page.wait_for_timeout(300)
         started = time.perf_counter()
         sliders.nth(int(dim)).fill(f"{value:.2f}")
-        page.wait_for_function("(box) => box.dataset.traversed && box.dataset.traversed.endsWith(':' + box.dataset.z)",
-                               arg=box.element_handle(), timeout=120_000)
+        wait_traversals(page, timeout=120)
         traversals.append(1e3 * (time.perf_counter() - started))
     return inputs, traversals
 

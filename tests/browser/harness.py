@@ -230,6 +230,12 @@ def preview(page) -> tuple[tuple[float, float] | None, np.ndarray]:
     return z, np.asarray(shown["px"], dtype=np.float32).reshape(28, 28) / 255
 
 
+def wait_traversals(page, timeout: float = 60.0) -> None:
+    """Until the sliders (vae/web/sliders.js) have drawn every traversal row for their current point."""
+    page.wait_for_function("(box) => box.dataset.traversed && box.dataset.traversed.endsWith(':' + box.dataset.z)",
+                           arg=page.locator(".vlp-dims").first.element_handle(), timeout=timeout * 1e3)
+
+
 def settle(page) -> None:
     """Wait two animation frames: the plane decodes the pointer's latest position at the next one."""
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")

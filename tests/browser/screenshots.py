@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
 
 from harness import (PLANE, AppServer, launch_chromium, open_app, open_plane, page_point,  # noqa: E402
-                     photo_of_digit, pin_plane, upload, wait_until_idle)
+                     photo_of_digit, pin_plane, upload, wait_traversals, wait_until_idle)
 
 SERVER = None                                   # the AppServer of this run (its runs folder)
 LANG = None                                     # --lang: the pages' language (?lang=) and the files' suffix
@@ -155,8 +155,7 @@ def shoot_sliders(page, url: str, out: Path) -> None:
     box = page.locator(".vlp-dims").first
     box.scroll_into_view_if_needed()
     page.locator(".vlp-dims .vlp-dim input").nth(3).fill("1.6")
-    page.wait_for_function("(box) => box.dataset.traversed && box.dataset.traversed.endsWith(':' + box.dataset.z)",
-                           arg=box.element_handle(), timeout=120_000)
+    wait_traversals(page, timeout=120)
     wait_until_idle(page)
     box.screenshot(path=png(out, "sliders"))
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import vae
-from harness import ROOT, hover_plane, open_plane, pinned_point, wait_until_idle
+from harness import ROOT, hover_plane, open_plane, pinned_point, wait_traversals, wait_until_idle
 from vae import data
 from vae.inference import dimension_kl
 from vae.webdecoder import reference_decode
@@ -43,12 +43,6 @@ def open_sliders(page, url: str, query: str = "") -> None:
     open_plane(page, url, f"/latent?model=mnist-16d{query}")
     page.locator(".vlp-dims .vlp-dim input").first.wait_for()
     wait_traversals(page)
-
-
-def wait_traversals(page, timeout: float = 60.0) -> None:
-    """Until every traversal row is drawn for the sliders' current point."""
-    page.wait_for_function("""(box) => box.dataset.traversed && box.dataset.traversed.endsWith(':' + box.dataset.z)""",
-                           arg=page.locator(".vlp-dims").first.element_handle(), timeout=timeout * 1e3)
 
 
 def slide(page, dim: int, value: float) -> None:

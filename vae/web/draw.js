@@ -32,18 +32,22 @@ export function niceStep(span, target) {
   return (unit < 1.5 ? 1 : unit < 3 ? 2 : unit < 7 ? 5 : 10) * power;
 }
 
-// 784 values, probabilities in [0, 1] (Float32Array) or grey levels (Uint8Array), onto a 28×28
-// canvas that CSS scales up with crisp pixels.
+// 784 values from `offset` of `pixels`, probabilities in [0, 1] (Float32Array) or grey levels
+// (Uint8Array), into ImageData `image` as the 28×28 tile whose top-left corner is (left, top).
+export function putTile(image, pixels, offset, left, top) {
+  const bytes = pixels instanceof Uint8Array;
+  for (let p = 0; p < 784; p++) {
+    const value = pixels[offset + p], v = bytes ? value : Math.round(Math.min(1, Math.max(0, value)) * 255);
+    const o = 4 * ((top + Math.floor(p / 28)) * image.width + left + (p % 28));
+    image.data[o] = image.data[o + 1] = image.data[o + 2] = v; image.data[o + 3] = 255;
+  }
+}
+
+// One such image onto a 28×28 canvas that CSS scales up with crisp pixels.
 export function drawDigit(canvas, pixels, offset = 0) {
   const context = canvas.getContext("2d");
   const image = context.createImageData(28, 28);
-  const bytes = pixels instanceof Uint8Array;
-  for (let i = 0; i < 784; i++) {
-    const p = pixels[offset + i];
-    const v = bytes ? p : Math.round(Math.min(1, Math.max(0, p)) * 255);
-    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = v;
-    image.data[4 * i + 3] = 255;
-  }
+  putTile(image, pixels, offset, 0, 0);
   context.putImageData(image, 0, 0);
 }
 

@@ -3,6 +3,7 @@
 // stays free, and dropped the moment the view moves on.
 
 import { vaeErf } from "./decoder.js";
+import { putTile } from "./draw.js";
 
 // Standard normal CDF and its inverse (Acklam's rational approximation, relative error < 1.2e-9).
 export function normalCdf(x) { return 0.5 * (1 + vaeErf(x / Math.SQRT2)); }
@@ -55,13 +56,7 @@ export function renderManifold({ canvas, side, decoder, latent, latentDim, squar
       const z = new Float32Array(n * latentDim);
       for (let i = 0; i < n; i++) z.set(latent(xs[i], ys[row]), i * latentDim);
       const out = decoder.decode(z, n);
-      for (let i = 0; i < n; i++) {
-        for (let p = 0; p < 784; p++) {
-          const value = Math.round(Math.min(1, Math.max(0, out[i * 784 + p])) * 255);
-          const o = 4 * ((row * 28 + Math.floor(p / 28)) * 28 * n + i * 28 + (p % 28));
-          image.data[o] = image.data[o + 1] = image.data[o + 2] = value; image.data[o + 3] = 255;
-        }
-      }
+      for (let i = 0; i < n; i++) putTile(image, out, i * 784, i * 28, row * 28);
       row++;
     }
     tctx.putImageData(image, 0, 0);

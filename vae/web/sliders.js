@@ -4,7 +4,7 @@
 // directions move the pin, the others move the origin, which is what the whole plane decodes around.
 // It draws and reports; plane.js owns the point and tells it what to show (show(z)).
 
-import { drawDigit } from "./draw.js";
+import { drawDigit, putTile } from "./draw.js";
 import { say } from "./words.js";
 
 export const SLIDER_LIMIT = 4;                           // each slider spans ±4, the prior's σ being 1
@@ -125,13 +125,7 @@ export class LatentSliders {
         for (let s = 0; s < steps; s++) { points.set(z, s * d); points[s * d + row] = z[row] + TRAVERSAL[s]; }
         const out = decoder.decode(points, steps), canvas = this.rows[row].canvas, ctx = canvas.getContext("2d");
         const image = ctx.createImageData(28 * steps, 28);
-        for (let s = 0; s < steps; s++) {
-          for (let p = 0; p < 784; p++) {
-            const v = Math.round(Math.min(1, Math.max(0, out[s * 784 + p])) * 255);
-            const o = 4 * (Math.floor(p / 28) * 28 * steps + s * 28 + (p % 28));
-            image.data[o] = image.data[o + 1] = image.data[o + 2] = v; image.data[o + 3] = 255;
-          }
-        }
+        for (let s = 0; s < steps; s++) putTile(image, out, s * 784, s * 28, 0);
         ctx.putImageData(image, 0, 0);
         row++;
       }
