@@ -72,6 +72,12 @@ def reaped(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
+def niceness(pid: int) -> int:
+    """The process's nice value, as the kernel shows it (/proc/PID/stat, field 19)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[16])
+
+
 @pytest.fixture
 def stand_in(tmp_path, monkeypatch):
     """sys.executable replaced by a script that runs STAND_IN with the real Python; yields a function that
@@ -295,6 +301,7 @@ def test_a_started_run_is_marked_running_and_its_process_holds_its_lock(tmp_path
     assert child["lock_fd"].isdigit() and child["handed_the_lock"]
     assert child["own_session"] and child["stdin_is_null"] and child["cwd"] == str(tmp_path)
     assert lock_holder(run) == child["pid"] == read_pid(run / LOCK)
+    assert niceness(child["pid"]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + lifecycle.TRAIN_NICENESS)
     status = read_recorded_status(run)
     assert before <= status["started"] <= after and status["updated"] == status["heartbeat"] == status["started"]
     assert {k: status[k] for k in ("state", "pid", "error", "error_message", "interrupted", "phase", "eta_seconds",

@@ -38,6 +38,7 @@ except ImportError:            # Windows: no flock; liveness falls back to the p
     fcntl = None
 
 START_LOCK = ".start.lock"             # in the runs root: one start_run at a time, across processes
+TRAIN_NICENESS = 10                    # how much lower than its launcher's a started run's CPU priority is
 LOCK_FD_ENV = "VAE_RUN_LOCK_FD"        # start_run hands its child the already locked run.lock as this fd
 PROC = Path("/proc")
 
@@ -360,7 +361,8 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
     that same lock.
 
     The child inherits the locked descriptor, so the run is held from before its status says
-    "running" until the child exits. A thread waits for the child so it never lingers as a zombie."""
+    "running" until the child exits. It runs at a lower CPU priority than the dashboard (_yield_the_cpu).
+    A thread waits for the child so it never lingers as a zombie."""
     fd = _lock_file(run_dir)
     try:
         _refuse_beside_a_live_run(run_dir)       # a run the CLI started: it holds its lock before its status says so
@@ -377,9 +379,22 @@ def _launch(run_dir: Path, args: list[str], status: dict, cwd) -> None:
                                     cwd=cwd, start_new_session=True, pass_fds=(fd,) if fcntl else (),
                                     env={**os.environ, LOCK_FD_ENV: str(fd)})
         _write_holder(fd, proc.pid)
+        _yield_the_cpu(proc.pid)
         threading.Thread(target=proc.wait, name=f"reap {run_dir.name}", daemon=True).start()
     finally:
         os.close(fd)
+
+
+def _yield_the_cpu(pid: int) -> None:
+    """Give the training process `pid` a CPU priority TRAIN_NICENESS below this process's (nice 10 under a
+    server at 0): where the machine has cores to spare it trains as fast, and where the dashboard's pages,
+    or the browsers of a class on the same machine, want them, they come first and the run waits. Called
+    as soon as it is started, before it makes its threads (torch's), which take the priority of the thread
+    that makes them. Where priorities cannot be set (Windows), nothing is changed."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICENESS))
+    except (AttributeError, OSError):
+        pass
 
 
 def stop_run(run_dir) -> bool:
