@@ -8,6 +8,7 @@ starts the real training process end to end; this file pins down each promise of
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -149,14 +150,16 @@ def test_a_stopped_run_reads_at_its_checkpoint_and_not_interrupted(tmp_path):
 
 
 def test_a_killed_run_reads_as_interrupted_at_its_checkpoint_saying_which(tmp_path):
-    run = status_of(tmp_path / "run", **ABANDONED, checkpoint_epoch=1, checkpoint_step=8)
+    """5 steps an epoch: its checkpoint at step 5 ends epoch 1, and its last step, 9, is in epoch 2; the
+    message names the checkpoint's epoch."""
+    run = status_of(tmp_path / "run", **ABANDONED, checkpoint_epoch=1, checkpoint_step=5)
     (run / CHECKPOINT).write_bytes(b"weights")
     (run / LOCK).write_text("4321")
     status = read_status(run)
     assert {k: status[k] for k in ("state", "interrupted", "epoch", "step", "eta_seconds")} == {
-        "state": "stopped", "interrupted": True, "epoch": 1, "step": 8, "eta_seconds": None}
+        "state": "stopped", "interrupted": True, "epoch": 1, "step": 5, "eta_seconds": None}
     assert status["error"] == ("the training process ended without a word (killed, or out of memory?); its last "
-                               "checkpoint (epoch 2, step 8) is kept and the run can be resumed from it")
+                               "checkpoint (epoch 1, step 5) is kept and the run can be resumed from it")
 
 
 @pytest.mark.parametrize("stop", [False, True])
@@ -216,7 +219,9 @@ def test_a_reader_of_the_lock_is_no_holder(tmp_path):
     with python(HOLD_LOCK, run) as holder:
         held(holder)
         assert holds_lock(holder.pid, run) and not holds_lock(os.getpid(), run)
+        assert not holds_lock(holder.pid, tmp_path / "no-such-run")
         release(holder)
+    assert not holds_lock(holder.pid, run)                          # it has ended
 
 
 def test_a_live_sibling_after_the_run_itself_is_found(tmp_path):
@@ -314,6 +319,20 @@ def test_a_started_run_is_marked_running_and_its_process_holds_its_lock(tmp_path
     assert wait_until(lambda: reaped(child["pid"]), timeout=30)    # waited for: no zombie left
 
 
+def test_a_started_run_does_not_read_the_servers_input(tmp_path, stand_in):
+    """A server started in a terminal: its training processes must not take what is typed there."""
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        start_run(tmp_path, ModelConfig(), TrainConfig())
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    assert stand_in()["stdin_is_null"]
+
+
 def test_a_resumed_run_keeps_its_start_and_status_and_appends_to_its_log(tmp_path, stand_in):
     run = status_of(tmp_path / "run", state="stopped", started=1000.0, epoch=2, step=8,
                     train_config={"device": "cpu"}, error="stopped by the user")
@@ -351,6 +370,9 @@ def test_without_the_kernels_lock_list_stop_trusts_the_holder_the_lock_file_name
         held(holder)
         monkeypatch.setattr(lifecycle, "PROC", tmp_path / "no-proc")
         assert lock_holder(run, search=True) == holder.pid
+        (run / LOCK).write_text("")                                # held, and no pid written: not known
+        assert lock_holder(run) == 0
+        (run / LOCK).write_text(str(holder.pid))
         assert stop_run(run)
         assert holder.wait(30) == -signal.SIGTERM
 
@@ -401,9 +423,19 @@ def test_a_run_lock_held_elsewhere_is_refused_naming_the_holder(tmp_path):
             lifecycle._lock_file(run)
         release(holder)
     assert str(refused.value) == f"{run} is in use by another training process (pid {holder.pid})"
+    with python(HOLD_LOCK, run) as holder:
+        held(holder)
+        (run / LOCK).write_text(str(os.getpid()))                  # names a process that does not hold it
+        with pytest.raises(RuntimeError) as refused:
+            lifecycle._lock_file(run)
+        release(holder)
+    assert str(refused.value) == f"{run} is in use by another training process (pid unknown)"
     fd = lifecycle._lock_file(run)                                 # its holder has ended: it is ours
     try:
         assert (run / LOCK).read_text() == ""                      # no earlier holder's pid can read as ours
+        umask = os.umask(0)
+        os.umask(umask)
+        assert stat.S_IMODE((run / LOCK).stat().st_mode) == 0o644 & ~umask   # a plain file, not executable
         assert lock_holder(run) == 0 and lock_holder(run, search=True) == os.getpid()
     finally:
         os.close(fd)
