@@ -1,6 +1,5 @@
 """Every page follows the chosen model's dataset: a Fashion-MNIST model gets Fashion-MNIST's test set,
 its class names and words, and the Reconstruct page offers what fits it."""
-import base64
 import gzip
 
 import numpy as np
@@ -12,7 +11,7 @@ from app_pages import catalog
 from vae import data
 from vae.datasets import FASHION_MNIST
 
-from test_pages import messages, plane_data, served_file, widget
+from test_pages import messages, plane_data, plane_dots, served_file, widget
 
 
 @pytest.fixture
@@ -83,9 +82,9 @@ def test_latent_page_encodes_the_fashion_test_set(open_page, fashion_model):
     expected = vae.inference.encode_dataset(model, images)
     sent = plane_data(app)
 
-    points = np.frombuffer(base64.b64decode(sent["points"]), dtype="<f4").reshape(-1, 2)
+    points, sent_labels = plane_dots(sent)
     np.testing.assert_allclose(points, expected, atol=1e-5)              # Fashion's test set, not MNIST's
-    assert np.frombuffer(base64.b64decode(sent["labels"]), np.uint8).tolist() == labels.tolist()
+    assert sent_labels.tolist() == labels.tolist()
     assert sent["class_names"] == list(FASHION_MNIST.class_names)
 
 

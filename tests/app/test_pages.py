@@ -68,6 +68,17 @@ def served_file(url: str) -> bytes:
     return (STATIC / url.removeprefix("/app/static/")).read_bytes()
 
 
+def plane_dots(data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The plane's dots (N, 2) float32 and their labels (N,) uint8, from the file the element names (or
+    from the element itself when the server could not write the file)."""
+    if "points_url" not in data:
+        return (np.frombuffer(base64.b64decode(data["points"]), dtype="<f4").reshape(-1, 2),
+                np.frombuffer(base64.b64decode(data["labels"]), dtype=np.uint8))
+    raw, n = gzip.decompress(served_file(data["points_url"])), data["points_count"]
+    assert len(raw) == 9 * n
+    return np.frombuffer(raw[:8 * n], dtype="<f4").reshape(-1, 2), np.frombuffer(raw[8 * n:], dtype=np.uint8)
+
+
 def served_weights(url: str) -> np.ndarray:
     """The float16 weights in the decoder's file: gzip-compressed low-byte plane, then high-byte plane."""
     planes = np.frombuffer(gzip.decompress(served_file(url)), dtype=np.uint8).reshape(2, -1)
@@ -85,8 +96,8 @@ def test_latent_page_serves_the_decoder_and_images_as_files_and_the_plane_in_vie
     expected = torch.cat([p.detach().flatten() for p in model.decoder.parameters()]).numpy()
     np.testing.assert_array_equal(served_weights(decoder["url"]).astype(np.float32),
                                   expected.astype(np.float16).astype(np.float32))
-    points = np.frombuffer(base64.b64decode(data["points"]), dtype="<f4").reshape(-1, 2)
-    labels = np.frombuffer(base64.b64decode(data["labels"]), dtype=np.uint8)
+    assert "points" not in data and len(json.dumps(data)) < 12_000   # the dots too: a pin changes a small element
+    points, labels = plane_dots(data)
     images, true_labels = load_mnist("test")
     np.testing.assert_allclose(points[:50], vae.inference.encode_dataset(model, images[:50]), atol=1e-5)
     assert (labels == true_labels.numpy()).all()
@@ -117,6 +128,24 @@ def test_a_changed_checkpoint_gets_a_new_file_and_the_old_one_stays(open_page, t
         np.testing.assert_array_equal(served_weights(urls[-1]), expected.astype(np.float16))
     assert urls[0] != urls[1]
     assert served_file(urls[0])                                            # the first version is still served
+
+
+def test_a_server_that_cannot_write_its_files_still_sends_the_dots(open_page, tmp_path, monkeypatch):
+    """No file can be served (the folder cannot be made): the dots travel in the element, the decoder says why
+    it is off (the page then decodes on the server)."""
+    from app_pages import plane
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setattr(plane, "STATIC", tmp_path / "a-file" / "static")
+    app = open_page("app_pages/pages/latent.py")
+    assert messages(app) == {"exception": [], "error": []}
+    data = plane_data(app)
+    assert "points_url" not in data and "could not write the file it serves" in data["decoder"]["error"]
+    points, labels = plane_dots(data)
+    model, _ = vae.load_checkpoint(catalog.default_checkpoint())
+    images, true_labels = load_mnist("test")
+    np.testing.assert_allclose(points[:50], vae.inference.encode_dataset(model, images[:50]), atol=1e-5)
+    assert labels.tolist() == true_labels.tolist()
 
 
 def test_latent_page_restores_model_point_and_dimensions_from_the_url(open_page, tmp_path, monkeypatch):
@@ -449,7 +478,7 @@ def test_pca_and_hold_at_a_digit_views_of_a_four_dimensional_model(open_page, tm
     top = eigenvectors[:, -1]
     assert abs(abs(np.dot(data["basis"]["u"], top)) - 1) < 1e-6
     np.testing.assert_allclose(data["basis"]["origin"], encodings.mean(axis=0), atol=1e-6)
-    points = np.frombuffer(base64.b64decode(data["points"]), dtype="<f4").reshape(-1, 2)
+    points, _ = plane_dots(data)
     assert points[:, 0].var() == pytest.approx(eigenvalues[-1], rel=1e-3)
     assert points[:, 1].var() == pytest.approx(eigenvalues[-2], rel=1e-3)
     app.radio(key="view_kind").set_value("dims").run()

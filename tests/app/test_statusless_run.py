@@ -2,7 +2,7 @@
 killed first) is still a run: the Runs page lists it as "no status", and the model menu opens its model."""
 from streamlit.testing.v1 import AppTest
 
-from test_pages import ROOT, finished_run, messages, plane_data
+from test_pages import ROOT, finished_run, messages, plane_data, plane_dots
 
 
 def test_a_run_without_status_is_listed_and_its_model_opens(open_page, runs_dir, monkeypatch):
@@ -30,4 +30,4 @@ def test_a_run_without_status_is_listed_and_its_model_opens(open_page, runs_dir,
     assert messages(linked) == {"exception": [], "error": []}
     assert linked.selectbox(key="checkpoint").value == str(runs_dir / "copied" / "checkpoint.pt")
     assert linked.query_params["model"] == "run:copied"
-    assert plane_data(linked)["points"]
+    assert len(plane_dots(plane_data(linked))[0]) == 10_000

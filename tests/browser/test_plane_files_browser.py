@@ -1,4 +1,4 @@
-"""The plane's decoder weights and test images travel as files over HTTP (issue 17, "A light first
+"""The plane's decoder weights, its dots and the test images travel as files over HTTP (issue 17, "A light first
 load"): named by their hash under /app/static/, kept by the browser's cache for a second tab and a
 reload, the test images in files fetched after the decoder, the file of a dot under the pointer first."""
 import urllib.error
@@ -33,7 +33,7 @@ def test_a_second_tab_and_a_reload_take_the_plane_files_from_the_browsers_cache(
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     first = load(context, context.new_page(), f"{server.url}/latent")
     names = sorted(f["url"].rsplit("/", 1)[1] for f in first.files.values())
-    assert len(names) == 11 and all(len(name) == 35 and name.endswith(".gz") for name in names)   # decoder + 10 image files
+    assert len(names) == 12 and all(len(name) == 35 and name.endswith(".gz") for name in names)   # decoder, dots, 10 image files
     assert not any(f["cached"] for f in first.files.values()) and first.file_bytes > 4.5 * MB
     assert first.websocket < 1 * MB                                    # the weights and images are not in the websocket
     tab = context.new_page()

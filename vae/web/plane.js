@@ -216,12 +216,7 @@ export class LatentPlane {
       this.colours = null;
     }
     const viewKey = `${data.model}|${data.view_key}`;
-    if (!previous || previous.points_key !== data.points_key) {
-      const raw = bytesOf(data.points);
-      this.points = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-      this.labels = bytesOf(data.labels);
-      this.buildIndex();
-    }
+    if (!previous || previous.points_key !== data.points_key) this.loadPoints(data);
     this.applyWords(data.strings);
     this.nameClasses(data.class_names || [...Array(10).keys()].map(String), data.item || "digit");
     if (!previous || `${previous.model}|${previous.view_key}` !== viewKey) {
@@ -309,7 +304,43 @@ export class LatentPlane {
     return (root.fullscreenElement !== undefined ? root.fullscreenElement : document.fullscreenElement) === this.el;
   }
 
-  // ---- the decoder and the test images ------------------------------------------------------
+  // ---- the dots, the decoder and the test images ---------------------------------------------
+  // The dots: their file (the dashboard, app_pages/plane: points_payload) or their bytes in the data
+  // (the exported file, or a server that could not write the file): N float32 (x, y) pairs, N labels.
+  loadPoints(data) {
+    const key = data.points_key;
+    const show = (dots) => {
+      this.labels = dots.labels;
+      if (!this.frames) this.points = dots.points;             // a replay shows its frame's points
+      this.buildIndex();
+    };
+    if (!data.points_url) {
+      const raw = bytesOf(data.points);
+      show({ points: new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
+             labels: bytesOf(data.labels) });
+      return;
+    }
+    const cached = CACHE.blobs.get(key);
+    if (cached) { show(cached); return; }
+    this.points = this.labels = this.grid = null;              // the last model's dots are not this one's
+    loadOnce(key, async () => {
+      const raw = await gunzip(await fetchBytes(data.points_url)), n = data.points_count;
+      if (raw.length !== 9 * n) throw new Error(`${raw.length} bytes for ${n} dots`);
+      const dots = { points: new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 8 * n)),
+                     labels: raw.slice(8 * n) };
+      remember(key, dots);
+      return dots;
+    }).then((dots) => {
+      if (this.destroyed || this.data.points_key !== key) return;
+      show(dots);
+      this.look = null; this.resize(true);
+    }).catch((error) => {
+      if (!this.destroyed && this.data.points_key === key) {
+        this.showMessage(say(this.words, "points_failed", { error: error.message || error }));
+      }
+    });
+  }
+
   // The decoder first: its file (the dashboard) or its bytes in the data (the exported file); the test
   // images' files once it is ready, or has failed, so that the plane decodes as soon as it can.
   loadDecoder(data) {
@@ -697,7 +728,7 @@ export class LatentPlane {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
-      if (this.destroyed || !this.size || !this.points) return;
+      if (this.destroyed || !this.size || !this.points || !this.labels) return;
       this.colours = this.colours || themeColours(this.el);
       const common = { size: this.size, view: this.view, colours: this.colours };
       const context = (canvas) => {
@@ -741,6 +772,7 @@ export class LatentPlane {
     return [Math.floor((x - g.x0) / g.cw), Math.floor((y - g.y0) / g.ch)];
   }
   nearestDot(x, y, radius) {
+    if (!this.grid || !this.points || !this.labels) return -1;  // the dots are still on their way
     const g = this.grid, [cx, cy] = this.cellOf(x, y);
     const rx = Math.ceil(radius / g.cw), ry = Math.ceil(radius / g.ch);
     if (rx * ry > 4096) return -1;                           // zoomed far out: too many cells to look at

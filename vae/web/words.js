@@ -42,6 +42,7 @@ export const ENGLISH = {
   hint_touch: "Use two fingers to move the plane",
   decoder_off: "Decoding in the browser is off: {reason}. Click or tap the plane to decode a point on the server.",
   weights_failed: "the weights did not load in this browser ({error})",
+  points_failed: "The dots did not load in this browser ({error}). Reload the page to try again.",
   manifold_label: "the learned manifold: click a tile to pin its point",
   manifold_caption: "{n}×{n} decodings of the visible square, {x_axis} from {x0} to {x1} (left to right), {y_axis} from {y0} to {y1} (top to bottom), {spacing} Click a tile to pin its point.",
   manifold_gaussian: "spaced evenly in probability under the prior N(0, 1) (the Gaussian's inverse CDF, as in Kingma & Welling 2014, figure 4).",
