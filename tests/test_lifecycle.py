@@ -37,7 +37,8 @@ sys.stdin.readline()
 """
 
 # What _launch starts, in place of `python -m vae train`: it writes what it was handed to $STAND_IN_REPORT,
-# one line to its stdout and one to its stderr, then waits for $STAND_IN_RELEASE to exist (or a SIGTERM).
+# one line to its stdout and one to its stderr, then waits for $STAND_IN_RELEASE to exist (or a SIGTERM,
+# or a minute).
 STAND_IN = """
 import json, os, sys, time
 fd = os.environ.get("VAE_RUN_LOCK_FD")
@@ -54,7 +55,8 @@ print("to stderr", file=sys.stderr, flush=True)
 with open(os.environ["STAND_IN_REPORT"] + ".tmp", "w") as f:
     json.dump(report, f)
 os.replace(os.environ["STAND_IN_REPORT"] + ".tmp", os.environ["STAND_IN_REPORT"])
-while not os.path.exists(os.environ["STAND_IN_RELEASE"]):
+deadline = time.time() + 60                  # a test that failed before releasing it leaves nothing behind
+while not os.path.exists(os.environ["STAND_IN_RELEASE"]) and time.time() < deadline:
     time.sleep(0.01)
 """
 
