@@ -1,6 +1,7 @@
 """The plane's decoder weights, its dots and the test images travel as files over HTTP (issue 17, "A light first
 load"): named by their hash under /app/static/, kept by the browser's cache for a second tab and a
 reload, the test images in files fetched after the decoder, the file of a dot under the pointer first."""
+import gzip
 import urllib.error
 import urllib.request
 
@@ -104,6 +105,35 @@ def test_the_plane_decodes_before_the_test_images_and_fetches_the_file_of_the_do
     shown = page.locator(".vlp-dotimg").first.evaluate(
         "(c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((_, i) => i % 4 === 0)")
     assert np.array_equal(np.asarray(shown).reshape(28, 28), images[index])
+    context.close()
+
+
+def test_when_the_dots_do_not_load_the_plane_says_so_and_still_decodes(chromium, server):
+    """The dots' file (9 bytes a test image once unpacked) never arrives: the plane says so in its own words
+    and shows no dot of another model, and the decoder, which came, still decodes under the pointer."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+
+    def drop_the_dots(route):
+        answer = route.fetch()
+        if len(gzip.decompress(answer.body())) == 9 * 10_000:
+            route.abort()
+        else:
+            route.fulfill(response=answer)
+
+    context.route("**/app/static/*", drop_the_dots)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    open_plane(page, server.url)
+    message = page.locator(".vlp-msg.shown").first
+    message.wait_for()
+    assert message.inner_text().startswith("The dots did not load in this browser")
+    box = plane_box(page)
+    page.mouse.move(box["x"] + 0.4 * box["width"], box["y"] + 0.45 * box["height"], steps=2)
+    settle(page)
+    z, pixels = preview(page)
+    assert z is not None and pixels.std() > 0.05                      # decoded under the pointer, in the browser
+    assert page.locator(".vlp-dot").first.get_attribute("data-index") in (None, "", "-1")   # no dot to show
+    context.unroute_all(behavior="ignoreErrors")                       # the images still coming need no handler
     context.close()
 
 

@@ -276,7 +276,12 @@ export class LatentPlane {
     this.classWords = null; this.mapNames = null; this.mapKey = null; this.manifoldInputs = null;
   }
 
-  showMessage(text) { this.msg.textContent = text; this.msg.classList.toggle("shown", !!text); }
+  // The line over the plane: what the decoder (or full screen) last said, and whether the dots came.
+  showMessage(text) { this.message = text; this.sayMessages(); }
+  sayMessages() {
+    const text = [this.pointsMessage, this.message].filter(Boolean).join(" ");
+    this.msg.textContent = text; this.msg.classList.toggle("shown", !!text);
+  }
 
   // The help under the preview and the plane's label, in the words of the device in hand.
   describeGestures() {
@@ -310,6 +315,7 @@ export class LatentPlane {
   loadPoints(data) {
     const key = data.points_key;
     const show = (dots) => {
+      if (this.pointsMessage) { this.pointsMessage = ""; this.sayMessages(); }
       this.labels = dots.labels;
       if (!this.frames) this.points = dots.points;             // a replay shows its frame's points
       this.buildIndex();
@@ -336,7 +342,8 @@ export class LatentPlane {
       this.look = null; this.resize(true);
     }).catch((error) => {
       if (!this.destroyed && this.data.points_key === key) {
-        this.showMessage(say(this.words, "points_failed", { error: error.message || error }));
+        this.pointsMessage = say(this.words, "points_failed", { error: error.message || error });
+        this.sayMessages();
       }
     });
   }
