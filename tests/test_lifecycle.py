@@ -25,7 +25,7 @@ from vae.lifecycle import (active_run, cli_args, delete_run, holds_lock, list_ru
 from vae.runfiles import CHECKPOINT, LOCK, LOG, STATUS, STOP_MARK, read_pid, read_recorded_status, write_json_atomic
 
 from helpers import wait_until
-from test_runs import HOLD_LOCK, python
+from test_runs import HOLD_LOCK, python, reaped
 
 # Holds the run's lock as a reader (a shared flock), which is no claim to the run.
 HOLD_SHARED = """
@@ -69,10 +69,6 @@ def release(proc) -> None:
     proc.stdin.write("\n")
     proc.stdin.flush()
     assert proc.wait(30) == 0
-
-
-def reaped(pid: int) -> bool:
-    return not Path(f"/proc/{pid}").exists()
 
 
 def niceness(pid: int) -> int:

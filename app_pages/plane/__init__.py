@@ -10,7 +10,7 @@ What crosses to the browser, and how:
 - the dataset's test images, for the dot under the pointer, the same way, in files of IMAGES_PER_FILE
   images each, fetched after the decoder, the file of a dot under the pointer first;
 - the plane's 2-D points and their labels the same way, one file per model and view (points_payload),
-  so that the element a pin changes is small.
+  so that a reload takes them from the cache and the element each rerun builds is small.
 What comes back: `pin` ({"x", "y"}) when the user clicks, taps, presses an arrow key or clicks a
 manifold tile; `decoder_failed` with the reason when the weights do not arrive or cannot run in this
 browser (the page then decodes the pinned point on the server); `view`
@@ -101,8 +101,9 @@ def decoder_payload(_model, checkpoint_key: tuple) -> tuple[dict, list[Blob]]:
 def points_payload(points: np.ndarray, labels: np.ndarray) -> tuple[dict, Blob]:
     """The plane's dots as one gzip file: N little-endian float32 (x, y) pairs, then N uint8 labels (90 kB
     for the 10,000 test images, 70 kB compressed), and what the browser needs to fetch it. A file, not
-    data in the element: the element then changes by a few bytes when a point is pinned, and each pin's
-    message is 8 kB instead of 130 kB of base64 that the server encodes and every browser parses again."""
+    data in the element: a reload or a second tab takes it from the browser's cache, and the element that
+    every rerun builds and hashes (Streamlit then sends a reference when it is unchanged, as on a pin) is
+    8 kB instead of 130 kB of base64."""
     xy = np.ascontiguousarray(points, dtype="<f4").tobytes()
     labels = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
     blob = _blob(gzip.compress(xy + labels, compresslevel=6, mtime=0))
