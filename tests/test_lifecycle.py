@@ -304,7 +304,8 @@ def test_a_started_run_is_marked_running_and_its_process_holds_its_lock(tmp_path
     assert child["lock_fd"].isdigit() and child["handed_the_lock"]
     assert child["own_session"] and child["stdin_is_null"] and child["cwd"] == str(tmp_path)
     assert lock_holder(run) == child["pid"] == read_pid(run / LOCK)
-    assert niceness(child["pid"]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + lifecycle.TRAIN_NICENESS)
+    assert os.sched_getscheduler(child["pid"]) == os.SCHED_IDLE              # background work (_yield_the_cpu)
+    assert niceness(child["pid"]) == os.getpriority(os.PRIO_PROCESS, 0)     # the class alone: no nice value too
     status = read_recorded_status(run)
     assert before <= status["started"] <= after and status["updated"] == status["heartbeat"] == status["started"]
     assert {k: status[k] for k in ("state", "pid", "error", "error_message", "interrupted", "phase", "eta_seconds",
@@ -315,6 +316,31 @@ def test_a_started_run_is_marked_running_and_its_process_holds_its_lock(tmp_path
     assert wait_until(lambda: (run / LOG).read_text() == "to stdout\nto stderr\n", timeout=30)
     stand_in.release.touch()
     assert wait_until(lambda: reaped(child["pid"]), timeout=30)    # waited for: no zombie left
+
+
+@pytest.mark.parametrize("missing", ["no SCHED_IDLE", "refused"])
+def test_where_the_idle_class_is_missing_a_run_is_niced_instead(tmp_path, stand_in, monkeypatch, missing):
+    """macOS has no os.sched_setscheduler; a sandbox may refuse it: the run is niced TRAIN_NICENESS."""
+    if missing == "no SCHED_IDLE":
+        monkeypatch.delattr(os, "sched_setscheduler")
+    else:
+        def refuse(*args):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    start_run(tmp_path / "runs", ModelConfig(), TrainConfig(), cwd=tmp_path)
+    child = stand_in()
+    assert os.sched_getscheduler(child["pid"]) == os.SCHED_OTHER
+    assert niceness(child["pid"]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + lifecycle.TRAIN_NICENESS)
+
+
+def test_where_no_priority_can_be_set_a_run_starts_as_it_is(tmp_path, stand_in, monkeypatch):
+    """Windows: neither the scheduling class nor the nice value can be set; the run starts all the same."""
+    monkeypatch.delattr(os, "sched_setscheduler")
+    monkeypatch.delattr(os, "setpriority")
+    start_run(tmp_path / "runs", ModelConfig(), TrainConfig(), cwd=tmp_path)
+    child = stand_in()
+    assert os.sched_getscheduler(child["pid"]) == os.SCHED_OTHER
+    assert niceness(child["pid"]) == os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def test_a_started_run_does_not_read_the_servers_input(tmp_path, stand_in):
@@ -340,6 +366,7 @@ def test_a_resumed_run_keeps_its_start_and_status_and_appends_to_its_log(tmp_pat
     child = stand_in()
     assert child["argv"] == ["-m", "vae", "train", "--run-dir", str(run), "--resume", "--device", "cpu"]
     assert child["handed_the_lock"] and child["cwd"] == str(tmp_path)
+    assert os.sched_getscheduler(child["pid"]) == os.SCHED_IDLE
     status = read_recorded_status(run)
     assert (status["state"], status["started"], status["epoch"], status["step"], status["error"]) == (
         "running", 1000.0, 2, 8, None)
