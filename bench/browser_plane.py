@@ -17,11 +17,15 @@
 - page: from navigation to the title, to the plane drawn and to the decoder ready, for a fresh
   server's first page and (median of --tabs) for new tabs of a browser that has the app's files cached.
 
+- decode (--only decode): the decoder's forward pass alone, in a blank Chromium page, for each shipped
+  model: building it from its float16 weights, one point (p50/p95 of 600 random points of [-3, 3]^d)
+  and a batch of 400 (the manifold's grid of 20 x 20); each the median of --tabs pages.
+
 - sliders (--only sliders, on a model with more than two latent dimensions, the shipped mnist-16d by
   default): for --moves slider moves, from the input event's timeStamp to the sliders' decoding drawn;
   and the time until the traversals (every dimension from −3 to +3) are drawn after a move.
 
-    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload|hover|layout|sliders]
+    .venv/bin/python bench/browser_plane.py [--moves 300] [--pins 15] [--only payload|hover|layout|sliders|decode]
                                             [--model NAME]  (hover: the plane of that model's menu name)
 """
 from __future__ import annotations
@@ -203,6 +207,54 @@ def print_sliders(inputs: list, traversals: list) -> None:
           f"{statistics.median(traversals):.0f} ms ({', '.join(f'{v:.0f}' for v in traversals)})")
 
 
+DECODE_JS = """([layers, weights, latent]) => {
+    const bytes = Uint8Array.from(atob(weights), (c) => c.charCodeAt(0));
+    let started = performance.now();
+    const decoder = new VaeDecoder(layers, vaeHalfToFloat(bytes), latent);
+    const build = performance.now() - started, one = [], z = new Float32Array(latent);
+    for (let k = 0; k < 600; k++) {
+        for (let i = 0; i < latent; i++) z[i] = Math.random() * 6 - 3;
+        started = performance.now(); decoder.decode(z, 1); one.push(performance.now() - started);
+    }
+    one.sort((a, b) => a - b);
+    const grid = new Float32Array(400 * latent).map(() => Math.random() * 6 - 3);
+    started = performance.now(); decoder.decode(grid, 400);
+    return [build, one[300], one[570], performance.now() - started];
+}"""
+
+
+def decode_times(browser, pages: int) -> dict[str, list]:
+    """{shipped model: [ms to build, one point p50, p95, a batch of 400], the median of `pages` blank pages}."""
+    import base64
+
+    import vae.web
+    from vae import load_checkpoint
+    from vae.webdecoder import web_decoder
+
+    source = vae.web.bundle("decoder.js") + "\nwindow.VaeDecoder = VaeDecoder; window.vaeHalfToFloat = vaeHalfToFloat;"
+    out = {}
+    for path in sorted((ROOT / "checkpoints").glob("*.pt")):
+        if "classifier" in path.stem:
+            continue
+        decoder = web_decoder(load_checkpoint(path)[0])
+        runs = []
+        for _ in range(pages):
+            page = browser.new_page()
+            page.set_content("<html><body></body></html>")
+            page.add_script_tag(content=source)
+            runs.append(page.evaluate(DECODE_JS, [decoder.layers, base64.b64encode(decoder.weights).decode(),
+                                                  decoder.latent_dim]))
+            page.close()
+        out[path.stem] = [statistics.median(column) for column in zip(*runs)]
+    return out
+
+
+def print_decode(times: dict[str, list]) -> None:
+    for name, (build, p50, p95, grid) in times.items():
+        print(f"decode, {name}: built in {build:.0f} ms; one point p50 {p50:.2f} ms, p95 {p95:.2f} ms; "
+              f"400 points {grid:.0f} ms (load {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -210,14 +262,18 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--pins", type=int, default=15)
     parser.add_argument("--tabs", type=int, default=5)
-    parser.add_argument("--only", choices=["payload", "hover", "layout", "sliders"],
-                        help="measure only the bytes of loading /latent, the hover times, the layout or the sliders")
+    parser.add_argument("--only", choices=["payload", "hover", "layout", "sliders", "decode"],
+                        help="measure only the bytes of loading /latent, the hover times, the layout, the sliders or the "
+                             "decoder's forward pass")
     parser.add_argument("--model", help="the model's name in the menu (?model=) for --only hover or sliders")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as scratch, AppServer(Path(scratch) / "runs", Path(scratch) / "log") as server, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
+        if args.only == "decode":
+            print_decode(decode_times(browser, args.tabs))
+            return
         if args.only == "payload":
             print_payload(payload(browser, server.url))
             return

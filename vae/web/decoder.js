@@ -54,8 +54,13 @@ export class VaeDecoder {
     for (const layer of layers) {
       if (layer.op === "linear") {
         if (layer.in !== size) throw new Error(`a linear layer expects ${layer.in} inputs, gets ${size}`);
-        this.steps.push({ op: "linear", n_in: layer.in, n_out: layer.out,
-                          w: take(layer.in * layer.out), b: take(layer.out) });
+        // Kept input-major (the transpose of torch's out × in): an input's weights are one row, which
+        // decode() adds to the sums only where the input is not 0 (after a ReLU, most are).
+        const w = take(layer.in * layer.out), wt = new Float32Array(w.length);
+        for (let i = 0; i < layer.in; i++) {
+          for (let o = 0; o < layer.out; o++) wt[i * layer.out + o] = w[o * layer.in + i];
+        }
+        this.steps.push({ op: "linear", n_in: layer.in, n_out: layer.out, wt, b: take(layer.out) });
         size = layer.out;
       } else if (layer.op === "act") {
         const fn = VAE_ACTIVATIONS[layer.fn];
@@ -87,20 +92,18 @@ export class VaeDecoder {
     let x = z, width = this.latentDim;
     for (const step of this.steps) {
       if (step.op === "linear") {
-        const { n_in, n_out, w, b } = step;
-        const y = new Float32Array(count * n_out);
-        for (let o = 0; o < n_out; o++) {
-          const row = o * n_in, bias = b[o];
-          for (let r = 0; r < count; r++) {
-            const base = r * n_in;
-            let s0 = bias, s1 = 0, s2 = 0, s3 = 0, i = 0;           // four sums: the products pipeline
-            for (; i + 3 < n_in; i += 4) {
-              s0 += w[row + i] * x[base + i]; s1 += w[row + i + 1] * x[base + i + 1];
-              s2 += w[row + i + 2] * x[base + i + 2]; s3 += w[row + i + 3] * x[base + i + 3];
-            }
-            for (; i < n_in; i++) s0 += w[row + i] * x[base + i];
-            y[r * n_out + o] = (s0 + s1) + (s2 + s3);
+        const { n_in, n_out, wt, b } = step;
+        const y = new Float32Array(count * n_out), sums = new Float64Array(n_out);
+        for (let r = 0; r < count; r++) {
+          const base = r * n_in;
+          sums.set(b);
+          for (let i = 0; i < n_in; i++) {
+            const v = x[base + i];
+            if (v === 0) continue;                                   // a ReLU's zero: its row adds nothing
+            const row = i * n_out;
+            for (let o = 0; o < n_out; o++) sums[o] += v * wt[row + o];
           }
+          y.set(sums, r * n_out);
         }
         x = y; width = n_out;
       } else if (step.op === "act") {
