@@ -98,7 +98,9 @@ SPLIT_JS = """(took) => {
 }"""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STREAMLIT_PROBE = re.compile(r"404 /[a-z_]+/_stcore/(health|host-config)")
-TARGETS = {"pin_p95_ms": 300, "rss_end_mb": 1500, "cold_mb": 5.0, "cold_app_mb": 5.0, "warm_mb": 0.3}
+# The issue's targets. A first load's 5 MB is "app files excluded": Streamlit's own scripts and fonts (3.4 MB,
+# the same for any app) are not counted, the app's websocket and the plane's files are (cold_app_mb).
+TARGETS = {"pin_p95_ms": 300, "rss_end_mb": 1500, "cold_app_mb": 5.0, "warm_mb": 0.3}
 
 
 # The server's processes, from /proc ---------------------------------------------------------------
