@@ -4,19 +4,25 @@
 
 import { bytesOf, gunzip, inflate } from "./bytes.js";
 
+// A float16's value from its 16 bits.
+function halfValue(h) {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 5.960464477539063e-8;                  // 2^-24
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * Math.pow(2, exponent - 15);
+}
+
+let HALVES = null;               // the value of each of the 65,536 float16 bit patterns, made on first use
+
 export function vaeHalfToFloat(bytes) {
-  // Little-endian IEEE float16 -> Float32Array.
-  const n = bytes.length >> 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = bytes[2 * i] | (bytes[2 * i + 1] << 8);
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const fraction = h & 0x3ff;
-    if (exponent === 0) out[i] = sign * fraction * 5.960464477539063e-8;           // 2^-24
-    else if (exponent === 31) out[i] = fraction ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + fraction / 1024) * Math.pow(2, exponent - 15);
+  if (!HALVES) {
+    HALVES = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALVES[h] = halfValue(h);
   }
+  const n = bytes.length >> 1, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = HALVES[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
   return out;
 }
 
