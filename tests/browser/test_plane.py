@@ -167,6 +167,28 @@ def test_parity_with_torch_on_64_points_for_both_architectures(chromium, shipped
 
 
 @pytest.mark.slow
+def test_every_float16_becomes_the_float_numpy_makes_of_it(chromium):
+    """decoder.js turns the weights' float16 bit patterns into floats through a table: all 65,536 of them,
+    against numpy's conversion (subnormals, both zeros, infinities and NaNs included)."""
+    page = chromium.new_page()
+    page.set_content("<html><body></body></html>")
+    page.add_script_tag(content=vae.web.bundle("decoder.js") + "\nwindow.vaeHalfToFloat = vaeHalfToFloat;")
+    patterns = np.arange(65536, dtype="<u2")
+    values = page.evaluate("""(b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        return Array.from(vaeHalfToFloat(bytes), (v) => Number.isNaN(v) ? "nan" : Object.is(v, -0) ? "-0" : v); }""",
+        base64.b64encode(patterns.tobytes()).decode())
+    page.close()
+    expected = patterns.view(np.float16).astype(np.float32)
+    nan = np.asarray([v == "nan" for v in values])
+    assert (nan == np.isnan(expected)).all() and nan.sum() == 2046
+    negative_zero = np.asarray([v == "-0" for v in values])
+    assert negative_zero.sum() == 1 and np.signbit(expected[negative_zero]).all()
+    got = np.asarray([0.0 if isinstance(v, str) else v for v in values], dtype=np.float64)
+    assert (got[~nan] == expected[~nan]).all()
+
+
+@pytest.mark.slow
 def test_a_touch_tap_pins_the_tapped_point(chromium, server):
     context, page = open_phone_plane(chromium, server.url)
     for fx, fy in [(0.3, 0.35), (0.7, 0.6)]:
