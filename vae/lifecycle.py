@@ -392,9 +392,8 @@ def _yield_the_cpu(pid: int) -> None:
     to them at once (a waking task preempts an idle-class one, and a core running only idle-class work
     counts as free when a woken task looks for one): with ten browsers pinning beside a run, their pins
     came back sooner than at nice 10 and the run trained as fast (README, the classroom figures).
-    Elsewhere (macOS, the BSDs) the run gets
-    a nice value TRAIN_NICENESS above this process's; where neither can be set (Windows), nothing
-    changes. Called as soon as it is started, before it makes its threads (torch's), which take the
+    Elsewhere (macOS, the BSDs) the run gets a nice value TRAIN_NICENESS above this process's; where
+    neither can be set (Windows), nothing changes. Called as soon as it is started, before it makes its threads (torch's), which take the
     policy and priority of the thread that makes them."""
     try:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))

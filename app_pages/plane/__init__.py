@@ -97,6 +97,11 @@ def decoder_payload(_model, checkpoint_key: tuple) -> tuple[dict, list[Blob]]:
             "error": None}, [weights]
 
 
+def dots_bytes(points: np.ndarray, labels: np.ndarray) -> tuple[bytes, bytes]:
+    """The plane's dots as they cross: little-endian float32 (x, y) pairs, and uint8 labels."""
+    return np.ascontiguousarray(points, dtype="<f4").tobytes(), np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def points_payload(points: np.ndarray, labels: np.ndarray) -> tuple[dict, Blob]:
     """The plane's dots as one gzip file: N little-endian float32 (x, y) pairs, then N uint8 labels (90 kB
@@ -104,8 +109,7 @@ def points_payload(points: np.ndarray, labels: np.ndarray) -> tuple[dict, Blob]:
     data in the element: a reload or a second tab takes it from the browser's cache, and the element that
     every rerun builds and hashes (Streamlit then sends a reference when it is unchanged, as on a pin) is
     8 kB instead of 130 kB of base64."""
-    xy = np.ascontiguousarray(points, dtype="<f4").tobytes()
-    labels = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
+    xy, labels = dots_bytes(points, labels)
     blob = _blob(gzip.compress(xy + labels, compresslevel=6, mtime=0))
     return {"points_url": blob_url(blob), "points_count": len(labels), "points_key": blob.name[:20]}, blob
 
@@ -430,9 +434,8 @@ def latent_plane(*, key: str, model, checkpoint_key: tuple, view, data: PlaneDat
     if unwritten and decoder["key"]:
         decoder["error"] = unwritten
     if unwritten:                                          # the dots at least, in the element itself
-        raw = gzip.decompress(points_file.data)
-        points_part = {"points": _b64(raw[:8 * points_part["points_count"]]),
-                       "labels": _b64(raw[8 * points_part["points_count"]:]), "points_key": points_part["points_key"]}
+        xy, label_bytes = dots_bytes(points, labels)
+        points_part = {"points": _b64(xy), "labels": _b64(label_bytes), "points_key": points_part["points_key"]}
     payload = {
         "model": decoder["key"] or f"server-{checkpoint_key[0]}" + ("-replay" if frames else ""),
         "decoder": decoder, **points_part, **images_part,

@@ -13,6 +13,11 @@ export function bytesOf(data) {
   return data instanceof Uint8Array ? data : bytesFromBase64(data);
 }
 
+// The first `length` bytes (all by default) as little-endian float32s, in a buffer of their own.
+export function float32Of(bytes, length = bytes.length) {
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + length));
+}
+
 // The exported file's blocks (vae/export.py, text15): 15 bits per character, as the code points
 // U+4000 to U+BFFF of a UTF-16 file, first bit first. Base64 would cost a third more than the bytes;
 // this costs a fifteenth.

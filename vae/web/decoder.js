@@ -95,7 +95,7 @@ export class VaeDecoder {
 
   // z: Float32Array (count × latentDim) -> Float32Array (count × 784) of pixel probabilities.
   decode(z, count) {
-    let x = z, width = this.latentDim;
+    let x = z;
     for (const step of this.steps) {
       if (step.op === "linear") {
         const { n_in, n_out, wt, b } = step;
@@ -111,7 +111,7 @@ export class VaeDecoder {
           }
           y.set(sums, r * n_out);
         }
-        x = y; width = n_out;
+        x = y;
       } else if (step.op === "act") {
         const fn = step.fn;
         for (let i = 0; i < x.length; i++) x[i] = fn(x[i]);
@@ -140,7 +140,7 @@ export class VaeDecoder {
             }
           }
         }
-        x = y; width = outSize;
+        x = y;
       }
     }
     for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));

@@ -4,7 +4,7 @@
 // through `report(name, value)` (app_pages/plane/host.js sends it to Python; standalone.js keeps it
 // in the address's #). The data's fields are described in app_pages/plane/__init__.py.
 
-import { bytesOf, gunzip } from "./bytes.js";
+import { bytesOf, float32Of, gunzip } from "./bytes.js";
 import { VaeDecoder, decoderWeights, vaeHalfToFloat } from "./decoder.js";
 import { classColour, drawDigit, drawOverlay, drawPlane, groupByClass, mapColour, themeColours } from "./draw.js";
 import { ZOOM_KEY, attachGestures } from "./gestures.js";
@@ -321,9 +321,7 @@ export class LatentPlane {
       this.buildIndex();
     };
     if (!data.points_url) {
-      const raw = bytesOf(data.points);
-      show({ points: new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
-             labels: bytesOf(data.labels) });
+      show({ points: float32Of(bytesOf(data.points)), labels: bytesOf(data.labels) });
       return;
     }
     const cached = CACHE.blobs.get(key);
@@ -332,8 +330,7 @@ export class LatentPlane {
     loadOnce(key, async () => {
       const raw = await gunzip(await fetchBytes(data.points_url)), n = data.points_count;
       if (raw.length !== 9 * n) throw new Error(`${raw.length} bytes for ${n} dots`);
-      const dots = { points: new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 8 * n)),
-                     labels: raw.slice(8 * n) };
+      const dots = { points: float32Of(raw, 8 * n), labels: raw.slice(8 * n) };
       remember(key, dots);
       return dots;
     }).then((dots) => {
